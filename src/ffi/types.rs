@@ -1,0 +1,101 @@
+//! Types, codes and constants of the C API.
+
+use std::ffi::{c_char, c_void};
+
+/// The answer of every fallible call: `FUT_OK` (0), `FUT_END` (1, not an
+/// error) or a negative `FUT_ERR_*` code. Values are pinned and only added.
+pub type fut_status = i32;
+
+/// Success.
+pub const FUT_OK: fut_status = 0;
+/// An iterator is exhausted (not an error).
+pub const FUT_END: fut_status = 1;
+/// A NULL or invalid handle or pointer, a bad enum value or option.
+pub const FUT_ERR_INVALID_ARGUMENT: fut_status = -1;
+/// The caller's deadline passed first; the future is unchanged.
+pub const FUT_ERR_TIMEOUT: fut_status = -2;
+/// The future was cancelled.
+pub const FUT_ERR_CANCELLED: fut_status = -3;
+/// The call does not fit the future's state (e.g. completing it twice).
+pub const FUT_ERR_INVALID_STATE: fut_status = -4;
+/// The task failed; details through `fut_future_exception`.
+pub const FUT_ERR_TASK_FAILED: fut_status = -5;
+/// The executor is broken and can no longer run work.
+pub const FUT_ERR_BROKEN_POOL: fut_status = -6;
+/// The worker process running this task died (`FUT_CRASH_FAIL_TASK`).
+pub const FUT_ERR_WORKER_DIED: fut_status = -7;
+/// The task ran past the pool's per-task time limit; its worker was killed.
+pub const FUT_ERR_TIME_LIMIT: fut_status = -8;
+/// The executor was shut down and accepts no more work.
+pub const FUT_ERR_SHUTDOWN: fut_status = -9;
+/// The call would wait for the calling thread itself.
+pub const FUT_ERR_WOULD_DEADLOCK: fut_status = -10;
+/// Out of memory.
+pub const FUT_ERR_NO_MEMORY: fut_status = -11;
+/// An operating-system call failed (errno in the message or log).
+pub const FUT_ERR_OS: fut_status = -12;
+/// A bug in the library (a caught panic); never expected.
+pub const FUT_ERR_INTERNAL: fut_status = -13;
+
+/// The state of a future, as `fut_future_state` reports it.
+pub type fut_state = i32;
+
+/// Not started: may still be cancelled.
+pub const FUT_STATE_PENDING: fut_state = 0;
+/// Being run by its executor: can no longer be cancelled.
+pub const FUT_STATE_RUNNING: fut_state = 1;
+/// Cancelled: done, with no outcome.
+pub const FUT_STATE_CANCELLED: fut_state = 2;
+/// Finished with a value or an error: done.
+pub const FUT_STATE_FINISHED: fut_state = 3;
+/// Not a live future handle.
+pub const FUT_STATE_INVALID: fut_state = -1;
+
+/// When `fut_wait` returns.
+pub type fut_return_when = i32;
+
+/// As soon as any future is done (finished or cancelled).
+pub const FUT_FIRST_COMPLETED: fut_return_when = 0;
+/// As soon as any future finishes with an error, else when all are done.
+pub const FUT_FIRST_EXCEPTION: fut_return_when = 1;
+/// When every future is done.
+pub const FUT_ALL_COMPLETED: fut_return_when = 2;
+
+/// A timeout that never expires (any negative value does the same).
+pub const FUT_WAIT_FOREVER: i64 = -1;
+
+/// A future: the outcome of one piece of work. Reference counted and
+/// thread-safe; every function taking one accepts it from any thread.
+pub struct fut_future {
+    _opaque: [u8; 0],
+}
+
+/// An iterator over futures in completion order (`fut_as_completed_new`).
+pub struct fut_as_completed {
+    _opaque: [u8; 0],
+}
+
+/// Destructor of a value or argument: called exactly once with its pointer.
+pub type fut_drop_fn = Option<unsafe extern "C" fn(ptr: *mut c_void)>;
+
+/// A done-callback: runs once when `f` becomes done. `f` is borrowed for the
+/// call (retain it to keep it).
+pub type fut_done_fn = Option<unsafe extern "C" fn(f: *mut fut_future, user: *mut c_void)>;
+
+/// Receives what the library cannot return to any caller.
+pub type fut_log_fn = Option<unsafe extern "C" fn(message: *const c_char, user: *mut c_void)>;
+
+/// A borrowed view of a failure, valid while the caller holds a reference to
+/// the future it came from.
+#[repr(C)]
+pub struct fut_error_info {
+    /// `FUT_OK` for a success, else the failure's kind
+    /// (`FUT_ERR_TASK_FAILED`, `FUT_ERR_BROKEN_POOL`, ...).
+    pub kind: fut_status,
+    /// The task's own code (like errno); 0 if none. 0 is still a failure.
+    pub code: i32,
+    /// UTF-8 text; never NULL on failure, NULL on success.
+    pub message: *const c_char,
+    /// Remote detail (signal, exit status, worker-side context), or NULL.
+    pub detail: *const c_char,
+}

@@ -1,0 +1,131 @@
+//! `fut_wait` and `fut_as_completed_*`.
+
+use super::future::{borrow, to_c};
+use super::types::*;
+use super::{guard, input_slice, non_null};
+use crate::future::Future;
+use crate::handle::Pool;
+use crate::status::Status;
+use crate::waiter::{AsCompleted, AsCompletedEnd, ReturnWhen};
+use parking_lot::Mutex;
+use std::mem::ManuallyDrop;
+
+static AS_COMPLETED: Pool<Mutex<AsCompleted>> = Pool::new(0x4655_5441);
+
+fn return_when(when: fut_return_when) -> Result<ReturnWhen, Status> {
+    match when {
+        FUT_FIRST_COMPLETED => Ok(ReturnWhen::FirstCompleted),
+        FUT_FIRST_EXCEPTION => Ok(ReturnWhen::FirstException),
+        FUT_ALL_COMPLETED => Ok(ReturnWhen::AllCompleted),
+        _ => Err(Status::InvalidArgument),
+    }
+}
+
+/// Borrows every handle of the caller's array, or refuses them all.
+///
+/// # Safety
+/// `fs` must point to `n` readable handles (or be NULL with `n == 0`).
+unsafe fn borrow_all(
+    fs: *const *mut fut_future,
+    n: usize,
+) -> Result<Vec<ManuallyDrop<Future>>, Status> {
+    // SAFETY: forwarded from the caller.
+    let raw = unsafe { input_slice(fs, n) }?;
+    raw.iter().map(|f| borrow(*f)).collect()
+}
+
+/// Waits up to `timeout_ns` (negative: forever, 0: poll) until `when` holds
+/// for the `n` futures of `fs`. Answers `FUT_OK` on timeout too: then
+/// `done_flags[i]` (n entries, may be NULL) tells which are done (duplicates
+/// share their flag), and `*n_done` (may be NULL) counts distinct done
+/// futures. `when` is checked first.
+#[no_mangle]
+pub unsafe extern "C" fn fut_wait(
+    fs: *const *mut fut_future,
+    n: usize,
+    timeout_ns: i64,
+    when: fut_return_when,
+    done_flags: *mut u8,
+    n_done: *mut usize,
+) -> fut_status {
+    guard(|| {
+        let when = return_when(when)?;
+        // SAFETY: the caller passes `n` handles at `fs`.
+        let futures = unsafe { borrow_all(fs, n) }?;
+        let outcome = crate::waiter::wait(&futures, crate::deadline_after_ns(timeout_ns), when);
+        if !done_flags.is_null() && n > 0 {
+            // SAFETY: the caller provides `n` writable flags at `done_flags`.
+            let flags = unsafe { std::slice::from_raw_parts_mut(done_flags, n) };
+            for (flag, done) in flags.iter_mut().zip(&outcome.done) {
+                *flag = u8::from(*done);
+            }
+        }
+        if !n_done.is_null() {
+            // SAFETY: non-NULL output pointer provided by the caller.
+            unsafe { *n_done = outcome.n_done };
+        }
+        Ok(())
+    })
+}
+
+/// Starts iterating over the `n` futures of `fs` in completion order, those
+/// already done first, each distinct future once, under one deadline
+/// `timeout_ns` from now (negative: none). The iterator holds its own
+/// references; `*out` receives it.
+#[no_mangle]
+pub unsafe extern "C" fn fut_as_completed_new(
+    fs: *const *mut fut_future,
+    n: usize,
+    timeout_ns: i64,
+    out: *mut *mut fut_as_completed,
+) -> fut_status {
+    guard(|| {
+        let out = non_null(out)?;
+        // SAFETY: the caller passes `n` handles at `fs`.
+        let futures = unsafe { borrow_all(fs, n) }?;
+        let it = AsCompleted::new(&futures, crate::deadline_after_ns(timeout_ns));
+        let handle = AS_COMPLETED.alloc(Mutex::new(it));
+        // SAFETY: `out` is non-NULL and the caller provides room for a pointer.
+        unsafe { *out = handle.into_raw() as *mut fut_as_completed };
+        Ok(())
+    })
+}
+
+/// Blocks for the next done future: `*out` (required) gets a new reference
+/// and `*index` (may be NULL) the index of its first occurrence in `fs`.
+/// Answers `FUT_END` when all were yielded, or `FUT_ERR_TIMEOUT` once when
+/// the deadline passed (then `FUT_END`).
+#[no_mangle]
+pub unsafe extern "C" fn fut_as_completed_next(
+    it: *mut fut_as_completed,
+    index: *mut usize,
+    out: *mut *mut fut_future,
+) -> fut_status {
+    guard(|| {
+        let out = non_null(out)?;
+        let it = AS_COMPLETED
+            .borrow(it as *const u8)
+            .ok_or(Status::InvalidArgument)?;
+        let next = it.lock().next_done();
+        match next {
+            Ok((i, f)) => {
+                if !index.is_null() {
+                    // SAFETY: non-NULL output pointer provided by the caller.
+                    unsafe { *index = i };
+                }
+                // SAFETY: `out` is non-NULL and the caller provides room for it.
+                unsafe { *out = to_c(f) };
+                Ok(())
+            }
+            Err(AsCompletedEnd::Exhausted) => Err(Status::End),
+            Err(AsCompletedEnd::TimedOut { .. }) => Err(Status::Timeout),
+        }
+    })
+}
+
+/// Releases the iterator: it detaches from and releases every future it has
+/// not yielded. NULL or an invalid handle is ignored.
+#[no_mangle]
+pub extern "C" fn fut_as_completed_release(it: *mut fut_as_completed) {
+    super::guard_value((), || drop(AS_COMPLETED.take(it as *const u8)));
+}

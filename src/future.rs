@@ -1,0 +1,491 @@
+//! The Future: a state machine holding one outcome, its waiters and callbacks.
+//!
+//! Lock order: a future's lock, then a waiter's lock; never the reverse. Waiters
+//! are notified and blocked readers woken under the future's lock; callbacks run
+//! after it was released, on a reference the completer owns, so that a callback
+//! may call anything, including releasing the last reference the host held.
+
+use crate::handle::{Pool, Shared};
+use crate::status::{ErrorRecord, Status};
+use crate::waiter::Waiter;
+use parking_lot::{Condvar, Mutex};
+use std::ffi::c_void;
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A C destructor for a value: `void (*)(void *ptr)`.
+pub type DropFn = unsafe extern "C" fn(ptr: *mut c_void);
+
+/// An owned result: a pointer, a length and an optional destructor that runs
+/// exactly once, when the value is dropped.
+pub struct Value {
+    ptr: *mut c_void,
+    len: usize,
+    drop: Option<DropFn>,
+}
+
+// SAFETY: a value is handed from the completing thread to readers; the host
+// promises that its pointer may be used and destroyed from any thread.
+unsafe impl Send for Value {}
+// SAFETY: readers only get the pointer and length; nothing is mutated.
+unsafe impl Sync for Value {}
+
+impl Value {
+    /// Takes ownership of `ptr` (destroyed with `drop`, if any).
+    pub fn new(ptr: *mut c_void, len: usize, drop: Option<DropFn>) -> Value {
+        Value { ptr, len, drop }
+    }
+
+    /// The empty value (NULL, 0) of a task that set none.
+    pub fn empty() -> Value {
+        Value::new(std::ptr::null_mut(), 0, None)
+    }
+
+    /// A byte buffer owned by the value, freed with `libc::free`.
+    pub fn from_bytes(bytes: &[u8]) -> Value {
+        if bytes.is_empty() {
+            return Value::empty();
+        }
+        // SAFETY: malloc with a non-zero size; checked for NULL below.
+        let p = unsafe { libc::malloc(bytes.len()) };
+        if p.is_null() {
+            std::alloc::handle_alloc_error(std::alloc::Layout::array::<u8>(bytes.len()).unwrap());
+        }
+        // SAFETY: `p` has room for `bytes.len()` bytes and does not overlap `bytes`.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p as *mut u8, bytes.len()) };
+        Value::new(p, bytes.len(), Some(free_bytes))
+    }
+
+    pub fn ptr(&self) -> *mut c_void {
+        self.ptr
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Gives the parts back without running the destructor.
+    pub fn into_raw(self) -> (*mut c_void, usize, Option<DropFn>) {
+        let me = ManuallyDrop::new(self);
+        (me.ptr, me.len, me.drop)
+    }
+}
+
+unsafe extern "C" fn free_bytes(p: *mut c_void) {
+    // SAFETY: only installed by `Value::from_bytes`, whose pointer came from malloc.
+    unsafe { libc::free(p) }
+}
+
+impl Drop for Value {
+    fn drop(&mut self) {
+        if let Some(d) = self.drop {
+            // SAFETY: the owner gave us this destructor for this pointer; we call
+            // it exactly once because drop runs once.
+            unsafe { d(self.ptr) }
+        }
+    }
+}
+
+/// The five states of SEMANTICS F1.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Running,
+    Cancelled,
+    CancelledAndNotified,
+    Finished,
+}
+
+impl State {
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            State::Finished | State::Cancelled | State::CancelledAndNotified
+        )
+    }
+
+    pub fn is_cancelled(self) -> bool {
+        matches!(self, State::Cancelled | State::CancelledAndNotified)
+    }
+}
+
+/// A done-callback. It receives the future it was registered on.
+pub type Callback = Box<dyn FnOnce(&Future) + Send>;
+
+pub(crate) enum Listener {
+    Callback(Callback),
+    Waiter(Arc<Waiter>, usize),
+}
+
+enum Outcome {
+    Value(Value),
+    Error(Box<ErrorRecord>),
+}
+
+struct Inner {
+    state: State,
+    /// Set by `cancel()` on a running future: the task may stop early (X9).
+    cancel_requested: bool,
+    outcome: Option<Outcome>,
+    listeners: Vec<Listener>,
+}
+
+pub struct FutureCore {
+    inner: Mutex<Inner>,
+    readers: Condvar,
+}
+
+pub(crate) static FUTURES: Pool<FutureCore> = Pool::new(0x4655_5446);
+
+/// A counted reference to a future. Cloning adds a reference; dropping the
+/// last reference to a future that is not done cancels it first (its
+/// callbacks run then), so callback data is never leaked.
+pub struct Future {
+    shared: ManuallyDrop<Shared<FutureCore>>,
+}
+
+impl Clone for Future {
+    fn clone(&self) -> Self {
+        Future {
+            shared: ManuallyDrop::new((*self.shared).clone()),
+        }
+    }
+}
+
+impl Drop for Future {
+    fn drop(&mut self) {
+        // SAFETY: `shared` is taken exactly once, here.
+        let shared = unsafe { ManuallyDrop::take(&mut self.shared) };
+        shared.release_with(|s| {
+            let revived = Future {
+                shared: ManuallyDrop::new(s.clone()),
+            };
+            revived.abandon();
+        });
+    }
+}
+
+impl Default for Future {
+    fn default() -> Self {
+        Future::new()
+    }
+}
+
+impl Future {
+    /// A new future in PENDING, for an executor or a promise-style producer.
+    pub fn new() -> Future {
+        let core = FutureCore {
+            inner: Mutex::new(Inner {
+                state: State::Pending,
+                cancel_requested: false,
+                outcome: None,
+                listeners: Vec::new(),
+            }),
+            readers: Condvar::new(),
+        };
+        Future {
+            shared: ManuallyDrop::new(FUTURES.alloc(core)),
+        }
+    }
+
+    /// The address that identifies this future (the C handle).
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.shared.as_ptr() as *mut c_void
+    }
+
+    /// Hands this reference to C.
+    pub(crate) fn into_raw(self) -> *mut c_void {
+        let me = ManuallyDrop::new(self);
+        // SAFETY: `me` is never dropped, so moving `shared` out is sound.
+        let shared = unsafe { std::ptr::read(&*me.shared) };
+        shared.into_raw() as *mut c_void
+    }
+
+    /// Borrows the reference a C caller holds, if `p` is a live future handle.
+    pub(crate) fn borrow_raw(p: *const c_void) -> Option<ManuallyDrop<Future>> {
+        FUTURES.borrow(p as *const u8).map(|s| {
+            ManuallyDrop::new(Future {
+                shared: ManuallyDrop::new(ManuallyDrop::into_inner(s)),
+            })
+        })
+    }
+
+    /// Takes back a reference given to C, if `p` is a live future handle.
+    pub(crate) fn from_raw(p: *const c_void) -> Option<Future> {
+        FUTURES.take(p as *const u8).map(|s| Future {
+            shared: ManuallyDrop::new(s),
+        })
+    }
+
+    pub fn ptr_eq(&self, other: &Future) -> bool {
+        self.shared.ptr_eq(&other.shared)
+    }
+
+    fn core(&self) -> &FutureCore {
+        &self.shared
+    }
+
+    pub fn state(&self) -> State {
+        self.core().inner.lock().state
+    }
+
+    pub fn done(&self) -> bool {
+        self.state().is_done()
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.state().is_cancelled()
+    }
+
+    pub fn running(&self) -> bool {
+        self.state() == State::Running
+    }
+
+    /// True when the future finished with an error (not a cancellation).
+    pub fn failed(&self) -> bool {
+        matches!(self.core().inner.lock().outcome, Some(Outcome::Error(_)))
+    }
+
+    /// Whether `cancel()` was asked of this future while it was running.
+    pub fn cancel_requested(&self) -> bool {
+        self.core().inner.lock().cancel_requested
+    }
+
+    /// F4/W2: cancels a PENDING future (waiters are notified at once, callbacks
+    /// run on this thread) and returns true; true on an already cancelled one;
+    /// false on RUNNING (which records a cooperative request, X9) or FINISHED.
+    pub fn cancel(&self) -> bool {
+        let mut inner = self.core().inner.lock();
+        match inner.state {
+            State::Running => {
+                inner.cancel_requested = true;
+                false
+            }
+            State::Finished => false,
+            State::Cancelled | State::CancelledAndNotified => true,
+            State::Pending => {
+                self.finish_locked(inner, State::Cancelled, None);
+                true
+            }
+        }
+    }
+
+    /// Cancels a future nobody can complete any more (its last reference is
+    /// going away), whether PENDING or RUNNING.
+    fn abandon(&self) {
+        let inner = self.core().inner.lock();
+        if matches!(inner.state, State::Pending | State::Running) {
+            self.finish_locked(inner, State::Cancelled, None);
+        }
+    }
+
+    /// Ends a RUNNING task that honoured a cooperative cancel request: the
+    /// future becomes cancelled. False if it was not running.
+    pub fn set_cancelled_while_running(&self) -> bool {
+        let inner = self.core().inner.lock();
+        if inner.state != State::Running {
+            return false;
+        }
+        self.finish_locked(inner, State::CancelledAndNotified, None);
+        true
+    }
+
+    /// F6: PENDING→RUNNING answers Ok(true) (run the task); a cancelled future
+    /// answers Ok(false) (skip it). Any other state is an executor bug: it is
+    /// logged and answered with `InvalidState`.
+    pub fn set_running_or_notify_cancel(&self) -> Result<bool, Status> {
+        let mut inner = self.core().inner.lock();
+        match inner.state {
+            State::Pending => {
+                inner.state = State::Running;
+                Ok(true)
+            }
+            // Waiters were notified by cancel() already (W2 decision).
+            State::Cancelled => {
+                inner.state = State::CancelledAndNotified;
+                Ok(false)
+            }
+            other => {
+                drop(inner);
+                crate::log::log(&format!(
+                    "set_running_or_notify_cancel on {} in unexpected state {:?}",
+                    self, other
+                ));
+                Err(Status::InvalidState)
+            }
+        }
+    }
+
+    /// F7: stores `value` and completes the future. A done future refuses it
+    /// and gives it back, so the caller keeps ownership.
+    pub fn set_result(&self, value: Value) -> Result<(), Value> {
+        match self.complete(Outcome::Value(value)) {
+            Ok(()) => Ok(()),
+            Err(Outcome::Value(v)) => Err(v),
+            Err(Outcome::Error(_)) => unreachable!("got back what was given"),
+        }
+    }
+
+    /// F7: stores a failure and completes the future; refused once done.
+    pub fn set_exception(&self, error: ErrorRecord) -> Result<(), ErrorRecord> {
+        match self.complete(Outcome::Error(Box::new(error))) {
+            Ok(()) => Ok(()),
+            Err(Outcome::Error(e)) => Err(*e),
+            Err(Outcome::Value(_)) => unreachable!("got back what was given"),
+        }
+    }
+
+    fn complete(&self, outcome: Outcome) -> Result<(), Outcome> {
+        let inner = self.core().inner.lock();
+        if !matches!(inner.state, State::Pending | State::Running) {
+            return Err(outcome);
+        }
+        self.finish_locked(inner, State::Finished, Some(outcome));
+        Ok(())
+    }
+
+    /// Moves to a terminal state, notifies waiters and readers under the lock,
+    /// then runs the callbacks outside it on a reference of our own.
+    fn finish_locked(
+        &self,
+        mut inner: parking_lot::MutexGuard<'_, Inner>,
+        state: State,
+        outcome: Option<Outcome>,
+    ) {
+        let failed = matches!(outcome, Some(Outcome::Error(_)));
+        inner.state = state;
+        inner.outcome = outcome;
+        let listeners = std::mem::take(&mut inner.listeners);
+        let mut callbacks = Vec::new();
+        for l in listeners {
+            match l {
+                Listener::Waiter(w, token) => w.notify(token, failed),
+                Listener::Callback(cb) => callbacks.push(cb),
+            }
+        }
+        self.core().readers.notify_all();
+        drop(inner);
+        if !callbacks.is_empty() {
+            let keep = self.clone();
+            for cb in callbacks {
+                keep.run_callback(cb);
+            }
+        }
+    }
+
+    fn run_callback(&self, cb: Callback) {
+        if catch_unwind(AssertUnwindSafe(|| cb(self))).is_err() {
+            crate::log::log(&format!("exception calling callback for {self}"));
+        }
+    }
+
+    /// F12/F14: registers `cb`, or runs it at once on this thread if done.
+    pub fn add_done_callback(&self, cb: Callback) {
+        let mut inner = self.core().inner.lock();
+        if inner.state.is_done() {
+            drop(inner);
+            let keep = self.clone();
+            keep.run_callback(cb);
+        } else {
+            inner.listeners.push(Listener::Callback(cb));
+        }
+    }
+
+    /// Installs `waiter` unless the future is done already; then answers
+    /// Some(failed) and installs nothing (W3, per future).
+    pub(crate) fn install_waiter(&self, waiter: &Arc<Waiter>, token: usize) -> Option<bool> {
+        let mut inner = self.core().inner.lock();
+        if inner.state.is_done() {
+            return Some(matches!(inner.outcome, Some(Outcome::Error(_))));
+        }
+        inner
+            .listeners
+            .push(Listener::Waiter(Arc::clone(waiter), token));
+        None
+    }
+
+    pub(crate) fn remove_waiter(&self, waiter: &Arc<Waiter>) {
+        let mut inner = self.core().inner.lock();
+        inner
+            .listeners
+            .retain(|l| !matches!(l, Listener::Waiter(w, _) if Arc::ptr_eq(w, waiter)));
+    }
+
+    /// Blocks until done or `deadline` (None: no limit); true when done.
+    pub fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let mut inner = self.core().inner.lock();
+        while !inner.state.is_done() {
+            match deadline {
+                None => self.core().readers.wait(&mut inner),
+                Some(d) => {
+                    if self.core().readers.wait_until(&mut inner, d).timed_out() {
+                        return inner.state.is_done();
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// F8: the value's pointer and length, or why there is none.
+    pub fn result(&self, deadline: Option<Instant>) -> Result<(*mut c_void, usize), Status> {
+        if !self.wait_until(deadline) {
+            return Err(Status::Timeout);
+        }
+        let inner = self.core().inner.lock();
+        match &inner.outcome {
+            _ if inner.state.is_cancelled() => Err(Status::Cancelled),
+            Some(Outcome::Value(v)) => Ok((v.ptr(), v.len())),
+            Some(Outcome::Error(e)) => Err(e.kind),
+            None => Err(Status::Internal),
+        }
+    }
+
+    /// F9: the failure, None for a success, or why there is no outcome.
+    /// The record stays valid as long as this reference is held.
+    pub fn exception(&self, deadline: Option<Instant>) -> Result<Option<&ErrorRecord>, Status> {
+        if !self.wait_until(deadline) {
+            return Err(Status::Timeout);
+        }
+        let inner = self.core().inner.lock();
+        match &inner.outcome {
+            _ if inner.state.is_cancelled() => Err(Status::Cancelled),
+            Some(Outcome::Value(_)) => Ok(None),
+            Some(Outcome::Error(e)) => {
+                let rec: *const ErrorRecord = &**e;
+                // SAFETY: a finished future's outcome is never replaced or freed
+                // before the future itself, and `self` keeps the future alive.
+                Ok(Some(unsafe { &*rec }))
+            }
+            None => Err(Status::Internal),
+        }
+    }
+}
+
+impl fmt::Display for Future {
+    /// F19: `<Future at 0x... state=finished returned value>` and the like.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.core().inner.lock();
+        let what = match (&inner.state, &inner.outcome) {
+            (State::Pending, _) => "pending".to_string(),
+            (State::Running, _) => "running".to_string(),
+            (State::Cancelled | State::CancelledAndNotified, _) => "cancelled".to_string(),
+            (State::Finished, Some(Outcome::Error(e))) => format!("finished raised {}", e.kind),
+            (State::Finished, _) => "finished returned value".to_string(),
+        };
+        write!(f, "<Future at {:p} state={}>", self.as_ptr(), what)
+    }
+}
+
+impl fmt::Debug for Future {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

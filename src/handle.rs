@@ -1,0 +1,257 @@
+//! Type-stable, reference-counted storage for the objects C holds handles to.
+//!
+//! A C caller may hand back a pointer it has already released, or a handle of
+//! another type. To answer `FUT_ERR_INVALID_ARGUMENT` instead of reading freed
+//! memory, every handle lives in a slot of a per-type pool whose memory is never
+//! returned to the allocator: a released slot keeps its address, its tag is
+//! cleared, and the slot goes to the back of a FIFO free list so that a stale
+//! handle stays detectable for as long as possible. A pointer is accepted only if
+//! it lies on a slot boundary inside one of the pool's chunks and that slot is
+//! live with the pool's tag.
+
+use parking_lot::Mutex;
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::mem::MaybeUninit;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+
+/// Tag of a free slot.
+const FREE: u32 = 0;
+/// Chunk `k` holds `FIRST_CHUNK << k` slots; 40 chunks are more than memory.
+const MAX_CHUNKS: usize = 40;
+const FIRST_CHUNK: usize = 256;
+
+#[repr(C)]
+pub(crate) struct Slot<T> {
+    tag: AtomicU32,
+    refs: AtomicU32,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+struct FreeList<T>(VecDeque<NonNull<Slot<T>>>);
+// SAFETY: the list only stores addresses of free slots; it is always accessed
+// under the pool's mutex and never dereferences them.
+unsafe impl<T> Send for FreeList<T> {}
+
+pub(crate) struct Pool<T> {
+    tag: u32,
+    free: Mutex<FreeList<T>>,
+    chunks: [AtomicPtr<Slot<T>>; MAX_CHUNKS],
+    n_chunks: AtomicUsize,
+}
+
+// SAFETY: the chunk table is atomics; the free list is behind a mutex; the
+// values in slots are only reached through `Shared<T>`, which requires T: Sync + Send.
+unsafe impl<T: Send + Sync> Sync for Pool<T> {}
+
+fn chunk_len(k: usize) -> usize {
+    FIRST_CHUNK << k
+}
+
+impl<T> Pool<T> {
+    pub(crate) const fn new(tag: u32) -> Self {
+        Pool {
+            tag,
+            free: Mutex::new(FreeList(VecDeque::new())),
+            chunks: [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CHUNKS],
+            n_chunks: AtomicUsize::new(0),
+        }
+    }
+
+    fn grow(&self, free: &mut FreeList<T>) {
+        let k = self.n_chunks.load(Ordering::Relaxed);
+        assert!(k < MAX_CHUNKS, "handle pool exhausted");
+        let len = chunk_len(k);
+        let layout = std::alloc::Layout::array::<Slot<T>>(len).expect("chunk layout");
+        // SAFETY: the layout has non-zero size (Slot holds two u32 at least).
+        let base = unsafe { std::alloc::alloc(layout) } as *mut Slot<T>;
+        if base.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        for i in 0..len {
+            // SAFETY: `i < len`, inside the allocation just made.
+            let slot = unsafe { base.add(i) };
+            // SAFETY: `slot` is valid for writes and suitably aligned.
+            unsafe {
+                ptr::write(
+                    slot,
+                    Slot {
+                        tag: AtomicU32::new(FREE),
+                        refs: AtomicU32::new(0),
+                        value: UnsafeCell::new(MaybeUninit::uninit()),
+                    },
+                )
+            };
+            // SAFETY: derived from a non-null allocation.
+            free.0.push_back(unsafe { NonNull::new_unchecked(slot) });
+        }
+        self.chunks[k].store(base, Ordering::Release);
+        self.n_chunks.store(k + 1, Ordering::Release);
+    }
+
+    /// Moves `value` into a fresh slot with one reference.
+    pub(crate) fn alloc(&'static self, value: T) -> Shared<T> {
+        let slot = {
+            let mut free = self.free.lock();
+            if free.0.is_empty() {
+                self.grow(&mut free);
+            }
+            free.0.pop_front().expect("grown free list")
+        };
+        // SAFETY: the slot came off the free list, so no one else uses it.
+        unsafe {
+            let s = slot.as_ref();
+            (*s.value.get()).write(value);
+            s.refs.store(1, Ordering::Relaxed);
+            s.tag.store(self.tag, Ordering::Release);
+        }
+        Shared { slot, pool: self }
+    }
+
+    /// The slot behind `p` if `p` is a live handle of this pool.
+    fn live_slot(&self, p: *const u8) -> Option<NonNull<Slot<T>>> {
+        if p.is_null() {
+            return None;
+        }
+        let addr = p as usize;
+        let size = std::mem::size_of::<Slot<T>>();
+        let n = self.n_chunks.load(Ordering::Acquire);
+        for k in 0..n {
+            let base = self.chunks[k].load(Ordering::Acquire) as usize;
+            let end = base + chunk_len(k) * size;
+            if addr >= base && addr < end {
+                if (addr - base) % size != 0 {
+                    return None;
+                }
+                let slot = p as *mut Slot<T>;
+                // SAFETY: `slot` is a slot boundary inside a chunk we own and never
+                // free, so reading its atomics is always defined.
+                let s = unsafe { &*slot };
+                if s.tag.load(Ordering::Acquire) == self.tag && s.refs.load(Ordering::Acquire) > 0 {
+                    return NonNull::new(slot);
+                }
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Borrows the caller's reference behind a C handle, if it is live.
+    ///
+    /// The returned value must not be dropped as an owned reference: it stands
+    /// for the reference the C caller holds.
+    pub(crate) fn borrow(&'static self, p: *const u8) -> Option<std::mem::ManuallyDrop<Shared<T>>> {
+        self.live_slot(p)
+            .map(|slot| std::mem::ManuallyDrop::new(Shared { slot, pool: self }))
+    }
+
+    /// Takes over the reference behind a C handle (for `*_release`).
+    pub(crate) fn take(&'static self, p: *const u8) -> Option<Shared<T>> {
+        self.live_slot(p).map(|slot| Shared { slot, pool: self })
+    }
+}
+
+/// One counted reference to a value in a pool slot.
+pub(crate) struct Shared<T: 'static> {
+    slot: NonNull<Slot<T>>,
+    pool: &'static Pool<T>,
+}
+
+// SAFETY: like Arc<T>: shared access across threads needs T: Send + Sync.
+unsafe impl<T: Send + Sync> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn slot(&self) -> &Slot<T> {
+        // SAFETY: a Shared holds a reference, so the slot is live.
+        unsafe { self.slot.as_ref() }
+    }
+
+    /// The address handed to C.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.slot.as_ptr() as *mut u8
+    }
+
+    /// Gives this reference to C; get it back with `Pool::take`.
+    pub(crate) fn into_raw(self) -> *mut u8 {
+        let p = self.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    pub(crate) fn ptr_eq(&self, other: &Self) -> bool {
+        self.slot == other.slot
+    }
+
+    /// Drops one reference without freeing; true if it was the last one.
+    ///
+    /// The caller of a `true` answer owns the slot: it must either call
+    /// `revive` or `free`.
+    fn release_ref(&self) -> bool {
+        if self.slot().refs.fetch_sub(1, Ordering::Release) == 1 {
+            fence(Ordering::Acquire);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Drops this reference. If it was the last one, `last` first runs with the
+    /// reference revived, so that it can still hand the value to callbacks
+    /// (which may retain it anew); the value is freed once nobody did.
+    /// `last` must leave the value so that running it again is a no-op.
+    pub(crate) fn release_with(self, last: impl FnOnce(&Shared<T>)) {
+        let this = std::mem::ManuallyDrop::new(self);
+        if !this.release_ref() {
+            return;
+        }
+        this.slot().refs.store(1, Ordering::Relaxed);
+        last(&this);
+        if this.release_ref() {
+            // SAFETY: the count reached zero again and nobody else holds a reference.
+            unsafe { this.free() };
+        }
+    }
+
+    /// Drops the value and returns the slot to the pool.
+    ///
+    /// # Safety
+    /// The reference count must have reached zero through the caller.
+    unsafe fn free(&self) {
+        let s = self.slot();
+        s.tag.store(FREE, Ordering::Release);
+        s.refs.store(0, Ordering::Release);
+        // SAFETY: the caller owns the slot; the value was initialised by alloc.
+        unsafe { (*s.value.get()).assume_init_drop() };
+        self.pool.free.lock().0.push_back(self.slot);
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        self.slot().refs.fetch_add(1, Ordering::Relaxed);
+        Shared {
+            slot: self.slot,
+            pool: self.pool,
+        }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        if self.release_ref() {
+            // SAFETY: we held the last reference.
+            unsafe { self.free() };
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: a live slot holds an initialised value.
+        unsafe { (*self.slot().value.get()).assume_init_ref() }
+    }
+}

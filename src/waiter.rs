@@ -1,0 +1,297 @@
+//! Waiters, `wait()` and `as_completed()` (SEMANTICS W1–W15).
+//!
+//! A waiter is installed on every future of interest that is not done yet; a
+//! future notifies it once, under the future's lock, when it becomes done
+//! (finishes or is cancelled: W2 decision). Checking "done?" and installing
+//! happen in one step under each future's own lock, so no completion can fall
+//! between them (W3), without holding every lock at once.
+
+use crate::future::Future;
+use parking_lot::{Condvar, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// When `wait()` returns (W5–W7).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReturnWhen {
+    FirstCompleted,
+    FirstException,
+    AllCompleted,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Mode {
+    Wait(ReturnWhen),
+    AsCompleted,
+}
+
+struct WaiterState {
+    mode: Mode,
+    /// Futures still to become done, for ALL_COMPLETED and FIRST_EXCEPTION.
+    pending: usize,
+    triggered: bool,
+    /// Tokens of futures that became done (as_completed only), W14.
+    completed: Vec<usize>,
+}
+
+pub(crate) struct Waiter {
+    state: Mutex<WaiterState>,
+    cond: Condvar,
+}
+
+impl Waiter {
+    fn new(mode: Mode, pending: usize) -> Arc<Waiter> {
+        Arc::new(Waiter {
+            state: Mutex::new(WaiterState {
+                mode,
+                pending,
+                triggered: pending == 0 && mode != Mode::AsCompleted,
+                completed: Vec::new(),
+            }),
+            cond: Condvar::new(),
+        })
+    }
+
+    /// Records that the future behind `token` became done (`failed`: it
+    /// finished with an error). Called once per future, by the future or by
+    /// the installer that found it done already.
+    pub(crate) fn notify(&self, token: usize, failed: bool) {
+        let mut s = self.state.lock();
+        match s.mode {
+            Mode::Wait(ReturnWhen::FirstCompleted) => s.triggered = true,
+            Mode::Wait(when) => {
+                s.pending -= 1;
+                if s.pending == 0 || (failed && when == ReturnWhen::FirstException) {
+                    s.triggered = true;
+                }
+            }
+            Mode::AsCompleted => {
+                s.completed.push(token);
+                s.triggered = true;
+            }
+        }
+        if s.triggered {
+            self.cond.notify_one();
+        }
+    }
+
+    /// Blocks until triggered or `deadline`; true when triggered.
+    fn block(&self, deadline: Option<Instant>) -> bool {
+        let mut s = self.state.lock();
+        while !s.triggered {
+            match deadline {
+                None => self.cond.wait(&mut s),
+                Some(d) => {
+                    if self.cond.wait_until(&mut s, d).timed_out() {
+                        return s.triggered;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Takes the buffered completions and resets the signal in one step (W14).
+    fn take_completed(&self) -> Vec<usize> {
+        let mut s = self.state.lock();
+        s.triggered = false;
+        std::mem::take(&mut s.completed)
+    }
+}
+
+/// A hasher for addresses: they are already well spread but aligned, so a
+/// multiply-shift is enough and much cheaper than SipHash.
+#[derive(Default)]
+pub(crate) struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+pub(crate) type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
+
+/// W1: the distinct futures of `fs` (first occurrence order) and, for each
+/// position of `fs`, the index of its future among the distinct ones.
+fn dedupe<F: Deref<Target = Future>>(fs: &[F]) -> (Vec<&Future>, Vec<usize>) {
+    let mut first: AddrMap<usize> = AddrMap::default();
+    first.reserve(fs.len());
+    let mut distinct = Vec::with_capacity(fs.len());
+    let mut slot_of = Vec::with_capacity(fs.len());
+    for f in fs {
+        let f: &Future = f;
+        let next = distinct.len();
+        let d = *first.entry(f.as_ptr() as usize).or_insert(next);
+        if d == next {
+            distinct.push(f);
+        }
+        slot_of.push(d);
+    }
+    (distinct, slot_of)
+}
+
+/// What `wait()` found: a flag per input position and the distinct count.
+pub struct WaitOutcome {
+    pub done: Vec<bool>,
+    pub n_done: usize,
+}
+
+fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
+    let done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
+    // Only the done positions need deduplicating to count distinct futures.
+    let mut seen: AddrMap<()> = AddrMap::default();
+    for (f, d) in fs.iter().zip(&done) {
+        if *d {
+            seen.insert(f.as_ptr() as usize, ());
+        }
+    }
+    WaitOutcome {
+        n_done: seen.len(),
+        done,
+    }
+}
+
+fn satisfied<F: Deref<Target = Future>>(fs: &[F], when: ReturnWhen) -> bool {
+    match when {
+        ReturnWhen::FirstCompleted => fs.is_empty() || fs.iter().any(|f| f.done()),
+        ReturnWhen::FirstException => fs.iter().all(|f| f.done()) || fs.iter().any(|f| f.failed()),
+        ReturnWhen::AllCompleted => fs.iter().all(|f| f.done()),
+    }
+}
+
+/// W4–W9: blocks until `when` holds or `deadline` passes (None: no limit),
+/// then reports which futures are done. A timeout is not an error (W8).
+pub fn wait<F: Deref<Target = Future>>(
+    fs: &[F],
+    deadline: Option<Instant>,
+    when: ReturnWhen,
+) -> WaitOutcome {
+    if satisfied(fs, when) || deadline.is_some_and(|d| d <= Instant::now()) {
+        return partition(fs);
+    }
+    let (distinct, _) = dedupe(fs);
+    let waiter = Waiter::new(Mode::Wait(when), distinct.len());
+    let mut installed = 0;
+    for (token, f) in distinct.iter().enumerate() {
+        installed = token + 1;
+        if let Some(failed) = f.install_waiter(&waiter, token) {
+            waiter.notify(token, failed);
+            if when == ReturnWhen::FirstCompleted {
+                break;
+            }
+        }
+    }
+    waiter.block(deadline);
+    for f in &distinct[..installed] {
+        f.remove_waiter(&waiter);
+    }
+    partition(fs)
+}
+
+/// W11–W14: yields each distinct future once, done ones first, then in
+/// completion order, under one overall deadline.
+pub struct AsCompleted {
+    /// Distinct futures not yet yielded, by token.
+    futures: Vec<Option<Future>>,
+    /// Token → index of the first occurrence in the caller's array.
+    first_index: Vec<usize>,
+    ready: VecDeque<usize>,
+    waiter: Arc<Waiter>,
+    deadline: Option<Instant>,
+    remaining: usize,
+    finished: bool,
+}
+
+/// What `AsCompleted::next` answers besides a future.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AsCompletedEnd {
+    /// Every future was yielded.
+    Exhausted,
+    /// The deadline passed with `unfinished` of `total` futures not done (W12).
+    TimedOut { unfinished: usize, total: usize },
+}
+
+impl AsCompleted {
+    pub fn new<F: Deref<Target = Future>>(fs: &[F], deadline: Option<Instant>) -> AsCompleted {
+        let (distinct, slot_of) = dedupe(fs);
+        let mut first_index = vec![usize::MAX; distinct.len()];
+        for (i, d) in slot_of.iter().enumerate().rev() {
+            first_index[*d] = i;
+        }
+        let waiter = Waiter::new(Mode::AsCompleted, 0);
+        let mut ready = VecDeque::new();
+        let futures = distinct
+            .iter()
+            .enumerate()
+            .map(|(token, f)| {
+                if f.install_waiter(&waiter, token).is_some() {
+                    ready.push_back(token);
+                }
+                Some((*f).clone())
+            })
+            .collect::<Vec<_>>();
+        AsCompleted {
+            remaining: futures.len(),
+            futures,
+            first_index,
+            ready,
+            waiter,
+            deadline,
+            finished: false,
+        }
+    }
+
+    /// The next done future with the index of its first occurrence.
+    pub fn next_done(&mut self) -> Result<(usize, Future), AsCompletedEnd> {
+        if self.finished || self.remaining == 0 {
+            self.finish();
+            return Err(AsCompletedEnd::Exhausted);
+        }
+        loop {
+            if let Some(token) = self.ready.pop_front() {
+                let f = self.futures[token].take().expect("each token once");
+                // W13: already detached: a done future drops its waiters.
+                self.remaining -= 1;
+                return Ok((self.first_index[token], f));
+            }
+            let triggered = self.waiter.block(self.deadline);
+            self.ready.extend(self.waiter.take_completed());
+            if !triggered && self.ready.is_empty() {
+                let unfinished = self.remaining;
+                let total = self.futures.len();
+                self.finish();
+                return Err(AsCompletedEnd::TimedOut { unfinished, total });
+            }
+        }
+    }
+
+    /// W13: detaches from every future not yielded and drops them.
+    fn finish(&mut self) {
+        self.finished = true;
+        for f in self.futures.iter_mut().filter_map(Option::take) {
+            f.remove_waiter(&self.waiter);
+        }
+        self.ready.clear();
+        self.remaining = 0;
+    }
+}
+
+impl Drop for AsCompleted {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
