@@ -54,10 +54,25 @@
 typedef struct fut_as_completed fut_as_completed;
 
 /**
+ * A pool (thread or process) that runs tasks: see `fut_executor_submit`.
+ */
+typedef struct fut_executor fut_executor;
+
+/**
  * A future: the outcome of one piece of work. Reference counted and
  * thread-safe; every function taking one accepts it from any thread.
  */
 typedef struct fut_future fut_future;
+
+/**
+ * An iterator over the futures of `fut_executor_map`, in input order.
+ */
+typedef struct fut_map fut_map;
+
+/**
+ * The context of a running task, valid only during the task call.
+ */
+typedef struct fut_task fut_task;
 
 /**
  * The answer of every fallible call: `FUT_OK` (0), `FUT_END` (1, not an
@@ -69,6 +84,25 @@ typedef int32_t fut_status;
  * Receives what the library cannot return to any caller.
  */
 typedef void (*fut_log_fn)(const char *message, void *user);
+
+/**
+ * A task: return 0 for success, any other value to fail with that `code`.
+ * `arg`/`arg_len` are what was submitted (a process pool passes a copy).
+ */
+typedef int32_t (*fut_task_fn)(struct fut_task *task, const void *arg, size_t arg_len);
+
+/**
+ * Destructor of a value or argument: called exactly once with its pointer.
+ */
+typedef void (*fut_drop_fn)(void *ptr);
+
+/**
+ * One input of `fut_executor_map`: borrowed argument bytes.
+ */
+typedef struct fut_item {
+  const void *arg;
+  size_t arg_len;
+} fut_item;
 
 /**
  * The state of a future, as `fut_future_state` reports it.
@@ -104,11 +138,6 @@ typedef struct fut_error_info {
  * call (retain it to keep it).
  */
 typedef void (*fut_done_fn)(struct fut_future *f, void *user);
-
-/**
- * Destructor of a value or argument: called exactly once with its pointer.
- */
-typedef void (*fut_drop_fn)(void *ptr);
 
 /**
  * When `fut_wait` returns.
@@ -255,6 +284,73 @@ const char *fut_version(void);
 void fut_set_log_hook(fut_log_fn hook, void *user);
 
 /**
+ * Schedules `fn(task, arg, arg_len)` on `ex`; `*out` receives the future.
+ * `arg_drop(arg)`, if given, runs exactly once: after the task ran, when it
+ * was cancelled before running, or (process pool) once the bytes were sent.
+ * Without it a thread pool borrows `arg` until the future is done and a
+ * process pool copies it now. Refused (`FUT_ERR_SHUTDOWN`,
+ * `FUT_ERR_BROKEN_POOL`, ...) without calling `arg_drop`.
+ */
+fut_status fut_executor_submit(struct fut_executor *ex,
+                               fut_task_fn func,
+                               const void *arg,
+                               size_t arg_len,
+                               fut_drop_fn arg_drop,
+                               struct fut_future **out);
+
+/**
+ * Submits `fn` once per item of `items` (the array is copied; each item
+ * like a submit without `arg_drop`) and returns an iterator over their
+ * futures in input order, under one deadline `timeout_ns` from now
+ * (negative: none). `chunksize` >= 1: a process pool sends that many items
+ * per message; a thread pool ignores it. A refusal cancels what was
+ * submitted and is returned.
+ */
+fut_status fut_executor_map(struct fut_executor *ex,
+                            fut_task_fn func,
+                            const struct fut_item *items,
+                            size_t n,
+                            int64_t timeout_ns,
+                            size_t chunksize,
+                            struct fut_map **out);
+
+/**
+ * Blocks for the next future in input order, once it is done: `*out`
+ * receives a new reference (a failed task is a failed future here; the
+ * iteration goes on). `FUT_END` when exhausted; `FUT_ERR_TIMEOUT` when the
+ * deadline passed, which cancels every future not yet yielded (then
+ * `FUT_END`).
+ */
+fut_status fut_map_next(struct fut_map *m, struct fut_future **out);
+
+/**
+ * Releases the iterator; futures it has not yielded are cancelled (those
+ * already running finish and are discarded). NULL is ignored.
+ */
+void fut_map_release(struct fut_map *m);
+
+/**
+ * Stops `ex` accepting work (idempotent, any thread). `cancel_futures`
+ * cancels work not started yet; `wait` then waits for running work and
+ * joins the pool's threads and processes. From one of the pool's own
+ * threads or callbacks, `wait` cannot join: the pool still shuts down and
+ * the call answers `FUT_ERR_WOULD_DEADLOCK`.
+ */
+fut_status fut_executor_shutdown(struct fut_executor *ex, bool wait, bool cancel_futures);
+
+/**
+ * Adds a reference to `ex` and returns it; NULL if `ex` is not live.
+ */
+struct fut_executor *fut_executor_retain(struct fut_executor *ex);
+
+/**
+ * Gives back one reference; the last one is `fut_executor_shutdown(ex,
+ * true, false)` (without self-join from the pool's own threads), then frees
+ * the handle. NULL is ignored.
+ */
+void fut_executor_release(struct fut_executor *ex);
+
+/**
  * Creates a promise-style future in PENDING, to be completed with
  * `fut_future_set_result` or `fut_future_set_exception` by any thread.
  * `*out` receives one reference.
@@ -345,6 +441,28 @@ fut_status fut_future_set_result(struct fut_future *f, void *ptr, size_t len, fu
  * `f` is done.
  */
 fut_status fut_future_set_exception(struct fut_future *f, int32_t code, const char *message);
+
+/**
+ * Sets the running task's value (`ptr`, `len`); `drop(ptr)`, if given, runs
+ * exactly once: when the future is freed, when a later call replaces the
+ * value, or when the task fails. A process pool copies `len` bytes from
+ * `ptr` back to the caller's process. Call only from inside the task.
+ */
+fut_status fut_task_set_result(struct fut_task *task, void *ptr, size_t len, fut_drop_fn drop);
+
+/**
+ * Makes the running task fail with `code` and a copy of `message` (NULL:
+ * a default text); a non-zero return value of the task takes precedence as
+ * the code. Call only from inside the task.
+ */
+fut_status fut_task_set_error(struct fut_task *task, int32_t code, const char *message);
+
+/**
+ * True once `fut_future_cancel` was called on the running task's future. A
+ * task may then stop early and return `FUT_ERR_CANCELLED`: its future ends
+ * cancelled. Cooperative: nothing interrupts a task.
+ */
+bool fut_task_cancel_requested(const struct fut_task *task);
 
 /**
  * Waits up to `timeout_ns` (negative: forever, 0: poll) until `when` holds

@@ -5,13 +5,19 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod executor;
 pub mod ffi;
 pub mod future;
 mod handle;
 pub mod log;
+pub mod process_pool;
 pub mod status;
+pub mod thread_pool;
 pub mod waiter;
 
+pub use executor::{
+    Arg, Executor, Item, Map, MapEnd, Refused, Task, TaskContext, TaskFn, TaskOutcome,
+};
 pub use future::{Callback, DropFn, Future, State, Value};
 pub use status::{ErrorRecord, Status};
 pub use waiter::{wait, AsCompleted, AsCompletedEnd, ReturnWhen, WaitOutcome};

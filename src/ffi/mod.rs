@@ -9,12 +9,20 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod common;
+mod executor;
 mod future;
+mod process_pool;
+mod task;
+mod thread_pool;
 mod types;
 mod wait;
 
 pub use common::*;
+pub use executor::*;
 pub use future::*;
+pub use process_pool::*;
+pub use task::*;
+pub use thread_pool::*;
 pub use types::*;
 pub use wait::*;
 

@@ -75,6 +75,38 @@ pub struct fut_as_completed {
     _opaque: [u8; 0],
 }
 
+/// A pool (thread or process) that runs tasks: see `fut_executor_submit`.
+pub struct fut_executor {
+    _opaque: [u8; 0],
+}
+
+/// The context of a running task, valid only during the task call.
+pub struct fut_task {
+    _opaque: [u8; 0],
+}
+
+/// An iterator over the futures of `fut_executor_map`, in input order.
+pub struct fut_map {
+    _opaque: [u8; 0],
+}
+
+/// A task: return 0 for success, any other value to fail with that `code`.
+/// `arg`/`arg_len` are what was submitted (a process pool passes a copy).
+pub type fut_task_fn =
+    Option<unsafe extern "C" fn(task: *mut fut_task, arg: *const c_void, arg_len: usize) -> i32>;
+
+/// A pool initializer: runs once per worker before any task; non-zero fails
+/// it and breaks the pool.
+pub type fut_init_fn = Option<unsafe extern "C" fn(arg: *const c_void, arg_len: usize) -> i32>;
+
+/// One input of `fut_executor_map`: borrowed argument bytes.
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct fut_item {
+    pub arg: *const c_void,
+    pub arg_len: usize,
+}
+
 /// Destructor of a value or argument: called exactly once with its pointer.
 pub type fut_drop_fn = Option<unsafe extern "C" fn(ptr: *mut c_void)>;
 

@@ -1,0 +1,196 @@
+//! `fut_executor_*` and `fut_map_*`: the interface shared by every pool.
+
+use super::future::to_c;
+use super::types::*;
+use super::{guard, input_slice, non_null};
+use crate::executor::{Arg, Executor, Item, Map, MapEnd, Task};
+use crate::handle::{Pool, Shared};
+use crate::status::Status;
+use parking_lot::Mutex;
+use std::ffi::c_void;
+use std::sync::Arc;
+
+pub(crate) static EXECUTORS: Pool<Arc<dyn Executor>> = Pool::new(0x4655_5445);
+static MAPS: Pool<Mutex<Map>> = Pool::new(0x4655_544d);
+
+/// Gives C one reference to a new executor handle.
+#[allow(dead_code)] // until the pools land
+pub(crate) fn executor_to_c(ex: Arc<dyn Executor>) -> *mut fut_executor {
+    EXECUTORS.alloc(ex).into_raw() as *mut fut_executor
+}
+
+fn borrow_executor(ex: *const fut_executor) -> Result<Arc<dyn Executor>, Status> {
+    EXECUTORS
+        .borrow(ex as *const u8)
+        .map(|h| Arc::clone(&h))
+        .ok_or(Status::InvalidArgument)
+}
+
+/// Releases one executor reference; the last one shuts the pool down
+/// (wait = true; from one of its own threads without joining itself).
+fn release_executor(h: Shared<Arc<dyn Executor>>) {
+    h.release_with(|last| {
+        let _ = last.shutdown(true, false);
+    });
+}
+
+/// Schedules `fn(task, arg, arg_len)` on `ex`; `*out` receives the future.
+/// `arg_drop(arg)`, if given, runs exactly once: after the task ran, when it
+/// was cancelled before running, or (process pool) once the bytes were sent.
+/// Without it a thread pool borrows `arg` until the future is done and a
+/// process pool copies it now. Refused (`FUT_ERR_SHUTDOWN`,
+/// `FUT_ERR_BROKEN_POOL`, ...) without calling `arg_drop`.
+#[no_mangle]
+pub unsafe extern "C" fn fut_executor_submit(
+    ex: *mut fut_executor,
+    func: fut_task_fn,
+    arg: *const c_void,
+    arg_len: usize,
+    arg_drop: fut_drop_fn,
+    out: *mut *mut fut_future,
+) -> fut_status {
+    guard(|| {
+        let out = non_null(out)?;
+        let func = func.ok_or(Status::InvalidArgument)?;
+        if arg.is_null() && arg_len != 0 {
+            return Err(Status::InvalidArgument);
+        }
+        let ex = borrow_executor(ex)?;
+        let task = Task {
+            // SAFETY: fut_task is the C name of the opaque context pointer;
+            // both signatures take (pointer, pointer, size) and return i32.
+            func: unsafe { std::mem::transmute::<TaskFnC, crate::executor::TaskFn>(func) },
+            arg: Arg::new(arg, arg_len, arg_drop),
+        };
+        match ex.submit(task) {
+            Ok(f) => {
+                // SAFETY: `out` is non-NULL and the caller provides room for it.
+                unsafe { *out = to_c(f) };
+                Ok(())
+            }
+            Err(refused) => {
+                refused.task.arg.disown();
+                Err(refused.status)
+            }
+        }
+    })
+}
+
+type TaskFnC = unsafe extern "C" fn(*mut fut_task, *const c_void, usize) -> i32;
+
+/// Submits `fn` once per item of `items` (the array is copied; each item
+/// like a submit without `arg_drop`) and returns an iterator over their
+/// futures in input order, under one deadline `timeout_ns` from now
+/// (negative: none). `chunksize` >= 1: a process pool sends that many items
+/// per message; a thread pool ignores it. A refusal cancels what was
+/// submitted and is returned.
+#[no_mangle]
+pub unsafe extern "C" fn fut_executor_map(
+    ex: *mut fut_executor,
+    func: fut_task_fn,
+    items: *const fut_item,
+    n: usize,
+    timeout_ns: i64,
+    chunksize: usize,
+    out: *mut *mut fut_map,
+) -> fut_status {
+    guard(|| {
+        let out = non_null(out)?;
+        let func = func.ok_or(Status::InvalidArgument)?;
+        let ex = borrow_executor(ex)?;
+        if chunksize == 0 {
+            return Err(Status::InvalidArgument);
+        }
+        // SAFETY: the caller passes `n` items at `items`.
+        let items = unsafe { input_slice(items, n) }?;
+        let items: Vec<Item> = items
+            .iter()
+            .map(|i| Item {
+                arg: i.arg,
+                arg_len: i.arg_len,
+            })
+            .collect();
+        if items.iter().any(|i| i.arg.is_null() && i.arg_len != 0) {
+            return Err(Status::InvalidArgument);
+        }
+        // SAFETY: as in fut_executor_submit.
+        let func = unsafe { std::mem::transmute::<TaskFnC, crate::executor::TaskFn>(func) };
+        let map = Map::new(
+            &*ex,
+            func,
+            &items,
+            crate::deadline_after_ns(timeout_ns),
+            chunksize,
+        )?;
+        // SAFETY: `out` is non-NULL and the caller provides room for it.
+        unsafe { *out = MAPS.alloc(Mutex::new(map)).into_raw() as *mut fut_map };
+        Ok(())
+    })
+}
+
+/// Blocks for the next future in input order, once it is done: `*out`
+/// receives a new reference (a failed task is a failed future here; the
+/// iteration goes on). `FUT_END` when exhausted; `FUT_ERR_TIMEOUT` when the
+/// deadline passed, which cancels every future not yet yielded (then
+/// `FUT_END`).
+#[no_mangle]
+pub unsafe extern "C" fn fut_map_next(m: *mut fut_map, out: *mut *mut fut_future) -> fut_status {
+    guard(|| {
+        let out = non_null(out)?;
+        let m = MAPS.borrow(m as *const u8).ok_or(Status::InvalidArgument)?;
+        let next = m.lock().next_done();
+        match next {
+            Ok(f) => {
+                // SAFETY: `out` is non-NULL and the caller provides room for it.
+                unsafe { *out = to_c(f) };
+                Ok(())
+            }
+            Err(MapEnd::Exhausted) => Err(Status::End),
+            Err(MapEnd::TimedOut) => Err(Status::Timeout),
+        }
+    })
+}
+
+/// Releases the iterator; futures it has not yielded are cancelled (those
+/// already running finish and are discarded). NULL is ignored.
+#[no_mangle]
+pub extern "C" fn fut_map_release(m: *mut fut_map) {
+    super::guard_value((), || drop(MAPS.take(m as *const u8)));
+}
+
+/// Stops `ex` accepting work (idempotent, any thread). `cancel_futures`
+/// cancels work not started yet; `wait` then waits for running work and
+/// joins the pool's threads and processes. From one of the pool's own
+/// threads or callbacks, `wait` cannot join: the pool still shuts down and
+/// the call answers `FUT_ERR_WOULD_DEADLOCK`.
+#[no_mangle]
+pub extern "C" fn fut_executor_shutdown(
+    ex: *mut fut_executor,
+    wait: bool,
+    cancel_futures: bool,
+) -> fut_status {
+    guard(|| borrow_executor(ex)?.shutdown(wait, cancel_futures))
+}
+
+/// Adds a reference to `ex` and returns it; NULL if `ex` is not live.
+#[no_mangle]
+pub extern "C" fn fut_executor_retain(ex: *mut fut_executor) -> *mut fut_executor {
+    super::guard_value(std::ptr::null_mut(), || {
+        match EXECUTORS.borrow(ex as *const u8) {
+            Some(h) => (*h).clone().into_raw() as *mut fut_executor,
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Gives back one reference; the last one is `fut_executor_shutdown(ex,
+/// true, false)` (without self-join from the pool's own threads), then frees
+/// the handle. NULL is ignored.
+#[no_mangle]
+pub extern "C" fn fut_executor_release(ex: *mut fut_executor) {
+    super::guard_value((), || {
+        if let Some(h) = EXECUTORS.take(ex as *const u8) {
+            release_executor(h);
+        }
+    });
+}

@@ -1,0 +1,1 @@
+//! `fut_process_pool_*`. Being written.

@@ -1,0 +1,76 @@
+//! `fut_task_*`: what a running task may call on its context.
+
+use super::guard;
+use super::types::*;
+use crate::executor::TaskContext;
+use crate::future::Value;
+use crate::status::Status;
+use std::ffi::{c_char, c_void, CStr};
+
+/// The context of the running task, given by the executor for this call only.
+///
+/// # Safety
+/// `task` must be the pointer the executor passed to the running task.
+unsafe fn context<'a>(task: *mut fut_task) -> Result<&'a mut TaskContext<'a>, Status> {
+    if task.is_null() {
+        return Err(Status::InvalidArgument);
+    }
+    // SAFETY: executors pass a pointer to a live TaskContext for the duration
+    // of the task call, and only the task's own thread uses it.
+    Ok(unsafe { &mut *(task as *mut TaskContext<'a>) })
+}
+
+/// Sets the running task's value (`ptr`, `len`); `drop(ptr)`, if given, runs
+/// exactly once: when the future is freed, when a later call replaces the
+/// value, or when the task fails. A process pool copies `len` bytes from
+/// `ptr` back to the caller's process. Call only from inside the task.
+#[no_mangle]
+pub unsafe extern "C" fn fut_task_set_result(
+    task: *mut fut_task,
+    ptr: *mut c_void,
+    len: usize,
+    drop: fut_drop_fn,
+) -> fut_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let ctx = unsafe { context(task) }?;
+        ctx.set_result(Value::new(ptr, len, drop));
+        Ok(())
+    })
+}
+
+/// Makes the running task fail with `code` and a copy of `message` (NULL:
+/// a default text); a non-zero return value of the task takes precedence as
+/// the code. Call only from inside the task.
+#[no_mangle]
+pub unsafe extern "C" fn fut_task_set_error(
+    task: *mut fut_task,
+    code: i32,
+    message: *const c_char,
+) -> fut_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let ctx = unsafe { context(task) }?;
+        let message = if message.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL message is NUL-terminated by contract.
+            Some(unsafe { CStr::from_ptr(message) })
+        };
+        ctx.set_error(code, message);
+        Ok(())
+    })
+}
+
+/// True once `fut_future_cancel` was called on the running task's future. A
+/// task may then stop early and return `FUT_ERR_CANCELLED`: its future ends
+/// cancelled. Cooperative: nothing interrupts a task.
+#[no_mangle]
+pub unsafe extern "C" fn fut_task_cancel_requested(task: *const fut_task) -> bool {
+    super::guard_value(false, || {
+        // SAFETY: per this function's contract.
+        unsafe { context(task as *mut fut_task) }
+            .map(|ctx| ctx.cancel_requested())
+            .unwrap_or(false)
+    })
+}

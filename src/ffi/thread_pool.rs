@@ -1,0 +1,1 @@
+//! `fut_thread_pool_*`. Being written.

@@ -1,0 +1,1 @@
+//! ThreadPoolExecutor (SEMANTICS T1–T11). Being written.
