@@ -255,3 +255,106 @@ impl<T> std::ops::Deref for Shared<T> {
         unsafe { (*self.slot().value.get()).assume_init_ref() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    struct Counted(&'static AtomicUsize);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    static POOL: Pool<Counted> = Pool::new(0x7465_7374);
+    static OTHER: Pool<u64> = Pool::new(0x6f74_6872);
+
+    #[test]
+    fn live_handles_are_found_and_released_ones_are_not() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let a = POOL.alloc(Counted(&DROPS));
+        let p = a.clone().into_raw();
+        assert!(POOL.borrow(p).is_some());
+        drop(a);
+        assert!(POOL.borrow(p).is_some(), "C still holds one reference");
+        drop(POOL.take(p));
+        assert_eq!(
+            DROPS.load(Ordering::SeqCst),
+            1,
+            "value dropped exactly once"
+        );
+        assert!(POOL.borrow(p).is_none(), "released handle is refused");
+        assert!(POOL.take(p).is_none());
+    }
+
+    #[test]
+    fn foreign_and_misaligned_pointers_are_refused() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let a = POOL.alloc(Counted(&DROPS));
+        let p = a.as_ptr();
+        // SAFETY: only the address is computed, never dereferenced.
+        assert!(POOL.borrow(unsafe { p.add(1) }).is_none());
+        let local = 5u64;
+        assert!(POOL.borrow(&local as *const u64 as *const u8).is_none());
+        assert!(POOL.borrow(std::ptr::null()).is_none());
+        let o = OTHER.alloc(7);
+        assert!(POOL.borrow(o.as_ptr()).is_none(), "another type's handle");
+        assert!(OTHER.borrow(p).is_none());
+    }
+
+    #[test]
+    fn released_slots_are_reused_last() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let a = POOL.alloc(Counted(&DROPS));
+        let p = a.as_ptr();
+        drop(a);
+        let b = POOL.alloc(Counted(&DROPS));
+        assert_ne!(b.as_ptr(), p, "FIFO reuse keeps stale handles detectable");
+    }
+
+    #[test]
+    fn release_with_runs_last_once_and_allows_revival() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let a = POOL.alloc(Counted(&DROPS));
+        let b = a.clone();
+        let calls = AtomicUsize::new(0);
+        a.release_with(|_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "not the last reference");
+        let kept = std::cell::RefCell::new(None);
+        b.release_with(|last| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            *kept.borrow_mut() = Some(last.clone());
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let before = DROPS.load(Ordering::SeqCst);
+        drop(kept.into_inner());
+        assert_eq!(
+            DROPS.load(Ordering::SeqCst),
+            before + 1,
+            "freed by the reviver"
+        );
+    }
+
+    #[test]
+    fn many_threads_alloc_and_free() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let before = DROPS.load(Ordering::SeqCst);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10_000 {
+                        let h = POOL.alloc(Counted(&DROPS));
+                        let c = h.clone();
+                        drop(h);
+                        drop(c);
+                    }
+                });
+            }
+        });
+        assert!(DROPS.load(Ordering::SeqCst) >= before + 40_000);
+    }
+}
