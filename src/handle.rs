@@ -9,7 +9,7 @@
 //! it lies on a slot boundary inside one of the pool's chunks and that slot is
 //! live with the pool's tag.
 
-use parking_lot::Mutex;
+use crate::fork::ForkMutex;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
@@ -36,7 +36,7 @@ unsafe impl<T> Send for FreeList<T> {}
 
 pub(crate) struct Pool<T> {
     tag: u32,
-    free: Mutex<FreeList<T>>,
+    free: ForkMutex<FreeList<T>>,
     chunks: [AtomicPtr<Slot<T>>; MAX_CHUNKS],
     n_chunks: AtomicUsize,
 }
@@ -53,7 +53,7 @@ impl<T> Pool<T> {
     pub(crate) const fn new(tag: u32) -> Self {
         Pool {
             tag,
-            free: Mutex::new(FreeList(VecDeque::new())),
+            free: ForkMutex::new(FreeList(VecDeque::new())),
             chunks: [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CHUNKS],
             n_chunks: AtomicUsize::new(0),
         }

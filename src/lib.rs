@@ -7,6 +7,7 @@
 
 pub mod executor;
 pub mod ffi;
+mod fork;
 pub mod future;
 mod handle;
 pub mod log;
