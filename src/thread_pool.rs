@@ -539,18 +539,23 @@ impl Inner {
         self.drain(|inner, item| inner.fail_broken(item.task, item.future));
     }
 
-    /// Takes every queued item off the queue and hands it to `each`;
-    /// stop markers met on the way are queued again.
+    /// Takes every queued item off the queue, queues again the stop markers
+    /// met on the way, then hands each item to `each`. User code that `each`
+    /// runs (callbacks) may thus shut the pool down and join it.
     fn drain(&self, each: impl Fn(&Self, WorkItem)) {
+        let mut items = Vec::new();
         let mut stops = 0;
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                Msg::Work(item) => each(self, item),
+                Msg::Work(item) => items.push(item),
                 Msg::Stop => stops += 1,
             }
         }
         for _ in 0..stops {
             let _ = self.tx.send(Msg::Stop);
+        }
+        for item in items {
+            each(self, item);
         }
     }
 
@@ -563,20 +568,21 @@ impl Inner {
             let mut gate = self.gate.write();
             !std::mem::replace(&mut gate.shutdown, true)
         };
+        if first {
+            // T8: one stop marker per thread, behind all accepted work.
+            for _ in 0..self.started.load(Ordering::Acquire) {
+                let _ = self.tx.send(Msg::Stop);
+            }
+        }
         if cancel_futures {
-            // E6/T9: cancel what is still queued, outside every pool lock.
+            // E6/T9: cancel what is still queued, outside every pool lock
+            // (the markers are queued already, so a callback may join).
             // The argument goes first, so it is dropped when waiters wake.
             self.drain(|_, item| {
                 let WorkItem { task, future } = item;
                 drop(task);
                 future.cancel();
             });
-        }
-        if first {
-            // T8: one stop marker per thread, behind all accepted work.
-            for _ in 0..self.started.load(Ordering::Acquire) {
-                let _ = self.tx.send(Msg::Stop);
-            }
         }
         if !wait {
             return Ok(());
