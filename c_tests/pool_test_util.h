@@ -233,7 +233,7 @@ static inline int threads_named(const char *prefix, char *names, size_t cap) {
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;
-        char path[64], comm[64] = {0};
+        char path[300], comm[64] = {0};
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
         FILE *f = fopen(path, "r");
         if (!f) continue;

@@ -456,7 +456,11 @@ impl Inner {
             }
         }
         // Whether this worker holds an idle credit it has not been woken for.
-        let mut credited = false;
+        // A new thread starts as if it had one: the submit that started it
+        // is sending it an item, so finding the queue empty at first does
+        // not make it idle (a stale credit would let a later submit skip
+        // starting a thread while every worker is busy).
+        let mut credited = true;
         loop {
             let msg = match self.rx.try_recv() {
                 Ok(m) => m,
