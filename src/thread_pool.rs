@@ -1,12 +1,12 @@
 //! ThreadPoolExecutor (SEMANTICS T1–T11, E1–E8, B8, B12, X16–X18).
 //!
-//! Layout: one unbounded MPMC channel carries work items and stop markers
-//! from submitters to the workers (FIFO, E2). A per-pool read-write `gate`
-//! orders submits against shutdown and breakage: a submit checks the flags
-//! and sends under the read side (submitters do not exclude each other),
-//! while `shutdown` and an initializer failure flip the flags under the write
-//! side. Once the write side was taken, no submit can add work any more, so
-//! stop markers sent afterwards sit behind every accepted item (T8).
+//! Layout: one lock guards the FIFO queue of work items (E2), the
+//! shutdown and broken flags, the idle credits and the thread count, so a
+//! submit takes one lock and a worker one lock per item. Workers sleep on a
+//! condition variable; a submit signals it only when a worker sleeps. Once
+//! the flags are set under the lock, no submit can add work any more, and a
+//! worker exits only when the pool is shut down and the queue is empty, so
+//! accepted work always runs first unless cancelled (T8).
 //!
 //! Idle accounting (T2/T3) is a counter of credits: a worker adds one when
 //! its task function has returned and the queue is empty (before it
@@ -17,17 +17,17 @@
 //!
 //! No callback and no user code ever runs under a pool lock (T9 decision):
 //! cancelling queued work and failing it after an initializer failure
-//! happen after the gate was released.
+//! happen after the lock was released.
 
 use crate::executor::{complete, run_task, Executor, Refused, Task, TaskContext};
 use crate::future::Future;
 use crate::status::{ErrorRecord, Status};
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 
@@ -236,17 +236,19 @@ struct WorkItem {
     future: Future,
 }
 
-enum Msg {
-    Work(WorkItem),
-    /// Wake-up marker queued behind all work by shutdown: the worker exits.
-    Stop,
-}
-
+/// Everything the workers and submitters share, under one lock.
 #[derive(Default)]
-struct Gate {
+struct Queue {
+    items: VecDeque<WorkItem>,
     shutdown: bool,
     /// Why the pool broke (T7), once it did.
     broken: Option<String>,
+    /// Idle credits (T3).
+    idle: usize,
+    /// Workers blocked on `work`.
+    sleepers: usize,
+    /// Threads started so far; only grows, never past `max_workers`.
+    started: usize,
 }
 
 #[derive(Default)]
@@ -260,15 +262,9 @@ struct Inner {
     max_workers: usize,
     prefix: String,
     initializer: Option<Initializer>,
-    gate: RwLock<Gate>,
-    /// Mirrors `gate.broken.is_some()` for the workers' per-task check.
-    broken: AtomicBool,
-    tx: Sender<Msg>,
-    rx: Receiver<Msg>,
-    /// Idle credits (T3).
-    idle: AtomicUsize,
-    /// Threads started so far; only grows, never past `max_workers`.
-    started: AtomicUsize,
+    queue: Mutex<Queue>,
+    /// Signalled when work arrives and at shutdown.
+    work: Condvar,
     threads: Mutex<Threads>,
     joined: Condvar,
     fork_generation: usize,
@@ -296,18 +292,13 @@ impl ThreadPool {
             Some(p) if !p.is_empty() => p.replace('\0', ""),
             _ => format!("futpool-{number}"),
         };
-        let (tx, rx) = crossbeam_channel::unbounded();
         Ok(ThreadPool {
             inner: Arc::new(Inner {
                 max_workers,
                 prefix,
                 initializer: options.initializer,
-                gate: RwLock::new(Gate::default()),
-                broken: AtomicBool::new(false),
-                tx,
-                rx,
-                idle: AtomicUsize::new(0),
-                started: AtomicUsize::new(0),
+                queue: Mutex::new(Queue::default()),
+                work: Condvar::new(),
                 threads: Mutex::new(Threads::default()),
                 joined: Condvar::new(),
                 fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
@@ -327,7 +318,7 @@ impl ThreadPool {
 
     /// How many worker threads were started so far.
     pub fn threads_started(&self) -> usize {
-        self.inner.started.load(Ordering::Acquire)
+        self.inner.queue.lock().started
     }
 }
 
@@ -361,16 +352,17 @@ impl Inner {
 
     fn submit(self: &Arc<Self>, task: Task) -> Result<Future, Refused> {
         if self.forked() {
+            // T11: this pool's threads live in the parent process only.
             return Err(Refused {
                 status: Status::Shutdown,
                 task,
             });
         }
-        let gate = self.gate.read();
+        let mut q = self.queue.lock();
         // E1: broken before shut down.
-        let refusal = if gate.broken.is_some() {
+        let refusal = if q.broken.is_some() {
             Some(Status::BrokenPool)
-        } else if gate.shutdown {
+        } else if q.shutdown {
             Some(Status::Shutdown)
         } else {
             None
@@ -378,62 +370,43 @@ impl Inner {
         if let Some(status) = refusal {
             return Err(Refused { status, task });
         }
-        if let Err(status) = self.adjust_thread_count() {
+        if let Err(status) = self.adjust_thread_count(&mut q) {
             return Err(Refused { status, task });
         }
         let future = Future::new();
-        let item = WorkItem {
+        q.items.push_back(WorkItem {
             task,
             future: future.clone(),
-        };
-        if let Err(e) = self.tx.send(Msg::Work(item)) {
-            // Cannot happen: the pool holds the receiver. Give the task back.
-            let Msg::Work(item) = e.into_inner() else {
-                unreachable!("sent work")
-            };
-            drop(gate);
-            return Err(Refused {
-                status: Status::Internal,
-                task: item.task,
-            });
+        });
+        if q.sleepers > 0 {
+            self.work.notify_one();
         }
-        drop(gate);
+        drop(q);
         Ok(future)
     }
 
     /// T2: takes an idle credit, or starts a thread if fewer than
-    /// `max_workers` exist. Called under the read gate. Fails only when no
-    /// thread exists and none can be started.
-    fn adjust_thread_count(self: &Arc<Self>) -> Result<(), Status> {
-        let mut idle = self.idle.load(Ordering::Acquire);
-        while idle > 0 {
-            match self.idle.compare_exchange_weak(
-                idle,
-                idle - 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(now) => idle = now,
-            }
-        }
-        if self.started.load(Ordering::Acquire) >= self.max_workers {
+    /// `max_workers` exist (rare: at most `max_workers` times, so under the
+    /// lock). Fails only when no thread exists and none can be started.
+    fn adjust_thread_count(self: &Arc<Self>, q: &mut Queue) -> Result<(), Status> {
+        if q.idle > 0 {
+            q.idle -= 1;
             return Ok(());
         }
-        let mut threads = self.threads.lock();
-        let index = self.started.load(Ordering::Acquire);
-        if index >= self.max_workers {
+        if q.started >= self.max_workers {
             return Ok(());
         }
+        let index = q.started;
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name(thread_name(&self.prefix, index))
             .spawn(move || me.worker_main());
         match spawned {
             Ok(h) => {
-                threads.handles.push(h);
-                threads.unjoined += 1;
-                self.started.store(index + 1, Ordering::Release);
+                q.started += 1;
+                let mut t = self.threads.lock();
+                t.handles.push(h);
+                t.unjoined += 1;
                 Ok(())
             }
             Err(e) => {
@@ -457,44 +430,49 @@ impl Inner {
         }
         // Whether this worker holds an idle credit it has not been woken for.
         // A new thread starts as if it had one: the submit that started it
-        // is sending it an item, so finding the queue empty at first does
-        // not make it idle (a stale credit would let a later submit skip
-        // starting a thread while every worker is busy).
+        // is queueing an item for it, so finding the queue empty at first
+        // does not make it idle (a stale credit would let a later submit
+        // skip starting a thread while every worker is busy).
         let mut credited = true;
-        loop {
-            let msg = match self.rx.try_recv() {
-                Ok(m) => m,
-                Err(TryRecvError::Empty) => {
-                    if !credited {
-                        self.idle.fetch_add(1, Ordering::AcqRel);
-                    }
-                    match self.rx.recv() {
-                        Ok(m) => m,
-                        Err(_) => break,
-                    }
+        while let Some((item, broken)) = self.next_item(&mut credited) {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                if broken {
+                    self.fail_broken(item)
+                } else {
+                    self.run_item(item, &mut credited)
                 }
-                Err(TryRecvError::Disconnected) => break,
-            };
-            credited = false;
-            match msg {
-                Msg::Stop => break,
-                Msg::Work(item) => {
-                    let r = catch_unwind(AssertUnwindSafe(|| self.run_item(item, &mut credited)));
-                    if r.is_err() {
-                        crate::log::log("thread pool: internal error (panic) in a worker");
-                    }
-                }
+            }));
+            if r.is_err() {
+                crate::log::log("thread pool: internal error (panic) in a worker");
             }
         }
     }
 
-    /// T4: runs one item unless it was cancelled or the pool broke.
+    /// The next item (and whether the pool is broken), or None once the
+    /// pool is shut down and the queue is empty (T8: queued work runs first).
+    fn next_item(&self, credited: &mut bool) -> Option<(WorkItem, bool)> {
+        let mut q = self.queue.lock();
+        loop {
+            if let Some(item) = q.items.pop_front() {
+                *credited = false;
+                return Some((item, q.broken.is_some()));
+            }
+            if q.shutdown {
+                return None;
+            }
+            if !*credited {
+                q.idle += 1;
+                *credited = true;
+            }
+            q.sleepers += 1;
+            self.work.wait(&mut q);
+            q.sleepers -= 1;
+        }
+    }
+
+    /// T4: runs one item unless it was cancelled.
     fn run_item(&self, item: WorkItem, credited: &mut bool) {
         let WorkItem { task, future } = item;
-        if self.broken.load(Ordering::Acquire) {
-            self.fail_broken(task, future);
-            return;
-        }
         match future.set_running_or_notify_cancel() {
             Ok(true) => {}
             // Cancelled while queued: drop the argument, skip the task.
@@ -507,17 +485,21 @@ impl Inner {
         // F20: let go of the argument before the future is done, so that
         // `arg_drop` has run when a reader wakes.
         drop(task);
-        if self.rx.is_empty() {
-            self.idle.fetch_add(1, Ordering::AcqRel);
-            *credited = true;
+        {
+            let mut q = self.queue.lock();
+            if q.items.is_empty() {
+                q.idle += 1;
+                *credited = true;
+            }
         }
         complete(&future, outcome);
     }
 
     /// Fails a queued item of a broken pool with its own record (X2).
-    fn fail_broken(&self, task: Task, future: Future) {
+    fn fail_broken(&self, item: WorkItem) {
+        let WorkItem { task, future } = item;
         drop(task);
-        let why = self.gate.read().broken.clone().unwrap_or_default();
+        let why = self.queue.lock().broken.clone().unwrap_or_default();
         let record = ErrorRecord::new(
             Status::BrokenPool,
             0,
@@ -533,33 +515,15 @@ impl Inner {
             "thread pool {}: worker initializer failed ({why}); the pool is broken",
             self.prefix
         ));
-        {
-            let mut gate = self.gate.write();
-            if gate.broken.is_none() {
-                gate.broken = Some(why.to_string());
+        let items = {
+            let mut q = self.queue.lock();
+            if q.broken.is_none() {
+                q.broken = Some(why.to_string());
             }
-            self.broken.store(true, Ordering::Release);
-        }
-        self.drain(|inner, item| inner.fail_broken(item.task, item.future));
-    }
-
-    /// Takes every queued item off the queue, queues again the stop markers
-    /// met on the way, then hands each item to `each`. User code that `each`
-    /// runs (callbacks) may thus shut the pool down and join it.
-    fn drain(&self, each: impl Fn(&Self, WorkItem)) {
-        let mut items = Vec::new();
-        let mut stops = 0;
-        while let Ok(msg) = self.rx.try_recv() {
-            match msg {
-                Msg::Work(item) => items.push(item),
-                Msg::Stop => stops += 1,
-            }
-        }
-        for _ in 0..stops {
-            let _ = self.tx.send(Msg::Stop);
-        }
+            std::mem::take(&mut q.items)
+        };
         for item in items {
-            each(self, item);
+            self.fail_broken(item);
         }
     }
 
@@ -568,25 +532,22 @@ impl Inner {
             // T11: the pool has no thread in this process; nothing to stop.
             return Ok(());
         }
-        let first = {
-            let mut gate = self.gate.write();
-            !std::mem::replace(&mut gate.shutdown, true)
-        };
-        if first {
-            // T8: one stop marker per thread, behind all accepted work.
-            for _ in 0..self.started.load(Ordering::Acquire) {
-                let _ = self.tx.send(Msg::Stop);
+        let cancelled = {
+            let mut q = self.queue.lock();
+            q.shutdown = true;
+            self.work.notify_all();
+            if cancel_futures {
+                std::mem::take(&mut q.items)
+            } else {
+                VecDeque::new()
             }
-        }
-        if cancel_futures {
-            // E6/T9: cancel what is still queued, outside every pool lock
-            // (the markers are queued already, so a callback may join).
-            // The argument goes first, so it is dropped when waiters wake.
-            self.drain(|_, item| {
-                let WorkItem { task, future } = item;
-                drop(task);
-                future.cancel();
-            });
+        };
+        // E6/T9: cancel what was still queued, outside every pool lock, so
+        // that callbacks may submit (refused) or even shutdown(wait). The
+        // argument goes first, so it is dropped when waiters wake.
+        for WorkItem { task, future } in cancelled {
+            drop(task);
+            future.cancel();
         }
         if !wait {
             return Ok(());
@@ -631,7 +592,7 @@ impl Drop for Inner {
 mod tests {
     use super::*;
     use crate::executor::Arg;
-    use std::sync::atomic::AtomicI32;
+    use std::sync::atomic::{AtomicBool, AtomicI32};
     use std::time::{Duration, Instant};
 
     fn pool(max_workers: usize) -> ThreadPool {
@@ -857,5 +818,6 @@ mod tests {
         }
         assert_eq!(done.load(Ordering::SeqCst), 3);
         assert_eq!(p.inner.threads.lock().unjoined, 0);
+        assert!(p.inner.threads.lock().handles.is_empty());
     }
 }
