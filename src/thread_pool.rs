@@ -762,6 +762,7 @@ mod tests {
         // T7
         let p = ThreadPool::new(ThreadPoolOptions {
             max_workers: 1,
+            // SAFETY: length 0: the (NULL) pointer is passed through, never read.
             initializer: Some(
                 unsafe { Initializer::new(init_fails, std::ptr::null(), 0) }.unwrap(),
             ),
@@ -792,6 +793,48 @@ mod tests {
         let r = p.submit(task(noop, std::ptr::null())).err().unwrap();
         assert_eq!(r.status, Status::BrokenPool);
         p.shutdown(true, false).unwrap();
+    }
+
+    /// Submits a child (depth - 1) to the pool in `arg` and waits for it.
+    unsafe extern "C" fn nested(_t: *mut c_void, a: *const c_void, n: usize) -> i32 {
+        if n == 0 {
+            return 0;
+        }
+        // SAFETY: the test passes a pointer to a live ThreadPool.
+        let p = unsafe { &*(a as *const ThreadPool) };
+        let child = Task {
+            func: nested,
+            arg: Arg::new(a, n - 1, None),
+        };
+        match p.submit(child) {
+            Ok(f) => match f.result(deadline()) {
+                Ok(_) => 0,
+                Err(_) => 2,
+            },
+            Err(r) => {
+                r.task.arg.disown();
+                1
+            }
+        }
+    }
+
+    #[test]
+    fn tasks_waiting_on_children_grow_the_pool() {
+        // T2: while every worker waits, a submit starts a thread; a thread
+        // that found the queue empty before its first item is not idle.
+        for _ in 0..50 {
+            let p = pool(5);
+            let f = p
+                .submit(Task {
+                    func: nested,
+                    arg: Arg::new(&p as *const ThreadPool as *const c_void, 4, None),
+                })
+                .ok()
+                .unwrap();
+            assert!(f.result(deadline()).is_ok());
+            assert_eq!(p.threads_started(), 5);
+            p.shutdown(true, false).unwrap();
+        }
     }
 
     #[test]
