@@ -13,7 +13,13 @@
 //! completes the future, so that a caller woken by that completion and
 //! submitting again finds the credit: N sequential submit-then-wait rounds
 //! use one thread), or when it finds the queue empty before blocking; a
-//! submit that takes a credit starts no thread.
+//! submit that takes a credit starts no thread. So a worker running the
+//! done-callbacks of its task counts as idle: work submitted meanwhile waits
+//! for those callbacks rather than starting a thread.
+//!
+//! Fork (T11): a child forked after the pool was made has none of its
+//! threads; there the pool refuses work (`Shutdown`) and `shutdown` returns
+//! at once, touching no lock that a parent thread may have held at the fork.
 //!
 //! No callback and no user code ever runs under a pool lock (T9 decision):
 //! cancelling queued work and failing it after an initializer failure

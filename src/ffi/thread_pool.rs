@@ -114,7 +114,8 @@ unsafe fn read_options(
 /// at least the first version's size, and may be larger only if the bytes
 /// this library does not know are zero, else `FUT_ERR_INVALID_ARGUMENT`.
 /// `*out` receives one reference; the last `fut_executor_release` shuts the
-/// pool down and joins its threads.
+/// pool down and joins its threads. In a child process forked after this
+/// call the pool has no threads: submit answers `FUT_ERR_SHUTDOWN`.
 #[no_mangle]
 pub unsafe extern "C" fn fut_thread_pool_new(
     opts: *const fut_thread_pool_options,
