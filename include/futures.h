@@ -44,9 +44,19 @@
 #define FUT_VERSION_PATCH 0
 
 /**
+ * The largest `max_workers` a thread pool accepts.
+ */
+#define FUT_THREAD_POOL_MAX_WORKERS 1024
+
+/**
  * A timeout that never expires (any negative value does the same).
  */
 #define FUT_WAIT_FOREVER -1
+
+/**
+ * The largest `max_workers` a thread pool accepts (X17).
+ */
+#define MAX_WORKERS_LIMIT 1024
 
 /**
  * An iterator over futures in completion order (`fut_as_completed_new`).
@@ -138,6 +148,53 @@ typedef struct fut_error_info {
  * call (retain it to keep it).
  */
 typedef void (*fut_done_fn)(struct fut_future *f, void *user);
+
+/**
+ * A pool initializer: runs once per worker before any task; non-zero fails
+ * it and breaks the pool.
+ */
+typedef int32_t (*fut_init_fn)(const void *arg, size_t arg_len);
+
+/**
+ * Options of `fut_thread_pool_new`. Fill with
+ * `fut_thread_pool_options_init`, then change fields.
+ */
+typedef struct fut_thread_pool_options {
+  /**
+   * `sizeof(fut_thread_pool_options)` of the caller's header, set by
+   * `fut_thread_pool_options_init`. Only that many bytes are read; fields
+   * past it take their defaults (ABI growth).
+   */
+  size_t struct_size;
+  /**
+   * Most threads the pool starts; 0 (default): `min(32, usable CPUs + 4)`,
+   * usable CPUs from the affinity mask and the cgroup CPU quota. Above
+   * `FUT_THREAD_POOL_MAX_WORKERS`: `FUT_ERR_INVALID_ARGUMENT`.
+   */
+  size_t max_workers;
+  /**
+   * UTF-8 prefix of the threads' names `<prefix>_<n>` (n from 0), copied;
+   * cut so that the name fits 15 bytes keeping `_<n>`. NULL or "":
+   * `futpool-<k>`, k counting pools in the process.
+   */
+  const char *thread_name_prefix;
+  /**
+   * Runs once at the start of each worker thread, before it takes work; a
+   * non-zero return is logged and breaks the pool: queued and later work
+   * fails with `FUT_ERR_BROKEN_POOL`. NULL: none.
+   */
+  fut_init_fn initializer;
+  /**
+   * The initializer's argument: `initializer_arg_len` bytes copied at
+   * `fut_thread_pool_new`; with length 0 the pointer itself is passed
+   * (the caller keeps what it points to alive while the pool runs).
+   */
+  const void *initializer_arg;
+  /**
+   * Length of `initializer_arg` in bytes.
+   */
+  size_t initializer_arg_len;
+} fut_thread_pool_options;
 
 /**
  * When `fut_wait` returns.
@@ -463,6 +520,25 @@ fut_status fut_task_set_error(struct fut_task *task, int32_t code, const char *m
  * cancelled. Cooperative: nothing interrupts a task.
  */
 bool fut_task_cancel_requested(const struct fut_task *task);
+
+/**
+ * Sets `opts->struct_size` and every field to its default (NULL is
+ * `FUT_ERR_INVALID_ARGUMENT`).
+ */
+fut_status fut_thread_pool_options_init(struct fut_thread_pool_options *opts);
+
+/**
+ * Creates a thread pool (Python's ThreadPoolExecutor) with no thread yet:
+ * threads start on demand at submit, reusing idle ones, up to
+ * `max_workers`. `opts` may be NULL (all defaults); its `struct_size` must be
+ * at least the first version's size, and may be larger only if the bytes
+ * this library does not know are zero, else `FUT_ERR_INVALID_ARGUMENT`.
+ * `*out` receives one reference; the last `fut_executor_release` shuts the
+ * pool down and joins its threads. In a child process forked after this
+ * call the pool has no threads: submit answers `FUT_ERR_SHUTDOWN`.
+ */
+fut_status fut_thread_pool_new(const struct fut_thread_pool_options *opts,
+                               struct fut_executor **out);
 
 /**
  * Waits up to `timeout_ns` (negative: forever, 0: poll) until `when` holds

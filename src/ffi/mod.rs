@@ -23,7 +23,6 @@ pub use future::*;
 #[allow(unused_imports)] // until the process pool lands
 pub use process_pool::*;
 pub use task::*;
-#[allow(unused_imports)] // until the thread pool lands
 pub use thread_pool::*;
 pub use types::*;
 pub use wait::*;
