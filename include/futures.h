@@ -64,6 +64,11 @@
 typedef struct fut_as_completed fut_as_completed;
 
 /**
+ * A queue of completed futures for event loops (`fut_completion_queue_new`).
+ */
+typedef struct fut_completion_queue fut_completion_queue;
+
+/**
  * A pool (thread or process) that runs tasks: see `fut_executor_submit`.
  */
 typedef struct fut_executor fut_executor;
@@ -94,6 +99,14 @@ typedef int32_t fut_status;
  * Receives what the library cannot return to any caller.
  */
 typedef void (*fut_log_fn)(const char *message, void *user);
+
+/**
+ * One drained completion: the future (a new reference) and the attach tag.
+ */
+typedef struct fut_completion {
+  struct fut_future *future;
+  void *user;
+} fut_completion;
 
 /**
  * A task: return 0 for success, any other value to fail with that `code`.
@@ -339,6 +352,56 @@ const char *fut_version(void);
  * message is valid during the call. NULL restores the default: stderr.
  */
 void fut_set_log_hook(fut_log_fn hook, void *user);
+
+/**
+ * Creates a completion queue; `*out` receives one reference. Futures
+ * attached to it are queued when done, and its descriptor
+ * (`fut_completion_queue_fd`) is readable while entries wait, so an event
+ * loop (epoll, poll, libuv's uv_poll, Go's netpoller) learns of completions
+ * on its own thread, with no library thread calling into the host.
+ */
+fut_status fut_completion_queue_new(struct fut_completion_queue **out);
+
+/**
+ * The queue's descriptor: poll it for readability (level-triggered:
+ * readable exactly while completions wait). Owned by the queue: never read,
+ * write or close it. -1 for an invalid handle.
+ */
+int32_t fut_completion_queue_fd(const struct fut_completion_queue *q);
+
+/**
+ * Queues (`f`, `user`) once `f` is done (at once if it already is). The
+ * queue holds its own reference to `f` until the entry is drained. Several
+ * attachments queue several entries. Done through a done-callback that
+ * only pushes, on the completing thread.
+ */
+fut_status fut_completion_queue_attach(struct fut_completion_queue *q,
+                                       struct fut_future *f,
+                                       void *user);
+
+/**
+ * Takes up to `cap` completed entries without blocking, oldest first:
+ * `out[i].future` is a new reference (release it), `out[i].user` the tag
+ * given to attach. `*n` (required) receives the count, 0 when none wait.
+ */
+fut_status fut_completion_queue_drain(struct fut_completion_queue *q,
+                                      struct fut_completion *out,
+                                      size_t cap,
+                                      size_t *n);
+
+/**
+ * Blocks until the queue holds an entry or `timeout_ns` passes (negative:
+ * forever, 0: poll): `FUT_OK` when entries wait, else `FUT_ERR_TIMEOUT`.
+ * For hosts without an event loop (e.g. a Go goroutine parked in cgo).
+ */
+fut_status fut_completion_queue_wait(struct fut_completion_queue *q, int64_t timeout_ns);
+
+/**
+ * Gives back one reference. Entries not drained are released with the
+ * queue; futures attached but not done yet keep the queue's internals (and
+ * its descriptor) alive until they complete. NULL is ignored.
+ */
+void fut_completion_queue_release(struct fut_completion_queue *q);
 
 /**
  * Schedules `fn(task, arg, arg_len)` on `ex`; `*out` receives the future.

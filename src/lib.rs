@@ -5,6 +5,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod completion_queue;
 pub mod executor;
 pub mod ffi;
 mod fork;

@@ -9,6 +9,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod common;
+mod completion_queue;
 mod executor;
 mod future;
 mod process_pool;
@@ -18,6 +19,7 @@ mod types;
 mod wait;
 
 pub use common::*;
+pub use completion_queue::*;
 pub use executor::*;
 pub use future::*;
 #[allow(unused_imports)] // until the process pool lands
