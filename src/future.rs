@@ -13,6 +13,7 @@ use std::ffi::c_void;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -140,7 +141,18 @@ struct Inner {
 pub struct FutureCore {
     inner: Mutex<Inner>,
     readers: Condvar,
+    /// A copy of `inner.state` (and whether it failed), written under the
+    /// lock at every transition, so that queries and scans over many futures
+    /// (W4) need no lock: each load is one consistent state (F3).
+    snapshot: AtomicU8,
 }
+
+const SNAP_PENDING: u8 = 0;
+const SNAP_RUNNING: u8 = 1;
+const SNAP_CANCELLED: u8 = 2;
+const SNAP_CANCELLED_NOTIFIED: u8 = 3;
+const SNAP_FINISHED: u8 = 4;
+const SNAP_FAILED: u8 = 5;
 
 pub(crate) static FUTURES: Pool<FutureCore> = Pool::new(0x4655_5446);
 
@@ -189,6 +201,7 @@ impl Future {
                 listeners: Vec::new(),
             }),
             readers: Condvar::new(),
+            snapshot: AtomicU8::new(SNAP_PENDING),
         };
         Future {
             shared: ManuallyDrop::new(FUTURES.alloc(core)),
@@ -232,8 +245,32 @@ impl Future {
         &self.shared
     }
 
+    fn snapshot(&self) -> u8 {
+        self.core().snapshot.load(Ordering::Acquire)
+    }
+
+    /// Sets the state; the caller holds the future's lock.
+    fn set_state(&self, inner: &mut Inner, state: State, failed: bool) {
+        inner.state = state;
+        let snap = match state {
+            State::Pending => SNAP_PENDING,
+            State::Running => SNAP_RUNNING,
+            State::Cancelled => SNAP_CANCELLED,
+            State::CancelledAndNotified => SNAP_CANCELLED_NOTIFIED,
+            State::Finished if failed => SNAP_FAILED,
+            State::Finished => SNAP_FINISHED,
+        };
+        self.core().snapshot.store(snap, Ordering::Release);
+    }
+
     pub fn state(&self) -> State {
-        self.core().inner.lock().state
+        match self.snapshot() {
+            SNAP_PENDING => State::Pending,
+            SNAP_RUNNING => State::Running,
+            SNAP_CANCELLED => State::Cancelled,
+            SNAP_CANCELLED_NOTIFIED => State::CancelledAndNotified,
+            _ => State::Finished,
+        }
     }
 
     pub fn done(&self) -> bool {
@@ -250,7 +287,7 @@ impl Future {
 
     /// True when the future finished with an error (not a cancellation).
     pub fn failed(&self) -> bool {
-        matches!(self.core().inner.lock().outcome, Some(Outcome::Error(_)))
+        self.snapshot() == SNAP_FAILED
     }
 
     /// Whether `cancel()` was asked of this future while it was running.
@@ -304,12 +341,12 @@ impl Future {
         let mut inner = self.core().inner.lock();
         match inner.state {
             State::Pending => {
-                inner.state = State::Running;
+                self.set_state(&mut inner, State::Running, false);
                 Ok(true)
             }
             // Waiters were notified by cancel() already (W2 decision).
             State::Cancelled => {
-                inner.state = State::CancelledAndNotified;
+                self.set_state(&mut inner, State::CancelledAndNotified, false);
                 Ok(false)
             }
             other => {
@@ -360,7 +397,7 @@ impl Future {
         outcome: Option<Outcome>,
     ) {
         let failed = matches!(outcome, Some(Outcome::Error(_)));
-        inner.state = state;
+        self.set_state(&mut inner, state, failed);
         inner.outcome = outcome;
         let listeners = std::mem::take(&mut inner.listeners);
         let mut callbacks = Vec::new();

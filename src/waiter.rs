@@ -150,19 +150,44 @@ pub struct WaitOutcome {
     pub n_done: usize,
 }
 
+/// The partition at this moment (W9). A future is read once per position,
+/// and it may complete between two reads of the same future: every position
+/// of a future seen done at any of its positions is reported done, so that
+/// duplicates share their flag and agree with `n_done` (X7).
 fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
-    let done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
-    // Only the done positions need deduplicating to count distinct futures.
-    let mut seen: AddrMap<()> = AddrMap::default();
-    for (f, d) in fs.iter().zip(&done) {
-        if *d {
-            seen.insert(f.as_ptr() as usize, ());
+    let mut done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
+    let done_addrs: Vec<usize> = fs
+        .iter()
+        .zip(&done)
+        .filter(|(_, d)| **d)
+        .map(|(f, _)| f.as_ptr() as usize)
+        .collect();
+    if done_addrs.is_empty() {
+        return WaitOutcome { done, n_done: 0 };
+    }
+    // Few done futures (the FIRST_COMPLETED case): a linear scan is cheaper
+    // than hashing every position.
+    let set: Option<AddrMap<()>> =
+        (done_addrs.len() > 16).then(|| done_addrs.iter().map(|a| (*a, ())).collect());
+    let is_done = |a: usize| match &set {
+        Some(set) => set.contains_key(&a),
+        None => done_addrs.contains(&a),
+    };
+    for (f, d) in fs.iter().zip(done.iter_mut()) {
+        if !*d && is_done(f.as_ptr() as usize) {
+            *d = true;
         }
     }
-    WaitOutcome {
-        n_done: seen.len(),
-        done,
-    }
+    let n_done = match &set {
+        Some(set) => set.len(),
+        None => {
+            let mut distinct = done_addrs.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            distinct.len()
+        }
+    };
+    WaitOutcome { done, n_done }
 }
 
 fn satisfied<F: Deref<Target = Future>>(fs: &[F], when: ReturnWhen) -> bool {
