@@ -14,7 +14,6 @@ pub(crate) static EXECUTORS: Pool<Arc<dyn Executor>> = Pool::new(0x4655_5445);
 static MAPS: Pool<Mutex<Map>> = Pool::new(0x4655_544d);
 
 /// Gives C one reference to a new executor handle.
-#[allow(dead_code)] // until the pools land
 pub(crate) fn executor_to_c(ex: Arc<dyn Executor>) -> *mut fut_executor {
     EXECUTORS.alloc(ex).into_raw() as *mut fut_executor
 }

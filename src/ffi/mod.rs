@@ -20,7 +20,6 @@ mod wait;
 pub use common::*;
 pub use executor::*;
 pub use future::*;
-#[allow(unused_imports)] // until the process pool lands
 pub use process_pool::*;
 pub use task::*;
 #[allow(unused_imports)] // until the thread pool lands
