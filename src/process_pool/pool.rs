@@ -263,8 +263,9 @@ struct Manager {
     spawning: Vec<(u64, RawFd, RawFd)>,
     next_token: u64,
     pending: VecDeque<CallReq>,
-    /// Calls already RUNNING whose worker died before running them.
-    redispatch: VecDeque<Dispatched>,
+    /// Calls already RUNNING (F6 done) that no worker holds yet: the call
+    /// queue's extra item, or calls whose worker died before running them.
+    held: VecDeque<Dispatched>,
     shutdown: bool,
     broken: bool,
     /// Consecutive worker crashes (FUT_CRASH_FAIL_TASK back-off).
@@ -300,7 +301,7 @@ pub(crate) fn run(
         spawning: Vec::new(),
         next_token: 1,
         pending: VecDeque::new(),
-        redispatch: VecDeque::new(),
+        held: VecDeque::new(),
         shutdown: false,
         broken: false,
         crashes: 0,
@@ -510,14 +511,14 @@ impl Manager {
     }
 
     fn outstanding_calls(&self) -> usize {
-        self.redispatch.len() + self.workers.iter().map(|w| w.assigned.len()).sum::<usize>()
+        self.held.len() + self.workers.iter().map(|w| w.assigned.len()).sum::<usize>()
     }
 
     /// P8/P10: asks the fork server for workers while calls wait and fewer
     /// than max_workers live (after the back-off, if crashes happened).
     fn spawn_as_needed(&mut self) {
         let Some(server) = &self.server else { return };
-        let waiting = self.pending.len() + self.redispatch.len();
+        let waiting = self.pending.len() + self.held.len();
         if waiting == 0 {
             return;
         }
@@ -561,46 +562,49 @@ impl Manager {
         }
     }
 
-    /// P4/P5: moves calls to workers while fewer than max_workers + 1 are
-    /// outstanding; F6 on each item (cancelled ones are dropped).
-    fn dispatch(&mut self) {
+    /// An idle usable worker (ready ones first), if any.
+    fn idle_worker(&self) -> Option<usize> {
         let max_tasks = self.cfg.worker.max_tasks;
+        self.workers
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.usable(max_tasks) && w.assigned.is_empty())
+            .min_by_key(|(_, w)| !w.ready)
+            .map(|(i, _)| i)
+    }
+
+    /// P4/P5: F6 on pending calls while fewer than max_workers + 1 are
+    /// outstanding (cancelled items are dropped); each worker gets one call
+    /// at a time, and the extra call waits here, RUNNING, for whichever worker
+    /// goes idle first (as Python's shared call queue: no call waits behind a
+    /// long task while another worker is idle).
+    fn dispatch(&mut self) {
         loop {
-            // The least loaded usable worker with room (at most 2 calls
-            // each: one running, one waiting in its pipe); ready ones first.
-            let pick = self
-                .workers
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| w.usable(max_tasks) && w.assigned.len() < 2)
-                .min_by_key(|(_, w)| (w.assigned.len(), !w.ready))
-                .map(|(i, _)| i);
-            let Some(i) = pick else { return };
-            let call = if let Some(d) = self.redispatch.pop_front() {
-                d
-            } else {
-                if self.outstanding_calls() > self.cfg.max_workers {
-                    return;
-                }
-                let Some(req) = self.pending.pop_front() else {
-                    return;
+            while let Some(i) = self.idle_worker() {
+                let Some(call) = self.held.pop_front() else {
+                    break;
                 };
-                let mut items = VecDeque::with_capacity(req.items.len());
-                for w in req.items {
-                    match w.future.set_running_or_notify_cancel() {
-                        Ok(true) => items.push_back(w),
-                        _ => drop(w), // cancelled: waiters were notified by cancel()
-                    }
+                self.send_call(i, call);
+            }
+            if self.outstanding_calls() > self.cfg.max_workers {
+                return;
+            }
+            let Some(req) = self.pending.pop_front() else {
+                return;
+            };
+            let mut items = VecDeque::with_capacity(req.items.len());
+            for w in req.items {
+                match w.future.set_running_or_notify_cancel() {
+                    Ok(true) => items.push_back(w),
+                    _ => drop(w), // cancelled: waiters were notified by cancel()
                 }
-                if items.is_empty() {
-                    continue;
-                }
-                Dispatched {
+            }
+            if !items.is_empty() {
+                self.held.push_back(Dispatched {
                     func: req.func,
                     items,
-                }
-            };
-            self.send_call(i, call);
+                });
+            }
         }
     }
 
@@ -910,7 +914,7 @@ impl Manager {
             }
         }
         if let Some(at) = self.spawn_not_before {
-            if !self.pending.is_empty() || !self.redispatch.is_empty() {
+            if !self.pending.is_empty() || !self.held.is_empty() {
                 consider(at.saturating_duration_since(now));
             }
         }
@@ -1100,7 +1104,7 @@ impl Manager {
             // Stopped by us, or left after its last task (max_tasks_per_child).
             if !self.workers[i].assigned.is_empty() {
                 let rest = std::mem::take(&mut self.workers[i].assigned);
-                self.redispatch.extend(rest);
+                self.requeue_front(rest);
             }
             return;
         }
@@ -1139,7 +1143,7 @@ impl Manager {
                 );
             }
             let rest = std::mem::take(&mut self.workers[i].assigned);
-            self.redispatch.extend(rest);
+            self.requeue_front(rest);
             return;
         }
         let detail = match running {
@@ -1157,7 +1161,7 @@ impl Manager {
                     &detail,
                 );
                 let rest = std::mem::take(&mut self.workers[i].assigned);
-                self.redispatch.extend(rest);
+                self.requeue_front(rest);
                 self.crashes = self.crashes.saturating_add(1);
                 let delay = backoff(self.crashes);
                 if !delay.is_zero() {
@@ -1167,6 +1171,13 @@ impl Manager {
                     self.break_pool(format!("{detail}; no fork server to replace it"));
                 }
             }
+        }
+    }
+
+    /// Puts calls a dead worker never ran back at the front, in order.
+    fn requeue_front(&mut self, calls: VecDeque<Dispatched>) {
+        for c in calls.into_iter().rev() {
+            self.held.push_front(c);
         }
     }
 
@@ -1199,7 +1210,7 @@ impl Manager {
 
     fn fail_pending(&mut self, cause: &str) {
         let pending = std::mem::take(&mut self.pending);
-        let redispatch = std::mem::take(&mut self.redispatch);
+        let held = std::mem::take(&mut self.held);
         let rec = || ErrorRecord::new(Status::BrokenPool, 0, BROKEN_MESSAGE).with_detail(cause);
         for c in pending {
             for item in c.items {
@@ -1207,7 +1218,7 @@ impl Manager {
                 let _ = item.future.set_exception(rec());
             }
         }
-        for c in redispatch {
+        for c in held {
             for item in c.items {
                 let _ = item.future.set_exception(rec());
             }
@@ -1245,7 +1256,7 @@ impl Manager {
 
     fn no_work_left(&self) -> bool {
         self.pending.is_empty()
-            && self.redispatch.is_empty()
+            && self.held.is_empty()
             && self.workers.iter().all(|w| w.assigned.is_empty())
             && self.shared.state.lock().incoming.is_empty()
     }

@@ -75,10 +75,20 @@ pub(crate) fn eventfd_drain(fd: RawFd) {
 /// `pidfd_open(pid)`, close-on-exec by definition. Err(ENOSYS) where the
 /// kernel (or valgrind) lacks it.
 pub(crate) fn pidfd_open(pid: libc::pid_t) -> Result<RawFd, i32> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Once ENOSYS, always ENOSYS: do not ask again (valgrind warns each time).
+    static MISSING: AtomicBool = AtomicBool::new(false);
+    if MISSING.load(Ordering::Relaxed) {
+        return Err(libc::ENOSYS);
+    }
     // SAFETY: plain system call with integer arguments.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        Err(errno())
+        let e = errno();
+        if e == libc::ENOSYS {
+            MISSING.store(true, Ordering::Relaxed);
+        }
+        Err(e)
     } else {
         Ok(fd as RawFd)
     }
