@@ -25,6 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Not every program uses every helper. */
+#if defined(__GNUC__)
+#define PP_MAYBE_UNUSED __attribute__((unused))
+#else
+#define PP_MAYBE_UNUSED
+#endif
+
 #define PP_SEC 1000000000LL
 #define PP_WAIT (30 * PP_SEC)
 #define PP_WAIT_MS 30000
@@ -54,18 +61,18 @@ static int pp_gate[2] = {-1, -1};
 /* Tasks report their pid here (4 bytes each). */
 static int pp_report[2] = {-1, -1};
 
-static void pp_pipes_init(void) {
+PP_MAYBE_UNUSED static void pp_pipes_init(void) {
     if (pp_gate[0] >= 0) return;
     PP_CHECK(pipe(pp_gate) == 0);
     PP_CHECK(pipe(pp_report) == 0);
 }
 
-static void pp_gate_open(int n) {
+PP_MAYBE_UNUSED static void pp_gate_open(int n) {
     for (int i = 0; i < n; i++) PP_CHECK(write(pp_gate[1], "g", 1) == 1);
 }
 
 /* Drops bytes left in the gate or the report pipe (tasks that never ran). */
-static void pp_pipes_drain(void) {
+PP_MAYBE_UNUSED static void pp_pipes_drain(void) {
     int fds[2] = {pp_gate[0], pp_report[0]};
     for (int i = 0; i < 2; i++) {
         struct pollfd p = {fds[i], POLLIN, 0};
@@ -76,7 +83,7 @@ static void pp_pipes_drain(void) {
 }
 
 /* Reads one reported pid, waiting at most 30 s. */
-static pid_t pp_read_pid(void) {
+PP_MAYBE_UNUSED static pid_t pp_read_pid(void) {
     struct pollfd p = {pp_report[0], POLLIN, 0};
     PP_CHECK(poll(&p, 1, PP_WAIT_MS) == 1);
     int32_t pid = 0;
@@ -84,12 +91,12 @@ static pid_t pp_read_pid(void) {
     return (pid_t)pid;
 }
 
-static void pp_report_self(void) {
+PP_MAYBE_UNUSED static void pp_report_self(void) {
     int32_t pid = (int32_t)getpid();
     if (write(pp_report[1], &pid, sizeof pid) != (ssize_t)sizeof pid) _exit(99);
 }
 
-static void pp_wait_gate(void) {
+PP_MAYBE_UNUSED static void pp_wait_gate(void) {
     char c;
     while (read(pp_gate[0], &c, 1) < 0 && errno == EINTR) {
     }
@@ -98,13 +105,13 @@ static void pp_wait_gate(void) {
 /* ---- task functions -------------------------------------------------------- */
 
 /* Result = the argument's bytes (points into arg: zero-copy echo). */
-static int32_t pp_echo(fut_task *t, const void *arg, size_t len) {
+PP_MAYBE_UNUSED static int32_t pp_echo(fut_task *t, const void *arg, size_t len) {
     fut_task_set_result(t, (void *)arg, len, NULL);
     return 0;
 }
 
 /* Result = the worker's pid (int32). */
-static int32_t pp_getpid(fut_task *t, const void *arg, size_t len) {
+PP_MAYBE_UNUSED static int32_t pp_getpid(fut_task *t, const void *arg, size_t len) {
     (void)arg;
     (void)len;
     int32_t *p = (int32_t *)malloc(sizeof *p);
@@ -114,21 +121,21 @@ static int32_t pp_getpid(fut_task *t, const void *arg, size_t len) {
 }
 
 /* Reports its pid, waits on the gate, then echoes. */
-static int32_t pp_report_block_echo(fut_task *t, const void *arg, size_t len) {
+PP_MAYBE_UNUSED static int32_t pp_report_block_echo(fut_task *t, const void *arg, size_t len) {
     pp_report_self();
     pp_wait_gate();
     return pp_echo(t, arg, len);
 }
 
 /* Waits on the gate without reporting, then echoes. */
-static int32_t pp_block_echo(fut_task *t, const void *arg, size_t len) {
+PP_MAYBE_UNUSED static int32_t pp_block_echo(fut_task *t, const void *arg, size_t len) {
     pp_wait_gate();
     return pp_echo(t, arg, len);
 }
 
 /* Workers restore the default action of crash signals, so this ends the
  * worker with SIGSEGV even where a sanitizer installed a handler. */
-static int32_t pp_segv(fut_task *t, const void *arg, size_t len) {
+PP_MAYBE_UNUSED static int32_t pp_segv(fut_task *t, const void *arg, size_t len) {
     (void)t;
     (void)arg;
     (void)len;
@@ -136,7 +143,7 @@ static int32_t pp_segv(fut_task *t, const void *arg, size_t len) {
     return 0;
 }
 
-static int32_t pp_sigkill_self(fut_task *t, const void *arg, size_t len) {
+PP_MAYBE_UNUSED static int32_t pp_sigkill_self(fut_task *t, const void *arg, size_t len) {
     (void)t;
     (void)arg;
     (void)len;
@@ -144,7 +151,7 @@ static int32_t pp_sigkill_self(fut_task *t, const void *arg, size_t len) {
     return 0;
 }
 
-static int32_t pp_exit3(fut_task *t, const void *arg, size_t len) {
+PP_MAYBE_UNUSED static int32_t pp_exit3(fut_task *t, const void *arg, size_t len) {
     (void)t;
     (void)arg;
     (void)len;
@@ -153,7 +160,7 @@ static int32_t pp_exit3(fut_task *t, const void *arg, size_t len) {
 
 /* ---- leak checks ------------------------------------------------------------- */
 
-static int pp_count_dir(const char *path) {
+PP_MAYBE_UNUSED static int pp_count_dir(const char *path) {
     DIR *d = opendir(path);
     PP_CHECK(d != NULL);
     int n = 0;
@@ -165,11 +172,11 @@ static int pp_count_dir(const char *path) {
     return n;
 }
 
-static int pp_fd_count(void) { return pp_count_dir("/proc/self/fd"); }
-static int pp_thread_count(void) { return pp_count_dir("/proc/self/task"); }
+PP_MAYBE_UNUSED static int pp_fd_count(void) { return pp_count_dir("/proc/self/fd"); }
+PP_MAYBE_UNUSED static int pp_thread_count(void) { return pp_count_dir("/proc/self/task"); }
 
 /* No child (direct or orphaned grandchild: we are a subreaper), no zombie. */
-static void pp_check_no_children(void) {
+PP_MAYBE_UNUSED static void pp_check_no_children(void) {
     int st;
     errno = 0;
     pid_t r = waitpid(-1, &st, WNOHANG);
@@ -184,12 +191,12 @@ typedef struct pp_baseline {
     int threads;
 } pp_baseline;
 
-static pp_baseline pp_take_baseline(void) {
+PP_MAYBE_UNUSED static pp_baseline pp_take_baseline(void) {
     pp_baseline b = {pp_fd_count(), pp_thread_count()};
     return b;
 }
 
-static void pp_check_clean(pp_baseline b, const char *test) {
+PP_MAYBE_UNUSED static void pp_check_clean(pp_baseline b, const char *test) {
     int fds = pp_fd_count(), threads = pp_thread_count();
     if (fds != b.fds || threads != b.threads) {
         fprintf(stderr, "%s: leaked resources: fds %d -> %d, threads %d -> %d\n", test, b.fds,
@@ -199,11 +206,11 @@ static void pp_check_clean(pp_baseline b, const char *test) {
     pp_check_no_children();
 }
 
-static void pp_become_subreaper(void) { PP_CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); }
+PP_MAYBE_UNUSED static void pp_become_subreaper(void) { PP_CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); }
 
 /* ---- pools --------------------------------------------------------------------- */
 
-static fut_executor *pp_pool(size_t workers, fut_start_method method, fut_crash_policy policy) {
+PP_MAYBE_UNUSED static fut_executor *pp_pool(size_t workers, fut_start_method method, fut_crash_policy policy) {
     fut_process_pool_options o;
     fut_process_pool_options_init(&o);
     o.max_workers = workers;
@@ -214,14 +221,14 @@ static fut_executor *pp_pool(size_t workers, fut_start_method method, fut_crash_
     return ex;
 }
 
-static fut_future *pp_submit(fut_executor *ex, fut_task_fn fn, const void *arg, size_t len) {
+PP_MAYBE_UNUSED static fut_future *pp_submit(fut_executor *ex, fut_task_fn fn, const void *arg, size_t len) {
     fut_future *f = NULL;
     PP_CHECK_ST(fut_executor_submit(ex, fn, arg, len, NULL, &f), FUT_OK);
     return f;
 }
 
 /* The result must be the given bytes. */
-static void pp_expect_bytes(fut_future *f, const void *want, size_t len) {
+PP_MAYBE_UNUSED static void pp_expect_bytes(fut_future *f, const void *want, size_t len) {
     void *v = NULL;
     size_t n = 0;
     PP_CHECK_ST(fut_future_result(f, PP_WAIT, &v, &n), FUT_OK);
@@ -230,7 +237,7 @@ static void pp_expect_bytes(fut_future *f, const void *want, size_t len) {
 }
 
 /* The future must fail with `kind`; returns its detail (borrowed). */
-static const char *pp_expect_failure(fut_future *f, fut_status kind) {
+PP_MAYBE_UNUSED static const char *pp_expect_failure(fut_future *f, fut_status kind) {
     void *v;
     PP_CHECK_ST(fut_future_result(f, PP_WAIT, &v, NULL), kind);
     fut_error_info e;
@@ -245,7 +252,7 @@ static pthread_mutex_t pp_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char pp_log_last[1024];
 static int pp_log_count;
 
-static void pp_log_hook(const char *msg, void *user) {
+PP_MAYBE_UNUSED static void pp_log_hook(const char *msg, void *user) {
     (void)user;
     pthread_mutex_lock(&pp_log_lock);
     snprintf(pp_log_last, sizeof pp_log_last, "%s", msg);
@@ -253,14 +260,14 @@ static void pp_log_hook(const char *msg, void *user) {
     pthread_mutex_unlock(&pp_log_lock);
 }
 
-static int pp_log_contains(const char *needle) {
+PP_MAYBE_UNUSED static int pp_log_contains(const char *needle) {
     pthread_mutex_lock(&pp_log_lock);
     int r = strstr(pp_log_last, needle) != NULL;
     pthread_mutex_unlock(&pp_log_lock);
     return r;
 }
 
-static int pp_under_valgrind(void) {
+PP_MAYBE_UNUSED static int pp_under_valgrind(void) {
     const char *p = getenv("LD_PRELOAD");
     return (p && strstr(p, "valgrind")) || getenv("FUT_UNDER_VALGRIND") != NULL;
 }
