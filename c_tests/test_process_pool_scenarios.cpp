@@ -213,6 +213,12 @@ static int32_t alloc_task(fut_task *t, const void *arg, size_t len) {
 }
 
 TEST(ProcessPoolBusyHost, ForkServerReplacesWorkersWhileThreadsHoldLocks) {
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan replaces malloc with an allocator whose locks this runtime does not
+    // reset at fork: a child forked while another thread allocates can hang in
+    // malloc. glibc's malloc (the normal build) is reset at fork.
+    GTEST_SKIP() << "ASan's allocator is not fork-safe while other threads allocate";
+#endif
     pp_pipes_init();
     pp_baseline base = pp_take_baseline();
     std::atomic<bool> stop{false};
