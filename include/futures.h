@@ -44,6 +44,11 @@
 #define FUT_VERSION_PATCH 0
 
 /**
+ * The largest `max_workers` a thread pool accepts.
+ */
+#define FUT_THREAD_POOL_MAX_WORKERS 1024
+
+/**
  * A timeout that never expires (any negative value does the same).
  */
 #define FUT_WAIT_FOREVER -1
@@ -54,9 +59,19 @@
 #define MAX_WORKERS 1024
 
 /**
+ * The largest `max_workers` a thread pool accepts (X17).
+ */
+#define MAX_WORKERS_LIMIT 1024
+
+/**
  * An iterator over futures in completion order (`fut_as_completed_new`).
  */
 typedef struct fut_as_completed fut_as_completed;
+
+/**
+ * A queue of completed futures for event loops (`fut_completion_queue_new`).
+ */
+typedef struct fut_completion_queue fut_completion_queue;
 
 /**
  * A pool (thread or process) that runs tasks: see `fut_executor_submit`.
@@ -89,6 +104,14 @@ typedef int32_t fut_status;
  * Receives what the library cannot return to any caller.
  */
 typedef void (*fut_log_fn)(const char *message, void *user);
+
+/**
+ * One drained completion: the future (a new reference) and the attach tag.
+ */
+typedef struct fut_completion {
+  struct fut_future *future;
+  void *user;
+} fut_completion;
 
 /**
  * A task: return 0 for success, any other value to fail with that `code`.
@@ -214,6 +237,47 @@ typedef struct fut_process_pool_options {
    */
   int64_t task_time_limit_ns;
 } fut_process_pool_options;
+
+/**
+ * Options of `fut_thread_pool_new`. Fill with
+ * `fut_thread_pool_options_init`, then change fields.
+ */
+typedef struct fut_thread_pool_options {
+  /**
+   * `sizeof(fut_thread_pool_options)` of the caller's header, set by
+   * `fut_thread_pool_options_init`. Only that many bytes are read; fields
+   * past it take their defaults (ABI growth).
+   */
+  size_t struct_size;
+  /**
+   * Most threads the pool starts; 0 (default): `min(32, usable CPUs + 4)`,
+   * usable CPUs from the affinity mask and the cgroup CPU quota. Above
+   * `FUT_THREAD_POOL_MAX_WORKERS`: `FUT_ERR_INVALID_ARGUMENT`.
+   */
+  size_t max_workers;
+  /**
+   * UTF-8 prefix of the threads' names `<prefix>_<n>` (n from 0), copied;
+   * cut so that the name fits 15 bytes keeping `_<n>`. NULL or "":
+   * `futpool-<k>`, k counting pools in the process.
+   */
+  const char *thread_name_prefix;
+  /**
+   * Runs once at the start of each worker thread, before it takes work; a
+   * non-zero return is logged and breaks the pool: queued and later work
+   * fails with `FUT_ERR_BROKEN_POOL`. NULL: none.
+   */
+  fut_init_fn initializer;
+  /**
+   * The initializer's argument: `initializer_arg_len` bytes copied at
+   * `fut_thread_pool_new`; with length 0 the pointer itself is passed
+   * (the caller keeps what it points to alive while the pool runs).
+   */
+  const void *initializer_arg;
+  /**
+   * Length of `initializer_arg` in bytes.
+   */
+  size_t initializer_arg_len;
+} fut_thread_pool_options;
 
 /**
  * When `fut_wait` returns.
@@ -388,6 +452,56 @@ const char *fut_version(void);
  * message is valid during the call. NULL restores the default: stderr.
  */
 void fut_set_log_hook(fut_log_fn hook, void *user);
+
+/**
+ * Creates a completion queue; `*out` receives one reference. Futures
+ * attached to it are queued when done, and its descriptor
+ * (`fut_completion_queue_fd`) is readable while entries wait, so an event
+ * loop (epoll, poll, libuv's uv_poll, Go's netpoller) learns of completions
+ * on its own thread, with no library thread calling into the host.
+ */
+fut_status fut_completion_queue_new(struct fut_completion_queue **out);
+
+/**
+ * The queue's descriptor: poll it for readability (level-triggered:
+ * readable exactly while completions wait). Owned by the queue: never read,
+ * write or close it. -1 for an invalid handle.
+ */
+int32_t fut_completion_queue_fd(const struct fut_completion_queue *q);
+
+/**
+ * Queues (`f`, `user`) once `f` is done (at once if it already is). The
+ * queue holds its own reference to `f` until the entry is drained. Several
+ * attachments queue several entries. Done through a done-callback that
+ * only pushes, on the completing thread.
+ */
+fut_status fut_completion_queue_attach(struct fut_completion_queue *q,
+                                       struct fut_future *f,
+                                       void *user);
+
+/**
+ * Takes up to `cap` completed entries without blocking, oldest first:
+ * `out[i].future` is a new reference (release it), `out[i].user` the tag
+ * given to attach. `*n` (required) receives the count, 0 when none wait.
+ */
+fut_status fut_completion_queue_drain(struct fut_completion_queue *q,
+                                      struct fut_completion *out,
+                                      size_t cap,
+                                      size_t *n);
+
+/**
+ * Blocks until the queue holds an entry or `timeout_ns` passes (negative:
+ * forever, 0: poll): `FUT_OK` when entries wait, else `FUT_ERR_TIMEOUT`.
+ * For hosts without an event loop (e.g. a Go goroutine parked in cgo).
+ */
+fut_status fut_completion_queue_wait(struct fut_completion_queue *q, int64_t timeout_ns);
+
+/**
+ * Gives back one reference. Entries not drained are released with the
+ * queue; futures attached but not done yet keep the queue's internals (and
+ * its descriptor) alive until they complete. NULL is ignored.
+ */
+void fut_completion_queue_release(struct fut_completion_queue *q);
 
 /**
  * Schedules `fn(task, arg, arg_len)` on `ex`; `*out` receives the future.
@@ -585,6 +699,25 @@ fut_status fut_task_set_error(struct fut_task *task, int32_t code, const char *m
  * cancelled. Cooperative: nothing interrupts a task.
  */
 bool fut_task_cancel_requested(const struct fut_task *task);
+
+/**
+ * Sets `opts->struct_size` and every field to its default (NULL is
+ * `FUT_ERR_INVALID_ARGUMENT`).
+ */
+fut_status fut_thread_pool_options_init(struct fut_thread_pool_options *opts);
+
+/**
+ * Creates a thread pool (Python's ThreadPoolExecutor) with no thread yet:
+ * threads start on demand at submit, reusing idle ones, up to
+ * `max_workers`. `opts` may be NULL (all defaults); its `struct_size` must be
+ * at least the first version's size, and may be larger only if the bytes
+ * this library does not know are zero, else `FUT_ERR_INVALID_ARGUMENT`.
+ * `*out` receives one reference; the last `fut_executor_release` shuts the
+ * pool down and joins its threads. In a child process forked after this
+ * call the pool has no threads: submit answers `FUT_ERR_SHUTDOWN`.
+ */
+fut_status fut_thread_pool_new(const struct fut_thread_pool_options *opts,
+                               struct fut_executor **out);
 
 /**
  * Waits up to `timeout_ns` (negative: forever, 0: poll) until `when` holds

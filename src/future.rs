@@ -13,6 +13,7 @@ use std::ffi::c_void;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -140,7 +141,18 @@ struct Inner {
 pub struct FutureCore {
     inner: Mutex<Inner>,
     readers: Condvar,
+    /// A copy of `inner.state` (and whether it failed), written under the
+    /// lock at every transition, so that queries and scans over many futures
+    /// (W4) need no lock: each load is one consistent state (F3).
+    snapshot: AtomicU8,
 }
+
+const SNAP_PENDING: u8 = 0;
+const SNAP_RUNNING: u8 = 1;
+const SNAP_CANCELLED: u8 = 2;
+const SNAP_CANCELLED_NOTIFIED: u8 = 3;
+const SNAP_FINISHED: u8 = 4;
+const SNAP_FAILED: u8 = 5;
 
 pub(crate) static FUTURES: Pool<FutureCore> = Pool::new(0x4655_5446);
 
@@ -189,6 +201,7 @@ impl Future {
                 listeners: Vec::new(),
             }),
             readers: Condvar::new(),
+            snapshot: AtomicU8::new(SNAP_PENDING),
         };
         Future {
             shared: ManuallyDrop::new(FUTURES.alloc(core)),
@@ -232,8 +245,32 @@ impl Future {
         &self.shared
     }
 
+    fn snapshot(&self) -> u8 {
+        self.core().snapshot.load(Ordering::Acquire)
+    }
+
+    /// Sets the state; the caller holds the future's lock.
+    fn set_state(&self, inner: &mut Inner, state: State, failed: bool) {
+        inner.state = state;
+        let snap = match state {
+            State::Pending => SNAP_PENDING,
+            State::Running => SNAP_RUNNING,
+            State::Cancelled => SNAP_CANCELLED,
+            State::CancelledAndNotified => SNAP_CANCELLED_NOTIFIED,
+            State::Finished if failed => SNAP_FAILED,
+            State::Finished => SNAP_FINISHED,
+        };
+        self.core().snapshot.store(snap, Ordering::Release);
+    }
+
     pub fn state(&self) -> State {
-        self.core().inner.lock().state
+        match self.snapshot() {
+            SNAP_PENDING => State::Pending,
+            SNAP_RUNNING => State::Running,
+            SNAP_CANCELLED => State::Cancelled,
+            SNAP_CANCELLED_NOTIFIED => State::CancelledAndNotified,
+            _ => State::Finished,
+        }
     }
 
     pub fn done(&self) -> bool {
@@ -250,7 +287,7 @@ impl Future {
 
     /// True when the future finished with an error (not a cancellation).
     pub fn failed(&self) -> bool {
-        matches!(self.core().inner.lock().outcome, Some(Outcome::Error(_)))
+        self.snapshot() == SNAP_FAILED
     }
 
     /// Whether `cancel()` was asked of this future while it was running.
@@ -304,12 +341,12 @@ impl Future {
         let mut inner = self.core().inner.lock();
         match inner.state {
             State::Pending => {
-                inner.state = State::Running;
+                self.set_state(&mut inner, State::Running, false);
                 Ok(true)
             }
             // Waiters were notified by cancel() already (W2 decision).
             State::Cancelled => {
-                inner.state = State::CancelledAndNotified;
+                self.set_state(&mut inner, State::CancelledAndNotified, false);
                 Ok(false)
             }
             other => {
@@ -360,7 +397,7 @@ impl Future {
         outcome: Option<Outcome>,
     ) {
         let failed = matches!(outcome, Some(Outcome::Error(_)));
-        inner.state = state;
+        self.set_state(&mut inner, state, failed);
         inner.outcome = outcome;
         let listeners = std::mem::take(&mut inner.listeners);
         let mut callbacks = Vec::new();
@@ -487,5 +524,163 @@ impl fmt::Display for Future {
 impl fmt::Debug for Future {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn failure() -> ErrorRecord {
+        ErrorRecord::new(Status::TaskFailed, 0, "")
+    }
+
+    #[test]
+    fn transitions_follow_f1() {
+        let f = Future::new();
+        assert_eq!(f.state(), State::Pending);
+        assert_eq!(f.set_running_or_notify_cancel(), Ok(true));
+        assert!(f.running());
+        assert!(!f.cancel(), "F4: running cannot be cancelled");
+        assert!(f.cancel_requested(), "X9: but the task is asked to stop");
+        assert!(f.set_result(Value::empty()).is_ok());
+        assert_eq!(f.state(), State::Finished);
+        assert!(
+            f.set_exception(failure()).is_err(),
+            "F7: first outcome wins"
+        );
+        assert_eq!(
+            f.result(Some(Instant::now())),
+            Ok((std::ptr::null_mut(), 0))
+        );
+    }
+
+    #[test]
+    fn cancelled_then_notified_looks_cancelled() {
+        let f = Future::new();
+        assert!(f.cancel());
+        assert!(f.cancel(), "F4: cancelling again answers true");
+        assert_eq!(f.set_running_or_notify_cancel(), Ok(false));
+        assert_eq!(f.state(), State::CancelledAndNotified);
+        assert!(f.cancelled() && f.done());
+        assert_eq!(
+            f.set_running_or_notify_cancel(),
+            Err(Status::InvalidState),
+            "F6: any other state is an executor bug"
+        );
+        assert_eq!(f.result(None), Err(Status::Cancelled));
+    }
+
+    #[test]
+    fn failure_with_code_zero_and_empty_message_is_a_failure() {
+        let f = Future::new();
+        assert!(f.set_exception(failure()).is_ok());
+        assert!(f.failed());
+        assert_eq!(f.result(None), Err(Status::TaskFailed));
+        let e = f.exception(None).unwrap().expect("a record");
+        assert_eq!(e.code, 0);
+    }
+
+    #[test]
+    fn refused_value_is_given_back_not_dropped() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        unsafe extern "C" fn count(_: *mut c_void) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+        let f = Future::new();
+        assert!(f
+            .set_result(Value::new(std::ptr::null_mut(), 1, Some(count)))
+            .is_ok());
+        let refused = f
+            .set_result(Value::new(std::ptr::null_mut(), 2, Some(count)))
+            .expect_err("done");
+        let _ = refused.into_raw();
+        assert_eq!(DROPS.load(Ordering::SeqCst), 0);
+        drop(f);
+        assert_eq!(
+            DROPS.load(Ordering::SeqCst),
+            1,
+            "accepted value dropped once"
+        );
+    }
+
+    #[test]
+    fn timeout_leaves_the_future_pending() {
+        let f = Future::new();
+        assert_eq!(f.result(Some(Instant::now())), Err(Status::Timeout));
+        assert_eq!(f.state(), State::Pending);
+    }
+
+    #[test]
+    fn callbacks_run_once_in_order_and_at_once_when_done() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let f = Future::new();
+        for i in 0..3 {
+            let o = Arc::clone(&order);
+            f.add_done_callback(Box::new(move |_| o.lock().push(i)));
+        }
+        assert!(order.lock().is_empty());
+        f.set_result(Value::empty()).ok();
+        assert_eq!(*order.lock(), vec![0, 1, 2]);
+        let o = Arc::clone(&order);
+        f.add_done_callback(Box::new(move |_| o.lock().push(3)));
+        assert_eq!(*order.lock(), vec![0, 1, 2, 3], "F14: runs at once");
+        f.cancel();
+        assert_eq!(order.lock().len(), 4, "never again");
+    }
+
+    #[test]
+    fn a_panicking_callback_does_not_stop_the_others() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let f = Future::new();
+        f.add_done_callback(Box::new(|_| panic!("callback failure (expected by test)")));
+        let r = Arc::clone(&ran);
+        f.add_done_callback(Box::new(move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+        }));
+        f.set_result(Value::empty()).ok();
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "F15");
+    }
+
+    #[test]
+    fn last_release_of_a_pending_future_cancels_it() {
+        let seen = Arc::new(Mutex::new(None));
+        let f = Future::new();
+        let s = Arc::clone(&seen);
+        f.add_done_callback(Box::new(move |f| *s.lock() = Some(f.cancelled())));
+        drop(f);
+        assert_eq!(*seen.lock(), Some(true));
+    }
+
+    #[test]
+    fn a_callback_may_keep_the_future_it_was_released_with() {
+        let kept = Arc::new(Mutex::new(None));
+        let f = Future::new();
+        let k = Arc::clone(&kept);
+        f.add_done_callback(Box::new(move |f| *k.lock() = Some(f.clone())));
+        drop(f);
+        let f = kept.lock().take().expect("retained by the callback");
+        assert!(f.cancelled());
+    }
+
+    #[test]
+    fn a_blocked_reader_is_woken_by_another_thread() {
+        let f = Future::new();
+        let g = f.clone();
+        let t = std::thread::spawn(move || g.result(None).map(|(_, n)| n));
+        f.set_result(Value::new(std::ptr::null_mut(), 42, None))
+            .ok();
+        assert_eq!(t.join().unwrap(), Ok(42));
+    }
+
+    #[test]
+    fn display_names_the_state() {
+        let f = Future::new();
+        assert!(f.to_string().contains("state=pending"));
+        f.set_exception(failure()).ok();
+        assert!(f
+            .to_string()
+            .contains("finished raised FUT_ERR_TASK_FAILED"));
     }
 }

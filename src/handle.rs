@@ -3,24 +3,31 @@
 //! A C caller may hand back a pointer it has already released, or a handle of
 //! another type. To answer `FUT_ERR_INVALID_ARGUMENT` instead of reading freed
 //! memory, every handle lives in a slot of a per-type pool whose memory is never
-//! returned to the allocator: a released slot keeps its address, its tag is
-//! cleared, and the slot goes to the back of a FIFO free list so that a stale
-//! handle stays detectable for as long as possible. A pointer is accepted only if
-//! it lies on a slot boundary inside one of the pool's chunks and that slot is
-//! live with the pool's tag.
+//! returned: a released slot keeps its address, its tag is cleared, and the slot
+//! goes to the back of a FIFO free list so that a stale handle stays detectable
+//! for as long as possible.
+//!
+//! Each pool reserves one contiguous range of address space (no memory, just
+//! addresses) and commits pages at its end as it grows, so checking a pointer is
+//! one range test, one modulo and two loads: a pointer is accepted only if it
+//! lies on a slot boundary inside the committed range and that slot is live
+//! with the pool's tag. This matters for `fut_wait` over 10^6 handles.
 
-use parking_lot::Mutex;
+use crate::fork::ForkMutex;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering};
 
-/// Tag of a free slot.
+/// Tag of a free slot (and of never-used, zero-filled memory).
 const FREE: u32 = 0;
-/// Chunk `k` holds `FIRST_CHUNK << k` slots; 40 chunks are more than memory.
-const MAX_CHUNKS: usize = 40;
-const FIRST_CHUNK: usize = 256;
+/// Address space reserved per handle type, tried first; halved on failure
+/// (e.g. under `ulimit -v`) down to `MIN_RESERVE`.
+const RESERVE: usize = 16 << 30;
+const MIN_RESERVE: usize = 16 << 20;
+/// The first commit; each later one doubles what is committed.
+const FIRST_COMMIT: usize = 64 << 10;
 
 #[repr(C)]
 pub(crate) struct Slot<T> {
@@ -29,75 +36,142 @@ pub(crate) struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
-struct FreeList<T>(VecDeque<NonNull<Slot<T>>>);
+struct FreeList<T> {
+    slots: VecDeque<NonNull<Slot<T>>>,
+    reserved: usize,
+    committed: usize,
+}
 // SAFETY: the list only stores addresses of free slots; it is always accessed
 // under the pool's mutex and never dereferences them.
 unsafe impl<T> Send for FreeList<T> {}
 
 pub(crate) struct Pool<T> {
     tag: u32,
-    free: Mutex<FreeList<T>>,
-    chunks: [AtomicPtr<Slot<T>>; MAX_CHUNKS],
-    n_chunks: AtomicUsize,
+    free: ForkMutex<FreeList<T>>,
+    /// Start of the reserved range; 0 until the first allocation.
+    base: AtomicUsize,
+    /// End of the slots handed to the free list so far.
+    limit: AtomicUsize,
+    _slots: std::marker::PhantomData<T>,
 }
 
-// SAFETY: the chunk table is atomics; the free list is behind a mutex; the
-// values in slots are only reached through `Shared<T>`, which requires T: Sync + Send.
+// SAFETY: the range is described by atomics; the free list is behind a mutex;
+// the values in slots are only reached through `Shared<T>`, which requires
+// T: Sync + Send.
 unsafe impl<T: Send + Sync> Sync for Pool<T> {}
 
-fn chunk_len(k: usize) -> usize {
-    FIRST_CHUNK << k
+/// Values reachable only from a live handle's slot are not leaks; tell
+/// LeakSanitizer (when the host runs under it) to scan the slots for
+/// pointers, as it scans globals. Valgrind scans mappings by itself.
+fn register_with_leak_checker(p: *mut libc::c_void, size: usize) {
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
+    // whole process.
+    let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__lsan_register_root_region".as_ptr()) };
+    if !sym.is_null() {
+        // SAFETY: the sanitizer runtime defines it as
+        // `void __lsan_register_root_region(const void *p, size_t size)`.
+        let register: extern "C" fn(*const libc::c_void, usize) =
+            unsafe { std::mem::transmute(sym) };
+        register(p, size);
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(p).unwrap_or(4096).max(4096)
 }
 
 impl<T> Pool<T> {
     pub(crate) const fn new(tag: u32) -> Self {
         Pool {
             tag,
-            free: Mutex::new(FreeList(VecDeque::new())),
-            chunks: [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CHUNKS],
-            n_chunks: AtomicUsize::new(0),
+            free: ForkMutex::new(FreeList {
+                slots: VecDeque::new(),
+                reserved: 0,
+                committed: 0,
+            }),
+            base: AtomicUsize::new(0),
+            limit: AtomicUsize::new(0),
+            _slots: std::marker::PhantomData,
         }
     }
 
-    fn grow(&self, free: &mut FreeList<T>) {
-        let k = self.n_chunks.load(Ordering::Relaxed);
-        assert!(k < MAX_CHUNKS, "handle pool exhausted");
-        let len = chunk_len(k);
-        let layout = std::alloc::Layout::array::<Slot<T>>(len).expect("chunk layout");
-        // SAFETY: the layout has non-zero size (Slot holds two u32 at least).
-        let base = unsafe { std::alloc::alloc(layout) } as *mut Slot<T>;
-        if base.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
-        for i in 0..len {
-            // SAFETY: `i < len`, inside the allocation just made.
-            let slot = unsafe { base.add(i) };
-            // SAFETY: `slot` is valid for writes and suitably aligned.
-            unsafe {
-                ptr::write(
-                    slot,
-                    Slot {
-                        tag: AtomicU32::new(FREE),
-                        refs: AtomicU32::new(0),
-                        value: UnsafeCell::new(MaybeUninit::uninit()),
-                    },
+    fn reserve(&self, free: &mut FreeList<T>) {
+        let mut size = RESERVE;
+        loop {
+            // SAFETY: an anonymous PROT_NONE mapping reserves addresses only.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    size,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
                 )
             };
-            // SAFETY: derived from a non-null allocation.
-            free.0.push_back(unsafe { NonNull::new_unchecked(slot) });
+            if p != libc::MAP_FAILED {
+                register_with_leak_checker(p, size);
+                free.reserved = size;
+                self.base.store(p as usize, Ordering::Release);
+                self.limit.store(p as usize, Ordering::Release);
+                return;
+            }
+            assert!(
+                size > MIN_RESERVE,
+                "cannot reserve address space for handles"
+            );
+            size /= 2;
         }
-        self.chunks[k].store(base, Ordering::Release);
-        self.n_chunks.store(k + 1, Ordering::Release);
+    }
+
+    /// Commits more of the reserved range and puts its slots on the free list.
+    fn grow(&self, free: &mut FreeList<T>) {
+        if free.reserved == 0 {
+            self.reserve(free);
+        }
+        let base = self.base.load(Ordering::Relaxed);
+        let page = page_size();
+        let want = (free.committed * 2).max(FIRST_COMMIT).div_ceil(page) * page;
+        let new_committed = want.min(free.reserved);
+        assert!(new_committed > free.committed, "handle pool exhausted");
+        // SAFETY: the range lies inside our reservation and is page-aligned.
+        let rc = unsafe {
+            libc::mprotect(
+                (base + free.committed) as *mut libc::c_void,
+                new_committed - free.committed,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if rc != 0 {
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::from_size_align(new_committed - free.committed, page).unwrap(),
+            );
+        }
+        let size = std::mem::size_of::<Slot<T>>();
+        let first = free.committed.div_ceil(size);
+        let end = new_committed / size;
+        free.committed = new_committed;
+        for i in first..end {
+            // Fresh pages are zero-filled: tag FREE and no references, which
+            // is a valid free slot (the value stays uninitialised).
+            let slot = (base + i * size) as *mut Slot<T>;
+            // SAFETY: inside the committed range, hence non-null.
+            free.slots
+                .push_back(unsafe { NonNull::new_unchecked(slot) });
+        }
+        self.limit.store(base + end * size, Ordering::Release);
     }
 
     /// Moves `value` into a fresh slot with one reference.
     pub(crate) fn alloc(&'static self, value: T) -> Shared<T> {
         let slot = {
             let mut free = self.free.lock();
-            if free.0.is_empty() {
+            if free.slots.is_empty() {
                 self.grow(&mut free);
             }
-            free.0.pop_front().expect("grown free list")
+            free.slots.pop_front().expect("grown free list")
         };
         // SAFETY: the slot came off the free list, so no one else uses it.
         unsafe {
@@ -111,30 +185,21 @@ impl<T> Pool<T> {
 
     /// The slot behind `p` if `p` is a live handle of this pool.
     fn live_slot(&self, p: *const u8) -> Option<NonNull<Slot<T>>> {
-        if p.is_null() {
+        let addr = p as usize;
+        let base = self.base.load(Ordering::Acquire);
+        let limit = self.limit.load(Ordering::Acquire);
+        if addr < base || addr >= limit || (addr - base) % std::mem::size_of::<Slot<T>>() != 0 {
             return None;
         }
-        let addr = p as usize;
-        let size = std::mem::size_of::<Slot<T>>();
-        let n = self.n_chunks.load(Ordering::Acquire);
-        for k in 0..n {
-            let base = self.chunks[k].load(Ordering::Acquire) as usize;
-            let end = base + chunk_len(k) * size;
-            if addr >= base && addr < end {
-                if (addr - base) % size != 0 {
-                    return None;
-                }
-                let slot = p as *mut Slot<T>;
-                // SAFETY: `slot` is a slot boundary inside a chunk we own and never
-                // free, so reading its atomics is always defined.
-                let s = unsafe { &*slot };
-                if s.tag.load(Ordering::Acquire) == self.tag && s.refs.load(Ordering::Acquire) > 0 {
-                    return NonNull::new(slot);
-                }
-                return None;
-            }
+        let slot = p as *mut Slot<T>;
+        // SAFETY: `slot` is a slot boundary inside our committed range, which
+        // is never unmapped, so reading its atomics is always defined.
+        let s = unsafe { &*slot };
+        if s.tag.load(Ordering::Acquire) == self.tag && s.refs.load(Ordering::Acquire) > 0 {
+            NonNull::new(slot)
+        } else {
+            None
         }
-        None
     }
 
     /// Borrows the caller's reference behind a C handle, if it is live.
@@ -225,7 +290,7 @@ impl<T> Shared<T> {
         s.refs.store(0, Ordering::Release);
         // SAFETY: the caller owns the slot; the value was initialised by alloc.
         unsafe { (*s.value.get()).assume_init_drop() };
-        self.pool.free.lock().0.push_back(self.slot);
+        self.pool.free.lock().slots.push_back(self.slot);
     }
 }
 
@@ -253,5 +318,108 @@ impl<T> std::ops::Deref for Shared<T> {
     fn deref(&self) -> &T {
         // SAFETY: a live slot holds an initialised value.
         unsafe { (*self.slot().value.get()).assume_init_ref() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    struct Counted(&'static AtomicUsize);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    static POOL: Pool<Counted> = Pool::new(0x7465_7374);
+    static OTHER: Pool<u64> = Pool::new(0x6f74_6872);
+
+    #[test]
+    fn live_handles_are_found_and_released_ones_are_not() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let a = POOL.alloc(Counted(&DROPS));
+        let p = a.clone().into_raw();
+        assert!(POOL.borrow(p).is_some());
+        drop(a);
+        assert!(POOL.borrow(p).is_some(), "C still holds one reference");
+        drop(POOL.take(p));
+        assert_eq!(
+            DROPS.load(Ordering::SeqCst),
+            1,
+            "value dropped exactly once"
+        );
+        assert!(POOL.borrow(p).is_none(), "released handle is refused");
+        assert!(POOL.take(p).is_none());
+    }
+
+    #[test]
+    fn foreign_and_misaligned_pointers_are_refused() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let a = POOL.alloc(Counted(&DROPS));
+        let p = a.as_ptr();
+        // SAFETY: only the address is computed, never dereferenced.
+        assert!(POOL.borrow(unsafe { p.add(1) }).is_none());
+        let local = 5u64;
+        assert!(POOL.borrow(&local as *const u64 as *const u8).is_none());
+        assert!(POOL.borrow(std::ptr::null()).is_none());
+        let o = OTHER.alloc(7);
+        assert!(POOL.borrow(o.as_ptr()).is_none(), "another type's handle");
+        assert!(OTHER.borrow(p).is_none());
+    }
+
+    #[test]
+    fn released_slots_are_reused_last() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let a = POOL.alloc(Counted(&DROPS));
+        let p = a.as_ptr();
+        drop(a);
+        let b = POOL.alloc(Counted(&DROPS));
+        assert_ne!(b.as_ptr(), p, "FIFO reuse keeps stale handles detectable");
+    }
+
+    #[test]
+    fn release_with_runs_last_once_and_allows_revival() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let a = POOL.alloc(Counted(&DROPS));
+        let b = a.clone();
+        let calls = AtomicUsize::new(0);
+        a.release_with(|_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "not the last reference");
+        let kept = std::cell::RefCell::new(None);
+        b.release_with(|last| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            *kept.borrow_mut() = Some(last.clone());
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let before = DROPS.load(Ordering::SeqCst);
+        drop(kept.into_inner());
+        assert_eq!(
+            DROPS.load(Ordering::SeqCst),
+            before + 1,
+            "freed by the reviver"
+        );
+    }
+
+    #[test]
+    fn many_threads_alloc_and_free() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let before = DROPS.load(Ordering::SeqCst);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10_000 {
+                        let h = POOL.alloc(Counted(&DROPS));
+                        let c = h.clone();
+                        drop(h);
+                        drop(c);
+                    }
+                });
+            }
+        });
+        assert!(DROPS.load(Ordering::SeqCst) >= before + 40_000);
     }
 }

@@ -5,8 +5,10 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod completion_queue;
 pub mod executor;
 pub mod ffi;
+mod fork;
 pub mod future;
 mod handle;
 pub mod log;

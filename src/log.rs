@@ -1,7 +1,7 @@
 //! The process-wide log hook: where messages go that no caller can receive
 //! (a callback that panicked, an initializer's failure, why a pool broke).
 
-use parking_lot::RwLock;
+use crate::fork::ForkMutex;
 use std::ffi::{c_char, c_void};
 use std::io::Write;
 
@@ -19,16 +19,16 @@ unsafe impl Send for Hook {}
 // SAFETY: as above.
 unsafe impl Sync for Hook {}
 
-static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
+static HOOK: ForkMutex<Option<Hook>> = ForkMutex::new(None);
 
 /// Installs `f` (None restores the default: a line on stderr).
 pub fn set_hook(f: Option<LogFn>, user: *mut c_void) {
-    *HOOK.write() = f.map(|f| Hook { f, user });
+    *HOOK.lock() = f.map(|f| Hook { f, user });
 }
 
 /// Sends one message to the hook.
 pub fn log(message: &str) {
-    let hook = *HOOK.read();
+    let hook = *HOOK.lock();
     match hook {
         Some(h) => {
             let text = crate::status::c_string(message);

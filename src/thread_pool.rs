@@ -1,1 +1,872 @@
-//! ThreadPoolExecutor (SEMANTICS T1–T11). Being written.
+//! ThreadPoolExecutor (SEMANTICS T1–T11, E1–E8, B8, B12, X16–X18).
+//!
+//! Layout: one lock guards the FIFO queue of work items (E2), the
+//! shutdown and broken flags, the idle credits and the thread count, so a
+//! submit takes one lock and a worker one lock per item. Workers sleep on a
+//! condition variable; a submit signals it only when a worker sleeps. Once
+//! the flags are set under the lock, no submit can add work any more, and a
+//! worker exits only when the pool is shut down and the queue is empty, so
+//! accepted work always runs first unless cancelled (T8).
+//!
+//! Idle accounting (T2/T3) is a counter of credits: a worker adds one when
+//! its task function has returned and the queue is empty (before it
+//! completes the future, so that a caller woken by that completion and
+//! submitting again finds the credit: N sequential submit-then-wait rounds
+//! use one thread), or when it finds the queue empty before blocking; a
+//! submit that takes a credit starts no thread. So a worker running the
+//! done-callbacks of its task counts as idle: work submitted meanwhile waits
+//! for those callbacks rather than starting a thread.
+//!
+//! Fork (T11): a child forked after the pool was made has none of its
+//! threads; there the pool refuses work (`Shutdown`) and `shutdown` returns
+//! at once, touching no lock that a parent thread may have held at the fork.
+//!
+//! No callback and no user code ever runs under a pool lock (T9 decision):
+//! cancelling queued work and failing it after an initializer failure
+//! happen after the lock was released.
+
+use crate::executor::{complete, run_task, Executor, Refused, Task, TaskContext};
+use crate::future::Future;
+use crate::status::{ErrorRecord, Status};
+use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+use std::thread::JoinHandle;
+
+/// The largest `max_workers` a thread pool accepts (X17).
+pub const MAX_WORKERS_LIMIT: usize = 1024;
+
+/// Linux keeps 15 bytes of a thread's name (plus the NUL).
+const THREAD_NAME_MAX: usize = 15;
+
+/// `int32_t (*)(const void *arg, size_t arg_len)`: 0 is success.
+pub type InitFn = unsafe extern "C" fn(arg: *const c_void, arg_len: usize) -> i32;
+
+/// A worker initializer and its argument.
+///
+/// The argument bytes are copied into a buffer of the pool's own (aligned
+/// like `malloc`); with a length of 0 the pointer itself is passed through
+/// unchanged, so that it can carry an opaque context the host keeps alive.
+pub struct Initializer {
+    func: InitFn,
+    ptr: *mut c_void,
+    len: usize,
+    owned: bool,
+}
+
+// SAFETY: the copied buffer is owned and only read; a borrowed pointer (len
+// 0) is the host's to make usable from the worker threads, as documented.
+unsafe impl Send for Initializer {}
+// SAFETY: as above: the initializer only reads the argument.
+unsafe impl Sync for Initializer {}
+
+impl Initializer {
+    /// Copies `len` bytes at `ptr` (NULL allowed with `len` 0).
+    ///
+    /// # Safety
+    /// When `len > 0`, `ptr` must point to `len` readable bytes.
+    pub unsafe fn new(func: InitFn, ptr: *const c_void, len: usize) -> Result<Self, Status> {
+        if len == 0 {
+            return Ok(Initializer {
+                func,
+                ptr: ptr as *mut c_void,
+                len: 0,
+                owned: false,
+            });
+        }
+        if ptr.is_null() {
+            return Err(Status::InvalidArgument);
+        }
+        // SAFETY: malloc with a non-zero size; checked for NULL below.
+        let copy = unsafe { libc::malloc(len) };
+        if copy.is_null() {
+            return Err(Status::NoMemory);
+        }
+        // SAFETY: the caller promises `len` readable bytes at `ptr`; `copy`
+        // is a fresh allocation of `len` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(ptr as *const u8, copy as *mut u8, len) };
+        Ok(Initializer {
+            func,
+            ptr: copy,
+            len,
+            owned: true,
+        })
+    }
+
+    /// Runs the initializer: Ok(()) or the reason it failed.
+    fn run(&self) -> Result<(), String> {
+        // SAFETY: the host gave us this function for exactly this call; the
+        // argument is our copy or the host's pointer, as documented.
+        let r = catch_unwind(|| unsafe { (self.func)(self.ptr, self.len) });
+        match r {
+            Ok(0) => Ok(()),
+            Ok(rc) => Err(format!("initializer returned {rc}")),
+            Err(_) => Err("initializer panicked".to_string()),
+        }
+    }
+}
+
+impl Drop for Initializer {
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: `ptr` came from malloc in `new` and is freed once, here.
+            unsafe { libc::free(self.ptr) }
+        }
+    }
+}
+
+/// How to build a thread pool. `Default` gives Python's defaults.
+#[derive(Default)]
+pub struct ThreadPoolOptions {
+    /// 0: `min(32, usable CPUs + 4)` (T1); at most `MAX_WORKERS_LIMIT`.
+    pub max_workers: usize,
+    /// None or empty: `futpool-<n>`, n counting pools in the process (T6).
+    pub thread_name_prefix: Option<String>,
+    /// Runs once at the start of every worker; a failure breaks the pool (T7).
+    pub initializer: Option<Initializer>,
+}
+
+/// Python's ThreadPoolExecutor default: `min(32, usable CPUs + 4)` (T1).
+pub fn default_max_workers() -> usize {
+    (usable_cpus() + 4).min(32)
+}
+
+/// CPUs this process may use: its affinity mask, capped by the cgroup v2 CPU
+/// quota (`cpu.max`) of its cgroup and every ancestor; at least 1.
+pub fn usable_cpus() -> usize {
+    let affinity =
+        affinity_cpus().or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
+    let quota = cgroup_cpu_limit();
+    let n = match (affinity, quota) {
+        (Some(a), Some(q)) => a.min(q),
+        (Some(a), None) => a,
+        (None, Some(q)) => q,
+        (None, None) => 1,
+    };
+    n.max(1)
+}
+
+fn affinity_cpus() -> Option<usize> {
+    // SAFETY: cpu_set_t is plain data; zeroed is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable cpu_set_t of the size passed.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return None; // more than 1024 CPUs, or no affinity support
+    }
+    // SAFETY: `set` was filled in by the kernel.
+    let n = unsafe { libc::CPU_COUNT(&set) };
+    usize::try_from(n).ok().filter(|&n| n > 0)
+}
+
+/// The tightest `cpu.max` quota on the path from this process's cgroup up to
+/// the root, rounded up to whole CPUs; None when unlimited or unknown.
+fn cgroup_cpu_limit() -> Option<usize> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+        .unwrap_or_default();
+    let mut best: Option<usize> = None;
+    let mut rel = std::path::PathBuf::from(own.trim().trim_start_matches('/'));
+    loop {
+        if let Ok(text) = std::fs::read_to_string(root.join(&rel).join("cpu.max")) {
+            if let Some(n) = parse_cpu_max(&text) {
+                best = Some(best.map_or(n, |b| b.min(n)));
+            }
+        }
+        if !rel.pop() {
+            break;
+        }
+    }
+    best
+}
+
+/// Parses cgroup v2 `cpu.max` ("<quota> <period>" or "max <period>").
+fn parse_cpu_max(text: &str) -> Option<usize> {
+    let mut parts = text.split_whitespace();
+    let quota = parts.next()?;
+    if quota == "max" {
+        return None;
+    }
+    let quota: u64 = quota.parse().ok()?;
+    let period: u64 = parts.next().map_or(Some(100_000), |p| p.parse().ok())?;
+    if period == 0 || quota == 0 {
+        return None;
+    }
+    usize::try_from(quota.div_ceil(period))
+        .ok()
+        .map(|n| n.max(1))
+}
+
+/// `<prefix>_<index>`, the prefix cut (at a character boundary) so that the
+/// whole fits Linux's 15 bytes and `_<index>` survives (X17).
+pub fn thread_name(prefix: &str, index: usize) -> String {
+    let suffix = format!("_{index}");
+    let room = THREAD_NAME_MAX.saturating_sub(suffix.len());
+    let mut cut = prefix.len().min(room);
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{}", &prefix[..cut], suffix)
+}
+
+/// Counts thread pools in the process, for the default name prefix (T6).
+static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Bumped in every forked child: a pool from before the fork has no threads
+/// there (T11) and refuses work instead of hanging.
+static FORK_GENERATION: AtomicUsize = AtomicUsize::new(0);
+static ATFORK: Once = Once::new();
+
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+thread_local! {
+    /// The pool whose worker this thread is (its `Inner` address), or 0.
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+struct WorkItem {
+    task: Task,
+    /// The pool's own reference, dropped once the future is done.
+    future: Future,
+}
+
+/// Everything the workers and submitters share, under one lock.
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<WorkItem>,
+    shutdown: bool,
+    /// Why the pool broke (T7), once it did.
+    broken: Option<String>,
+    /// Idle credits (T3).
+    idle: usize,
+    /// Workers blocked on `work`.
+    sleepers: usize,
+    /// Threads started so far; only grows, never past `max_workers`.
+    started: usize,
+}
+
+#[derive(Default)]
+struct Threads {
+    handles: Vec<JoinHandle<()>>,
+    /// Threads started and not joined yet (some may be being joined).
+    unjoined: usize,
+}
+
+struct Inner {
+    max_workers: usize,
+    prefix: String,
+    initializer: Option<Initializer>,
+    queue: Mutex<Queue>,
+    /// Signalled when work arrives and at shutdown.
+    work: Condvar,
+    threads: Mutex<Threads>,
+    joined: Condvar,
+    fork_generation: usize,
+}
+
+/// Python's ThreadPoolExecutor over C tasks.
+pub struct ThreadPool {
+    inner: Arc<Inner>,
+}
+
+impl ThreadPool {
+    /// A pool with no thread yet (T2).
+    pub fn new(options: ThreadPoolOptions) -> Result<ThreadPool, Status> {
+        let max_workers = match options.max_workers {
+            0 => default_max_workers(),
+            n if n > MAX_WORKERS_LIMIT => return Err(Status::InvalidArgument),
+            n => n,
+        };
+        ATFORK.call_once(|| {
+            // SAFETY: registers a child handler that only bumps an atomic.
+            unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+        });
+        let number = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let prefix = match options.thread_name_prefix {
+            Some(p) if !p.is_empty() => p.replace('\0', ""),
+            _ => format!("futpool-{number}"),
+        };
+        Ok(ThreadPool {
+            inner: Arc::new(Inner {
+                max_workers,
+                prefix,
+                initializer: options.initializer,
+                queue: Mutex::new(Queue::default()),
+                work: Condvar::new(),
+                threads: Mutex::new(Threads::default()),
+                joined: Condvar::new(),
+                fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
+            }),
+        })
+    }
+
+    /// The effective `max_workers`.
+    pub fn max_workers(&self) -> usize {
+        self.inner.max_workers
+    }
+
+    /// The thread name prefix in use.
+    pub fn thread_name_prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// How many worker threads were started so far.
+    pub fn threads_started(&self) -> usize {
+        self.inner.queue.lock().started
+    }
+}
+
+impl Executor for ThreadPool {
+    fn submit(&self, task: Task) -> Result<crate::Future, Refused> {
+        self.inner.submit(task)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
+        self.inner.shutdown(wait, cancel_futures)
+    }
+}
+
+impl Drop for ThreadPool {
+    /// E8: an abandoned pool behaves like `shutdown(wait=false)`; its threads
+    /// finish the queued work, exit, and free the pool's state. (The C
+    /// handle's last release has called `shutdown(wait=true)` before.)
+    fn drop(&mut self) {
+        let _ = self.inner.shutdown(false, false);
+    }
+}
+
+impl Inner {
+    fn forked(&self) -> bool {
+        FORK_GENERATION.load(Ordering::Relaxed) != self.fork_generation
+    }
+
+    fn on_own_thread(&self) -> bool {
+        CURRENT_POOL.with(|c| c.get()) == self as *const Inner as usize
+    }
+
+    fn submit(self: &Arc<Self>, task: Task) -> Result<Future, Refused> {
+        if self.forked() {
+            // T11: this pool's threads live in the parent process only.
+            return Err(Refused {
+                status: Status::Shutdown,
+                task,
+            });
+        }
+        let mut q = self.queue.lock();
+        // E1: broken before shut down.
+        let refusal = if q.broken.is_some() {
+            Some(Status::BrokenPool)
+        } else if q.shutdown {
+            Some(Status::Shutdown)
+        } else {
+            None
+        };
+        if let Some(status) = refusal {
+            return Err(Refused { status, task });
+        }
+        if let Err(status) = self.adjust_thread_count(&mut q) {
+            return Err(Refused { status, task });
+        }
+        let future = Future::new();
+        q.items.push_back(WorkItem {
+            task,
+            future: future.clone(),
+        });
+        if q.sleepers > 0 {
+            self.work.notify_one();
+        }
+        drop(q);
+        Ok(future)
+    }
+
+    /// T2: takes an idle credit, or starts a thread if fewer than
+    /// `max_workers` exist (rare: at most `max_workers` times, so under the
+    /// lock). Fails only when no thread exists and none can be started.
+    fn adjust_thread_count(self: &Arc<Self>, q: &mut Queue) -> Result<(), Status> {
+        if q.idle > 0 {
+            q.idle -= 1;
+            return Ok(());
+        }
+        if q.started >= self.max_workers {
+            return Ok(());
+        }
+        let index = q.started;
+        let me = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(thread_name(&self.prefix, index))
+            .spawn(move || me.worker_main());
+        match spawned {
+            Ok(h) => {
+                q.started += 1;
+                let mut t = self.threads.lock();
+                t.handles.push(h);
+                t.unjoined += 1;
+                Ok(())
+            }
+            Err(e) => {
+                crate::log::log(&format!("thread pool: cannot start a worker thread: {e}"));
+                if index == 0 {
+                    Err(Status::Os)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn worker_main(self: Arc<Self>) {
+        CURRENT_POOL.with(|c| c.set(Arc::as_ptr(&self) as usize));
+        if let Some(init) = &self.initializer {
+            if let Err(why) = init.run() {
+                self.initializer_failed(&why);
+                return;
+            }
+        }
+        // Whether this worker holds an idle credit it has not been woken for.
+        // A new thread starts as if it had one: the submit that started it
+        // is queueing an item for it, so finding the queue empty at first
+        // does not make it idle (a stale credit would let a later submit
+        // skip starting a thread while every worker is busy).
+        let mut credited = true;
+        while let Some((item, broken)) = self.next_item(&mut credited) {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                if broken {
+                    self.fail_broken(item)
+                } else {
+                    self.run_item(item, &mut credited)
+                }
+            }));
+            if r.is_err() {
+                crate::log::log("thread pool: internal error (panic) in a worker");
+            }
+        }
+    }
+
+    /// The next item (and whether the pool is broken), or None once the
+    /// pool is shut down and the queue is empty (T8: queued work runs first).
+    fn next_item(&self, credited: &mut bool) -> Option<(WorkItem, bool)> {
+        let mut q = self.queue.lock();
+        loop {
+            if let Some(item) = q.items.pop_front() {
+                *credited = false;
+                return Some((item, q.broken.is_some()));
+            }
+            if q.shutdown {
+                return None;
+            }
+            if !*credited {
+                q.idle += 1;
+                *credited = true;
+            }
+            q.sleepers += 1;
+            self.work.wait(&mut q);
+            q.sleepers -= 1;
+        }
+    }
+
+    /// T4: runs one item unless it was cancelled.
+    fn run_item(&self, item: WorkItem, credited: &mut bool) {
+        let WorkItem { task, future } = item;
+        match future.set_running_or_notify_cancel() {
+            Ok(true) => {}
+            // Cancelled while queued: drop the argument, skip the task.
+            _ => return drop(task),
+        }
+        let outcome = {
+            let cancel_requested = || future.cancel_requested();
+            run_task(&task, TaskContext::new(&cancel_requested))
+        };
+        // F20: let go of the argument before the future is done, so that
+        // `arg_drop` has run when a reader wakes.
+        drop(task);
+        {
+            let mut q = self.queue.lock();
+            if q.items.is_empty() {
+                q.idle += 1;
+                *credited = true;
+            }
+        }
+        complete(&future, outcome);
+    }
+
+    /// Fails a queued item of a broken pool with its own record (X2).
+    fn fail_broken(&self, item: WorkItem) {
+        let WorkItem { task, future } = item;
+        drop(task);
+        let why = self.queue.lock().broken.clone().unwrap_or_default();
+        let record = ErrorRecord::new(
+            Status::BrokenPool,
+            0,
+            &format!("A thread initializer failed, the thread pool is not usable anymore ({why})"),
+        );
+        let _ = future.set_exception(record);
+    }
+
+    /// T7: logs, marks the pool broken (later submits are refused) and fails
+    /// every queued item, with no pool lock held.
+    fn initializer_failed(&self, why: &str) {
+        crate::log::log(&format!(
+            "thread pool {}: worker initializer failed ({why}); the pool is broken",
+            self.prefix
+        ));
+        let items = {
+            let mut q = self.queue.lock();
+            if q.broken.is_none() {
+                q.broken = Some(why.to_string());
+            }
+            std::mem::take(&mut q.items)
+        };
+        for item in items {
+            self.fail_broken(item);
+        }
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
+        if self.forked() {
+            // T11: the pool has no thread in this process; nothing to stop.
+            return Ok(());
+        }
+        let cancelled = {
+            let mut q = self.queue.lock();
+            q.shutdown = true;
+            self.work.notify_all();
+            if cancel_futures {
+                std::mem::take(&mut q.items)
+            } else {
+                VecDeque::new()
+            }
+        };
+        // E6/T9: cancel what was still queued, outside every pool lock, so
+        // that callbacks may submit (refused) or even shutdown(wait). The
+        // argument goes first, so it is dropped when waiters wake.
+        for WorkItem { task, future } in cancelled {
+            drop(task);
+            future.cancel();
+        }
+        if !wait {
+            return Ok(());
+        }
+        if self.on_own_thread() {
+            // B12/X18: the pool is shut down, but a thread cannot join itself.
+            return Err(Status::WouldDeadlock);
+        }
+        self.join_all();
+        Ok(())
+    }
+
+    /// E4: joins every worker; a concurrent caller waits for the joins the
+    /// other one is doing.
+    fn join_all(&self) {
+        let handles = std::mem::take(&mut self.threads.lock().handles);
+        for h in handles {
+            let _ = h.join();
+            let mut t = self.threads.lock();
+            t.unjoined -= 1;
+            self.joined.notify_all();
+        }
+        let mut t = self.threads.lock();
+        while t.unjoined > 0 {
+            self.joined.wait(&mut t);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.forked() {
+            // The handles name threads of the parent process: leave them be.
+            std::mem::forget(std::mem::take(&mut self.threads.get_mut().handles));
+        }
+        // Otherwise dropping a handle detaches a thread that has exited or
+        // is exiting (the last one to let go of the pool may be a worker).
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::Arg;
+    use std::sync::atomic::{AtomicBool, AtomicI32};
+    use std::time::{Duration, Instant};
+
+    fn pool(max_workers: usize) -> ThreadPool {
+        ThreadPool::new(ThreadPoolOptions {
+            max_workers,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    unsafe extern "C" fn noop(_t: *mut c_void, _a: *const c_void, _n: usize) -> i32 {
+        0
+    }
+
+    unsafe extern "C" fn fail7(_t: *mut c_void, _a: *const c_void, _n: usize) -> i32 {
+        7
+    }
+
+    /// Blocks until the gate behind `arg` (an `AtomicBool`) opens.
+    unsafe extern "C" fn block_on(_t: *mut c_void, a: *const c_void, _n: usize) -> i32 {
+        // SAFETY: the tests pass a pointer to a live AtomicBool.
+        let gate = unsafe { &*(a as *const AtomicBool) };
+        let end = Instant::now() + Duration::from_secs(30);
+        while !gate.load(Ordering::Acquire) && Instant::now() < end {
+            std::thread::yield_now();
+        }
+        0
+    }
+
+    static DROPS: AtomicI32 = AtomicI32::new(0);
+    unsafe extern "C" fn count_drop(_p: *mut c_void) {
+        DROPS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn task(f: crate::executor::TaskFn, arg: *const c_void) -> Task {
+        Task {
+            func: f,
+            arg: Arg::new(arg, 0, None),
+        }
+    }
+
+    fn deadline() -> Option<Instant> {
+        Some(Instant::now() + Duration::from_secs(30))
+    }
+
+    #[test]
+    fn names_keep_the_index() {
+        assert_eq!(thread_name("futpool-0", 3), "futpool-0_3");
+        assert_eq!(thread_name("averyverylongprefix", 12), "averyverylon_12");
+        assert_eq!(thread_name("", 0), "_0");
+        // "é" is two bytes: never cut inside it.
+        assert_eq!(thread_name("abcdefghijklé", 1), "abcdefghijkl_1");
+        assert!(thread_name("x", 1023).len() <= 15);
+    }
+
+    #[test]
+    fn cpu_max_parsing() {
+        assert_eq!(parse_cpu_max("max 100000\n"), None);
+        assert_eq!(parse_cpu_max("200000 100000\n"), Some(2));
+        assert_eq!(parse_cpu_max("150000 100000"), Some(2));
+        assert_eq!(parse_cpu_max("50000 100000"), Some(1));
+        assert_eq!(parse_cpu_max("garbage"), None);
+        assert!(usable_cpus() >= 1);
+        let d = default_max_workers();
+        assert!((5..=32).contains(&d));
+    }
+
+    #[test]
+    fn max_workers_limits() {
+        assert!(ThreadPool::new(ThreadPoolOptions {
+            max_workers: MAX_WORKERS_LIMIT + 1,
+            ..Default::default()
+        })
+        .is_err());
+        assert_eq!(pool(0).max_workers(), default_max_workers());
+        assert_eq!(pool(MAX_WORKERS_LIMIT).max_workers(), MAX_WORKERS_LIMIT);
+    }
+
+    #[test]
+    fn sequential_rounds_reuse_one_thread() {
+        // T3
+        let p = pool(4);
+        for _ in 0..200 {
+            let f = p.submit(task(noop, std::ptr::null())).ok().unwrap();
+            assert!(f.result(deadline()).is_ok());
+        }
+        assert_eq!(p.threads_started(), 1);
+        p.shutdown(true, false).unwrap();
+    }
+
+    #[test]
+    fn burst_starts_max_workers() {
+        // T3: a burst of blocking tasks creates exactly max_workers threads.
+        let p = pool(3);
+        let gate = AtomicBool::new(false);
+        let fs: Vec<_> = (0..10)
+            .map(|_| {
+                p.submit(task(block_on, &gate as *const _ as *const c_void))
+                    .ok()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(p.threads_started(), 3);
+        gate.store(true, Ordering::Release);
+        for f in &fs {
+            assert!(f.result(deadline()).is_ok());
+        }
+        p.shutdown(true, false).unwrap();
+        assert_eq!(p.threads_started(), 3);
+    }
+
+    #[test]
+    fn errors_and_refusals() {
+        let p = pool(2);
+        let f = p.submit(task(fail7, std::ptr::null())).ok().unwrap();
+        assert_eq!(f.result(deadline()), Err(Status::TaskFailed));
+        // B8: a task error does not break the pool.
+        let g = p.submit(task(noop, std::ptr::null())).ok().unwrap();
+        assert!(g.result(deadline()).is_ok());
+        p.shutdown(true, false).unwrap();
+        p.shutdown(true, true).unwrap(); // E3: idempotent
+        let before = DROPS.load(Ordering::SeqCst);
+        let refused = p
+            .submit(Task {
+                func: noop,
+                arg: Arg::new(std::ptr::null(), 0, Some(count_drop)),
+            })
+            .err()
+            .unwrap();
+        assert_eq!(refused.status, Status::Shutdown);
+        refused.task.arg.disown();
+        assert_eq!(DROPS.load(Ordering::SeqCst), before);
+    }
+
+    #[test]
+    fn cancel_futures_cancels_the_queue() {
+        // E6/T9
+        let p = pool(1);
+        let gate = AtomicBool::new(false);
+        let first = p
+            .submit(task(block_on, &gate as *const _ as *const c_void))
+            .ok()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(30);
+        while !first.running() && Instant::now() < end {
+            std::thread::yield_now();
+        }
+        assert!(first.running());
+        let queued: Vec<_> = (0..5)
+            .map(|_| p.submit(task(noop, std::ptr::null())).ok().unwrap())
+            .collect();
+        p.shutdown(false, true).unwrap();
+        for f in &queued {
+            assert!(f.cancelled());
+        }
+        gate.store(true, Ordering::Release);
+        p.shutdown(true, false).unwrap();
+        assert!(first.result(deadline()).is_ok());
+    }
+
+    unsafe extern "C" fn init_fails(_a: *const c_void, _n: usize) -> i32 {
+        3
+    }
+
+    #[test]
+    fn initializer_failure_breaks_the_pool() {
+        // T7
+        let p = ThreadPool::new(ThreadPoolOptions {
+            max_workers: 1,
+            // SAFETY: length 0: the (NULL) pointer is passed through, never read.
+            initializer: Some(
+                unsafe { Initializer::new(init_fails, std::ptr::null(), 0) }.unwrap(),
+            ),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut fs = Vec::new();
+        let mut refused = 0;
+        for _ in 0..5 {
+            match p.submit(task(noop, std::ptr::null())) {
+                Ok(f) => fs.push(f),
+                Err(r) => {
+                    assert_eq!(r.status, Status::BrokenPool);
+                    refused += 1;
+                }
+            }
+        }
+        assert!(!fs.is_empty() || refused == 5);
+        for f in &fs {
+            assert_eq!(f.result(deadline()), Err(Status::BrokenPool));
+            let rec = f.exception(deadline()).unwrap().unwrap();
+            assert!(rec
+                .message
+                .to_str()
+                .unwrap()
+                .contains("initializer returned 3"));
+        }
+        let r = p.submit(task(noop, std::ptr::null())).err().unwrap();
+        assert_eq!(r.status, Status::BrokenPool);
+        p.shutdown(true, false).unwrap();
+    }
+
+    /// Submits a child (depth - 1) to the pool in `arg` and waits for it.
+    unsafe extern "C" fn nested(_t: *mut c_void, a: *const c_void, n: usize) -> i32 {
+        if n == 0 {
+            return 0;
+        }
+        // SAFETY: the test passes a pointer to a live ThreadPool.
+        let p = unsafe { &*(a as *const ThreadPool) };
+        let child = Task {
+            func: nested,
+            arg: Arg::new(a, n - 1, None),
+        };
+        match p.submit(child) {
+            Ok(f) => match f.result(deadline()) {
+                Ok(_) => 0,
+                Err(_) => 2,
+            },
+            Err(r) => {
+                r.task.arg.disown();
+                1
+            }
+        }
+    }
+
+    #[test]
+    fn tasks_waiting_on_children_grow_the_pool() {
+        // T2: while every worker waits, a submit starts a thread; a thread
+        // that found the queue empty before its first item is not idle.
+        for _ in 0..50 {
+            let p = pool(5);
+            let f = p
+                .submit(Task {
+                    func: nested,
+                    arg: Arg::new(&p as *const ThreadPool as *const c_void, 4, None),
+                })
+                .ok()
+                .unwrap();
+            assert!(f.result(deadline()).is_ok());
+            assert_eq!(p.threads_started(), 5);
+            p.shutdown(true, false).unwrap();
+        }
+    }
+
+    #[test]
+    fn concurrent_shutdowns_all_wait() {
+        let p = Arc::new(pool(4));
+        let gate = AtomicBool::new(false);
+        for _ in 0..4 {
+            let _ = p.submit(task(block_on, &gate as *const _ as *const c_void));
+        }
+        let done = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..3)
+            .map(|_| {
+                let p = Arc::clone(&p);
+                let done = Arc::clone(&done);
+                std::thread::spawn(move || {
+                    p.shutdown(true, false).unwrap();
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        gate.store(true, Ordering::Release);
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(done.load(Ordering::SeqCst), 3);
+        assert_eq!(p.inner.threads.lock().unjoined, 0);
+        assert!(p.inner.threads.lock().handles.is_empty());
+    }
+}

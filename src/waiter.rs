@@ -150,19 +150,44 @@ pub struct WaitOutcome {
     pub n_done: usize,
 }
 
+/// The partition at this moment (W9). A future is read once per position,
+/// and it may complete between two reads of the same future: every position
+/// of a future seen done at any of its positions is reported done, so that
+/// duplicates share their flag and agree with `n_done` (X7).
 fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
-    let done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
-    // Only the done positions need deduplicating to count distinct futures.
-    let mut seen: AddrMap<()> = AddrMap::default();
-    for (f, d) in fs.iter().zip(&done) {
-        if *d {
-            seen.insert(f.as_ptr() as usize, ());
+    let mut done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
+    let done_addrs: Vec<usize> = fs
+        .iter()
+        .zip(&done)
+        .filter(|(_, d)| **d)
+        .map(|(f, _)| f.as_ptr() as usize)
+        .collect();
+    if done_addrs.is_empty() {
+        return WaitOutcome { done, n_done: 0 };
+    }
+    // Few done futures (the FIRST_COMPLETED case): a linear scan is cheaper
+    // than hashing every position.
+    let set: Option<AddrMap<()>> =
+        (done_addrs.len() > 16).then(|| done_addrs.iter().map(|a| (*a, ())).collect());
+    let is_done = |a: usize| match &set {
+        Some(set) => set.contains_key(&a),
+        None => done_addrs.contains(&a),
+    };
+    for (f, d) in fs.iter().zip(done.iter_mut()) {
+        if !*d && is_done(f.as_ptr() as usize) {
+            *d = true;
         }
     }
-    WaitOutcome {
-        n_done: seen.len(),
-        done,
-    }
+    let n_done = match &set {
+        Some(set) => set.len(),
+        None => {
+            let mut distinct = done_addrs.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            distinct.len()
+        }
+    };
+    WaitOutcome { done, n_done }
 }
 
 fn satisfied<F: Deref<Target = Future>>(fs: &[F], when: ReturnWhen) -> bool {
@@ -293,5 +318,91 @@ impl AsCompleted {
 impl Drop for AsCompleted {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::future::Value;
+    use crate::status::{ErrorRecord, Status};
+    use std::time::Duration;
+
+    fn soon() -> Option<Instant> {
+        Some(Instant::now() + Duration::from_secs(30))
+    }
+
+    #[test]
+    fn duplicates_count_once() {
+        let a = Future::new();
+        let b = Future::new();
+        a.set_result(Value::empty()).ok();
+        let fs = [&a, &b, &a];
+        let r = wait(&fs, Some(Instant::now()), ReturnWhen::AllCompleted);
+        assert_eq!(r.done, vec![true, false, true]);
+        assert_eq!(r.n_done, 1);
+    }
+
+    #[test]
+    fn first_exception_ignores_cancellations() {
+        let a = Future::new();
+        let b = Future::new();
+        a.cancel();
+        let fs = [&a, &b];
+        let r = wait(&fs, Some(Instant::now()), ReturnWhen::FirstException);
+        assert_eq!(r.n_done, 1, "W6: a cancellation is not an error");
+        b.set_exception(ErrorRecord::new(Status::TaskFailed, 1, "x"))
+            .ok();
+        let r = wait(&fs, soon(), ReturnWhen::FirstException);
+        assert_eq!(r.n_done, 2);
+    }
+
+    #[test]
+    fn all_completed_wakes_when_the_last_completes() {
+        let fs: Vec<Future> = (0..64).map(|_| Future::new()).collect();
+        let others = fs.clone();
+        let t = std::thread::spawn(move || {
+            for f in others {
+                f.set_result(Value::empty()).ok();
+            }
+        });
+        let refs: Vec<&Future> = fs.iter().collect();
+        let r = wait(&refs, soon(), ReturnWhen::AllCompleted);
+        t.join().unwrap();
+        assert_eq!(r.n_done, 64);
+        assert!(r.done.iter().all(|d| *d));
+    }
+
+    #[test]
+    fn as_completed_yields_done_first_then_in_completion_order() {
+        let a = Future::new();
+        let b = Future::new();
+        let c = Future::new();
+        b.set_result(Value::empty()).ok();
+        let fs = [&a, &b, &c, &b];
+        let mut it = AsCompleted::new(&fs, soon());
+        assert_eq!(it.next_done().unwrap().0, 1);
+        c.cancel();
+        assert_eq!(it.next_done().unwrap().0, 2, "W11: cancelled ones included");
+        a.set_result(Value::empty()).ok();
+        assert_eq!(it.next_done().unwrap().0, 0);
+        assert_eq!(it.next_done().unwrap_err(), AsCompletedEnd::Exhausted);
+    }
+
+    #[test]
+    fn as_completed_times_out_once_then_ends() {
+        let a = Future::new();
+        let fs = [&a];
+        let mut it = AsCompleted::new(&fs, Some(Instant::now()));
+        assert_eq!(
+            it.next_done().unwrap_err(),
+            AsCompletedEnd::TimedOut {
+                unfinished: 1,
+                total: 1
+            }
+        );
+        assert_eq!(it.next_done().unwrap_err(), AsCompletedEnd::Exhausted);
+        // W13: detached; completing the future later touches no iterator.
+        a.set_result(Value::empty()).ok();
     }
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod common;
+mod completion_queue;
 mod executor;
 mod future;
 mod process_pool;
@@ -18,11 +19,11 @@ mod types;
 mod wait;
 
 pub use common::*;
+pub use completion_queue::*;
 pub use executor::*;
 pub use future::*;
 pub use process_pool::*;
 pub use task::*;
-#[allow(unused_imports)] // until the thread pool lands
 pub use thread_pool::*;
 pub use types::*;
 pub use wait::*;

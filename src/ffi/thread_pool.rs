@@ -1,1 +1,195 @@
-//! `fut_thread_pool_*`. Being written.
+//! `fut_thread_pool_*`: creating a thread pool (SEMANTICS T1–T11).
+
+use super::executor::executor_to_c;
+use super::types::*;
+use super::{guard, non_null};
+use crate::status::Status;
+use crate::thread_pool::{Initializer, ThreadPool, ThreadPoolOptions};
+use std::ffi::{c_char, c_void, CStr};
+use std::mem::size_of;
+use std::sync::Arc;
+
+/// Options of `fut_thread_pool_new`. Fill with
+/// `fut_thread_pool_options_init`, then change fields.
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct fut_thread_pool_options {
+    /// `sizeof(fut_thread_pool_options)` of the caller's header, set by
+    /// `fut_thread_pool_options_init`. Only that many bytes are read; fields
+    /// past it take their defaults (ABI growth).
+    pub struct_size: usize,
+    /// Most threads the pool starts; 0 (default): `min(32, usable CPUs + 4)`,
+    /// usable CPUs from the affinity mask and the cgroup CPU quota. Above
+    /// `FUT_THREAD_POOL_MAX_WORKERS`: `FUT_ERR_INVALID_ARGUMENT`.
+    pub max_workers: usize,
+    /// UTF-8 prefix of the threads' names `<prefix>_<n>` (n from 0), copied;
+    /// cut so that the name fits 15 bytes keeping `_<n>`. NULL or "":
+    /// `futpool-<k>`, k counting pools in the process.
+    pub thread_name_prefix: *const c_char,
+    /// Runs once at the start of each worker thread, before it takes work; a
+    /// non-zero return is logged and breaks the pool: queued and later work
+    /// fails with `FUT_ERR_BROKEN_POOL`. NULL: none.
+    pub initializer: fut_init_fn,
+    /// The initializer's argument: `initializer_arg_len` bytes copied at
+    /// `fut_thread_pool_new`; with length 0 the pointer itself is passed
+    /// (the caller keeps what it points to alive while the pool runs).
+    pub initializer_arg: *const c_void,
+    /// Length of `initializer_arg` in bytes.
+    pub initializer_arg_len: usize,
+}
+
+/// The largest `max_workers` a thread pool accepts.
+pub const FUT_THREAD_POOL_MAX_WORKERS: usize = 1024;
+
+/// Size of the first version of `fut_thread_pool_options`.
+const OPTIONS_V1_SIZE: usize = size_of::<fut_thread_pool_options>();
+
+fn default_options() -> fut_thread_pool_options {
+    fut_thread_pool_options {
+        struct_size: size_of::<fut_thread_pool_options>(),
+        max_workers: 0,
+        thread_name_prefix: std::ptr::null(),
+        initializer: None,
+        initializer_arg: std::ptr::null(),
+        initializer_arg_len: 0,
+    }
+}
+
+/// Sets `opts->struct_size` and every field to its default (NULL is
+/// `FUT_ERR_INVALID_ARGUMENT`).
+#[no_mangle]
+pub unsafe extern "C" fn fut_thread_pool_options_init(
+    opts: *mut fut_thread_pool_options,
+) -> fut_status {
+    guard(|| {
+        let opts = non_null(opts)?;
+        // SAFETY: non-NULL; the caller provides a writable struct.
+        unsafe { opts.write(default_options()) };
+        Ok(())
+    })
+}
+
+/// Reads the caller's struct: exactly `struct_size` bytes of it.
+///
+/// # Safety
+/// `opts` must point to at least `struct_size` readable bytes (it starts with
+/// `struct_size`).
+unsafe fn read_options(
+    opts: *const fut_thread_pool_options,
+) -> Result<fut_thread_pool_options, Status> {
+    let mut out = default_options();
+    if opts.is_null() {
+        return Ok(out);
+    }
+    // SAFETY: every version of the struct starts with `size_t struct_size`.
+    let size = unsafe { std::ptr::read_unaligned(opts as *const usize) };
+    if size < OPTIONS_V1_SIZE {
+        return Err(Status::InvalidArgument);
+    }
+    if size > size_of::<fut_thread_pool_options>() {
+        // A newer caller: accepted only if every field we do not know is zero.
+        // SAFETY: the caller's struct has `size` readable bytes.
+        let extra = unsafe {
+            std::slice::from_raw_parts(
+                (opts as *const u8).add(size_of::<fut_thread_pool_options>()),
+                size - size_of::<fut_thread_pool_options>(),
+            )
+        };
+        if extra.iter().any(|&b| b != 0) {
+            return Err(Status::InvalidArgument);
+        }
+    }
+    let n = size.min(size_of::<fut_thread_pool_options>());
+    // SAFETY: `n` bytes are readable at `opts` and fit in `out`; the fields
+    // are plain data for which any bit pattern the C caller set is allowed
+    // (function pointers are Option, NULL is None).
+    unsafe { std::ptr::copy_nonoverlapping(opts as *const u8, &mut out as *mut _ as *mut u8, n) };
+    out.struct_size = size_of::<fut_thread_pool_options>();
+    Ok(out)
+}
+
+/// Creates a thread pool (Python's ThreadPoolExecutor) with no thread yet:
+/// threads start on demand at submit, reusing idle ones, up to
+/// `max_workers`. `opts` may be NULL (all defaults); its `struct_size` must be
+/// at least the first version's size, and may be larger only if the bytes
+/// this library does not know are zero, else `FUT_ERR_INVALID_ARGUMENT`.
+/// `*out` receives one reference; the last `fut_executor_release` shuts the
+/// pool down and joins its threads. In a child process forked after this
+/// call the pool has no threads: submit answers `FUT_ERR_SHUTDOWN`.
+#[no_mangle]
+pub unsafe extern "C" fn fut_thread_pool_new(
+    opts: *const fut_thread_pool_options,
+    out: *mut *mut fut_executor,
+) -> fut_status {
+    guard(|| {
+        let out = non_null(out)?;
+        // SAFETY: per this function's contract.
+        let o = unsafe { read_options(opts) }?;
+        let thread_name_prefix = if o.thread_name_prefix.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL prefix is a NUL-terminated string by contract.
+            let s = unsafe { CStr::from_ptr(o.thread_name_prefix) };
+            Some(s.to_str().map_err(|_| Status::InvalidArgument)?.to_string())
+        };
+        let initializer = match o.initializer {
+            None => None,
+            Some(f) => {
+                if o.initializer_arg.is_null() && o.initializer_arg_len != 0 {
+                    return Err(Status::InvalidArgument);
+                }
+                // SAFETY: the caller passes `initializer_arg_len` readable bytes.
+                Some(unsafe { Initializer::new(f, o.initializer_arg, o.initializer_arg_len) }?)
+            }
+        };
+        let pool = ThreadPool::new(ThreadPoolOptions {
+            max_workers: o.max_workers,
+            thread_name_prefix,
+            initializer,
+        })?;
+        // SAFETY: `out` is non-NULL and the caller provides room for it.
+        unsafe { *out = executor_to_c(Arc::new(pool)) };
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_abi() {
+        let mut o = default_options();
+        // SAFETY: a valid struct.
+        assert_eq!(unsafe { fut_thread_pool_options_init(&mut o) }, FUT_OK);
+        assert_eq!(o.struct_size, size_of::<fut_thread_pool_options>());
+        assert_eq!(size_of::<fut_thread_pool_options>(), 6 * size_of::<usize>());
+        o.struct_size = 8;
+        // SAFETY: a valid struct.
+        assert!(unsafe { read_options(&o) }.is_err());
+        // A larger struct with zero tail is accepted, non-zero tail refused.
+        #[repr(C)]
+        struct Bigger {
+            base: fut_thread_pool_options,
+            extra: usize,
+        }
+        let mut b = Bigger {
+            base: default_options(),
+            extra: 0,
+        };
+        b.base.struct_size = size_of::<Bigger>();
+        b.base.max_workers = 3;
+        let p = &b as *const Bigger as *const fut_thread_pool_options;
+        // SAFETY: `p` has struct_size readable bytes.
+        let r = unsafe { read_options(p) }.ok().unwrap();
+        assert_eq!(r.max_workers, 3);
+        b.extra = 1;
+        let p = &b as *const Bigger as *const fut_thread_pool_options;
+        // SAFETY: as above.
+        assert!(unsafe { read_options(p) }.is_err());
+        assert_eq!(
+            FUT_THREAD_POOL_MAX_WORKERS,
+            crate::thread_pool::MAX_WORKERS_LIMIT
+        );
+    }
+}

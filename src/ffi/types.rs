@@ -75,6 +75,18 @@ pub struct fut_as_completed {
     _opaque: [u8; 0],
 }
 
+/// A queue of completed futures for event loops (`fut_completion_queue_new`).
+pub struct fut_completion_queue {
+    _opaque: [u8; 0],
+}
+
+/// One drained completion: the future (a new reference) and the attach tag.
+#[repr(C)]
+pub struct fut_completion {
+    pub future: *mut fut_future,
+    pub user: *mut c_void,
+}
+
 /// A pool (thread or process) that runs tasks: see `fut_executor_submit`.
 pub struct fut_executor {
     _opaque: [u8; 0],
