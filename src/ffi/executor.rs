@@ -13,6 +13,12 @@ use std::sync::Arc;
 pub(crate) static EXECUTORS: Pool<Arc<dyn Executor>> = Pool::new(0x4655_5445);
 static MAPS: Pool<Mutex<Map>> = Pool::new(0x4655_544d);
 
+/// Registers this module's handle pools with the fork handlers.
+pub(crate) fn register_pools_for_fork() {
+    EXECUTORS.register_for_fork();
+    MAPS.register_for_fork();
+}
+
 /// Gives C one reference to a new executor handle.
 pub(crate) fn executor_to_c(ex: Arc<dyn Executor>) -> *mut fut_executor {
     EXECUTORS.alloc(ex).into_raw() as *mut fut_executor

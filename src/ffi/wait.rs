@@ -12,6 +12,11 @@ use std::mem::ManuallyDrop;
 
 static AS_COMPLETED: Pool<Mutex<AsCompleted>> = Pool::new(0x4655_5441);
 
+/// Registers this module's handle pools with the fork handlers.
+pub(crate) fn register_pools_for_fork() {
+    AS_COMPLETED.register_for_fork();
+}
+
 fn return_when(when: fut_return_when) -> Result<ReturnWhen, Status> {
     match when {
         FUT_FIRST_COMPLETED => Ok(ReturnWhen::FirstCompleted),
