@@ -9,7 +9,8 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets CARGO_PKG_VERSION_MAJOR");
+    let major =
+        std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets CARGO_PKG_VERSION_MAJOR");
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     // Only ELF platforms know -soname; the project targets Linux.
     if target_os == "linux" || target_os.ends_with("bsd") {
