@@ -1067,6 +1067,234 @@ private:
 };
 
 // ============================================================================
+// Process pools
+// ============================================================================
+
+/** How a process pool starts its workers (fut_start_method). */
+enum class start_method : fut_start_method {
+    /** Every worker forked when the pool is created. */
+    fork = FUT_START_FORK,
+    /** A fork server, forked at creation, forks workers on demand (default). */
+    forkserver = FUT_START_FORKSERVER,
+};
+
+/** What a worker process's death does to the pool (fut_crash_policy). */
+enum class crash_policy : fut_crash_policy {
+    /** Python's behaviour (default): the pool breaks (broken_pool_error). */
+    break_pool = FUT_CRASH_BREAK_POOL,
+    /** Only the dead worker's task fails (task_error, FUT_ERR_WORKER_DIED). */
+    fail_task = FUT_CRASH_FAIL_TASK,
+};
+
+/** Options of a process pool (fut_process_pool_options). */
+struct process_pool_options {
+    /** Worker processes; 0: the CPUs this process may use. */
+    std::size_t max_workers = 0;
+    ::fut::start_method start_method = ::fut::start_method::forkserver;
+    /** Runs once in each worker before its first task; non-zero breaks the
+     *  pool. A plain function: it runs in the forked worker. */
+    fut_init_fn initializer = nullptr;
+    /** The initializer's argument bytes (copied at creation). */
+    bytes initializer_arg;
+    /** Calls a worker runs before it is replaced; 0: unlimited (forkserver only). */
+    std::size_t max_tasks_per_child = 0;
+    crash_policy on_worker_crash = crash_policy::break_pool;
+    /** Per-task limit (the worker is killed, task_error FUT_ERR_TIME_LIMIT); 0: none. */
+    std::chrono::nanoseconds task_time_limit{0};
+};
+
+namespace detail {
+
+template <class F, class = void>
+struct function_pointer_of {
+    using type = void;
+};
+// `+f` turns a captureless, non-generic lambda into a plain function pointer.
+template <class F>
+struct function_pointer_of<F, std::void_t<decltype(+std::declval<F &>())>> {
+    using type = decltype(+std::declval<F &>());
+};
+
+template <class Fp>
+struct function_traits {
+    static constexpr bool is_function = false;
+};
+template <class R, class... P>
+struct function_traits<R (*)(P...)> {
+    static constexpr bool is_function = true;
+    using result = R;
+    using params = std::tuple<P...>;
+};
+template <class R, class... P>
+struct function_traits<R (*)(P...) noexcept> : function_traits<R (*)(P...)> {};
+
+/** Whether a T can cross into a worker process as its bytes. */
+template <class T>
+constexpr bool is_plain_data() {
+    return !std::is_pointer_v<T> && !std::is_member_pointer_v<T> && std::is_trivially_copyable_v<T> &&
+           std::is_default_constructible_v<T>;
+}
+
+template <class R>
+constexpr bool can_return_from_worker() {
+    return std::is_void_v<R> || is_byte_string<R>::value || is_plain_data<R>();
+}
+
+/** A plain function and its trivially copyable arguments, sent as bytes:
+ *  [function pointer][argument 0][argument 1]... The pointer is valid in
+ *  the worker because the worker is a fork of this process image. */
+template <class Fp, class R, class... P>
+struct fork_call {
+    static constexpr std::size_t sizes[] = {sizeof(Fp), sizeof(P)...};
+    static constexpr std::size_t total = (sizeof(Fp) + ... + sizeof(P));
+    /** Offset of argument i (after the pointer and the arguments before it). */
+    static constexpr std::size_t offset(std::size_t i) {
+        std::size_t at = 0;
+        for (std::size_t j = 0; j <= i; j++) at += sizes[j];
+        return at;
+    }
+
+    template <class T>
+    static T load(const unsigned char *at) {
+        T v;
+        std::memcpy(static_cast<void *>(&v), at, sizeof(T));
+        return v;
+    }
+
+    template <std::size_t... I>
+    static std::vector<unsigned char> encode(Fp fn, const std::tuple<P...> &args, std::index_sequence<I...>) {
+        std::vector<unsigned char> buf(total);
+        std::memcpy(buf.data(), &fn, sizeof fn);
+        (std::memcpy(buf.data() + offset(I), static_cast<const void *>(&std::get<I>(args)), sizes[I + 1]),
+         ...);
+        return buf;
+    }
+
+    template <std::size_t... I>
+    static std::tuple<P...> decode(const unsigned char *buf, std::index_sequence<I...>) {
+        return std::tuple<P...>(load<P>(buf + offset(I))...);
+    }
+
+    static std::int32_t run(fut_task *t, const void *arg, std::size_t len) noexcept {
+        return run_task(t, [&] {
+            if (len != total || arg == nullptr) {
+                throw error(FUT_ERR_INVALID_ARGUMENT, "process pool call: argument bytes of the wrong size");
+            }
+            const auto *buf = static_cast<const unsigned char *>(arg);
+            Fp fn = load<Fp>(buf);
+            std::tuple<P...> args = decode(buf, std::index_sequence_for<P...>{});
+            if constexpr (std::is_void_v<R>) {
+                std::apply(fn, args);
+            } else {
+                set_task_result<R>(t, std::apply(fn, args));
+            }
+        });
+    }
+};
+
+template <class Tuple>
+struct decay_tuple;
+template <class... P>
+struct decay_tuple<std::tuple<P...>> {
+    using type = std::tuple<std::decay_t<P>...>;
+};
+
+}  // namespace detail
+
+/**
+ * Python's ProcessPoolExecutor: tasks run in worker processes forked from
+ * this one. What crosses into a worker is code that was in the process
+ * image when the pool was created, and bytes: no captured state, no
+ * pointers. The destructor is shutdown(wait=true).
+ */
+class process_pool : public executor {
+public:
+    /** A pool with the default options. */
+    process_pool() : process_pool(process_pool_options{}) {}
+    explicit process_pool(std::size_t max_workers) : process_pool(make_options(max_workers)) {}
+    explicit process_pool(const process_pool_options &options) {
+        fut_process_pool_options o;
+        fut_process_pool_options_init(&o);
+        o.max_workers = options.max_workers;
+        o.start_method = static_cast<fut_start_method>(options.start_method);
+        o.initializer = options.initializer;
+        o.initializer_arg = options.initializer_arg.empty() ? nullptr : options.initializer_arg.data();
+        o.initializer_arg_len = options.initializer_arg.size();
+        o.max_tasks_per_child = options.max_tasks_per_child;
+        o.on_worker_crash = static_cast<fut_crash_policy>(options.on_worker_crash);
+        o.task_time_limit_ns = static_cast<std::int64_t>(options.task_time_limit.count());
+        detail::check(fut_process_pool_new(&o, &ex_));
+    }
+    process_pool(process_pool &&) noexcept = default;
+    process_pool &operator=(process_pool &&) noexcept = default;
+    ~process_pool() = default;
+
+    /** Runs the C task `fn` in a worker on a copy of `len` bytes at `data`
+     *  (copied now); its value comes back as bytes, read as a T. */
+    template <class T = bytes>
+    future<T> submit(fut_task_fn fn, const void *data, std::size_t len) {
+        return submit_c<T>(fn, data, len);
+    }
+    template <class T = bytes>
+    future<T> submit(fut_task_fn fn, std::string_view data) {
+        return submit_c<T>(fn, data.data(), data.size());
+    }
+    template <class T = bytes>
+    future<T> submit(fut_task_fn fn, const bytes &data) {
+        return submit_c<T>(fn, data.data(), data.size());
+    }
+
+    /**
+     * Runs `fn(args...)` in a worker, where `fn` is a plain function or a
+     * captureless, non-generic lambda, and every argument and the result
+     * are trivially copyable non-pointer values (the result may also be
+     * std::string or fut::bytes, or void). The function pointer and the
+     * arguments' bytes are sent; whatever `fn` throws in the worker becomes
+     * the task's failure.
+     *
+     *   pool.submit([](int a, int b) { return a * b; }, 6, 7)   // future<int>
+     */
+    template <class F, class... Args, std::enable_if_t<!std::is_convertible_v<F, fut_task_fn>, int> = 0>
+    auto submit(F fn, Args &&...args) {
+        using Fp = typename detail::function_pointer_of<F>::type;
+        using traits = detail::function_traits<Fp>;
+        if constexpr (!traits::is_function) {
+            static_assert(traits::is_function,
+                          "process_pool::submit: pass a plain function or a captureless, non-generic "
+                          "lambda: captured state cannot cross into a worker process");
+            return future<void>();
+        } else {
+            using R = std::decay_t<typename traits::result>;
+            using Params = typename detail::decay_tuple<typename traits::params>::type;
+            return submit_fork<Fp, R>(static_cast<Fp>(+fn), static_cast<Params *>(nullptr),
+                                      std::forward<Args>(args)...);
+        }
+    }
+
+private:
+    template <class Fp, class R, class... P, class... Args>
+    future<R> submit_fork(Fp fn, std::tuple<P...> *, Args &&...args) {
+        static_assert(sizeof...(P) == sizeof...(Args), "process_pool::submit: wrong number of arguments");
+        static_assert((detail::is_plain_data<P>() && ...),
+                      "process_pool::submit: every parameter must be a trivially copyable, default "
+                      "constructible non-pointer type (its bytes are sent to the worker)");
+        static_assert(detail::can_return_from_worker<R>(),
+                      "process_pool::submit: the result must be void, std::string, fut::bytes or a "
+                      "trivially copyable, default constructible non-pointer type");
+        using Call = detail::fork_call<Fp, R, P...>;
+        std::tuple<P...> values(std::forward<Args>(args)...);
+        std::vector<unsigned char> buf = Call::encode(fn, values, std::index_sequence_for<P...>{});
+        return submit_c<R>(&Call::run, buf.data(), buf.size());  // the pool copies the bytes now
+    }
+
+    static process_pool_options make_options(std::size_t max_workers) {
+        process_pool_options o;
+        o.max_workers = max_workers;
+        return o;
+    }
+};
+
+// ============================================================================
 // Promises
 // ============================================================================
 
