@@ -6,8 +6,29 @@
 #include <string>
 #include <vector>
 
+namespace {
+struct pair_arg {
+    int a;
+    double b;
+};
+int32_t echo(fut_task *, const void *, size_t) noexcept { return 0; }
+}  // namespace
+
 int fut_header_hpp_probe();
 int fut_header_hpp_probe() {
+    fut::process_pool_options po;
+    po.max_workers = 1;
+    po.on_worker_crash = fut::crash_policy::fail_task;
+    fut::process_pool procs(po);
+    fut::future<fut::bytes> r = procs.submit(echo, "bytes");
+    fut::future<std::string> q = procs.submit<std::string>(echo, fut::bytes{});
+    fut::future<double> m = procs.submit([](pair_arg p, long k) { return p.b * static_cast<double>(k); },
+                                         pair_arg{1, 2.0}, 3L);
+    fut::future<void> z = procs.submit([] {});
+    (void)r.get().size();
+    (void)q.get().size();
+    z.get();
+    if (m.get() > 0) return 0;
     fut::thread_pool pool(1);
     fut::future<int> a = pool.submit([] { return 1; });
     fut::future<void> b = pool.submit([](fut::task_context &ctx) { ctx.throw_if_cancel_requested(); });
