@@ -136,7 +136,12 @@ pub unsafe extern "C" fn fut_executor_map(
 pub unsafe extern "C" fn fut_map_next(m: *mut fut_map, out: *mut *mut fut_future) -> fut_status {
     guard(|| {
         let out = non_null(out)?;
-        let m = MAPS.borrow(m as *const u8).ok_or(Status::InvalidArgument)?;
+        // A reference of our own: another thread may release the caller's
+        // while this call blocks.
+        let m = MAPS
+            .borrow(m as *const u8)
+            .map(|h| (*h).clone())
+            .ok_or(Status::InvalidArgument)?;
         let next = m.lock().next_done();
         match next {
             Ok(f) => {

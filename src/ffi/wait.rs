@@ -103,8 +103,11 @@ pub unsafe extern "C" fn fut_as_completed_next(
 ) -> fut_status {
     guard(|| {
         let out = non_null(out)?;
+        // A reference of our own: another thread may release the caller's
+        // while this call blocks.
         let it = AS_COMPLETED
             .borrow(it as *const u8)
+            .map(|h| (*h).clone())
             .ok_or(Status::InvalidArgument)?;
         let next = it.lock().next_done();
         match next {
