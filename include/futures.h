@@ -54,16 +54,6 @@
 #define FUT_WAIT_FOREVER -1
 
 /**
- * Largest accepted `max_workers`.
- */
-#define MAX_WORKERS 1024
-
-/**
- * The largest `max_workers` a thread pool accepts (X17).
- */
-#define MAX_WORKERS_LIMIT 1024
-
-/**
  * An iterator over futures in completion order (`fut_as_completed_new`).
  */
 typedef struct fut_as_completed fut_as_completed;
@@ -663,9 +653,10 @@ fut_status fut_future_set_result(struct fut_future *f, void *ptr, size_t len, fu
 fut_status fut_future_set_exception(struct fut_future *f, int32_t code, const char *message);
 
 /**
- * Fills `*opts` with every default and sets `struct_size`. NULL is ignored.
+ * Sets `opts->struct_size` and every field to its default (NULL is
+ * `FUT_ERR_INVALID_ARGUMENT`).
  */
-void fut_process_pool_options_init(struct fut_process_pool_options *opts);
+fut_status fut_process_pool_options_init(struct fut_process_pool_options *opts);
 
 /**
  * Creates a process pool (NULL `opts`: every default) and returns once its

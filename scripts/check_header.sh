@@ -18,3 +18,12 @@ if ! diff -u include/futures.h "$out"; then
   exit 1
 fi
 echo "ok: include/futures.h matches cbindgen's output"
+
+# Every name the header defines carries the fut_/FUT_ prefix (it is installed
+# next to users' own headers), except its include guard.
+bad=$(grep -oE '^#define [A-Za-z_][A-Za-z0-9_]*|typedef [^;(]*[ *]\(?\*?([A-Za-z_][A-Za-z0-9_]*)' include/futures.h \
+  | grep -oE '[A-Za-z_][A-Za-z0-9_]*$' | grep -vE '^(fut_|FUT_|FUTURES_H$)' || true)
+if [ -n "$bad" ]; then
+  echo "names without the fut_/FUT_ prefix in include/futures.h:"; echo "$bad"; exit 1
+fi
+echo "ok: every name in include/futures.h carries the prefix"

@@ -92,3 +92,49 @@ pub(crate) unsafe fn input_slice<'a, T>(p: *const T, n: usize) -> Result<&'a [T]
     // SAFETY: the caller promises `n` readable elements at `p`.
     Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
+
+/// Reads a caller's options struct that starts with `size_t struct_size`
+/// (ABI growth, API.md "Options"): a struct of at least `v1_size` bytes is
+/// accepted, fields past its `struct_size` keep `defaults` (an older
+/// header), and bytes past ours must be zero (a newer header asking for
+/// something this library does not know). NULL means `defaults`.
+///
+/// # Safety
+/// `opts` is NULL or points to at least `struct_size` readable bytes.
+pub(crate) unsafe fn read_versioned<T: Copy>(
+    opts: *const T,
+    defaults: T,
+    v1_size: usize,
+) -> Result<T, Status> {
+    let ours = std::mem::size_of::<T>();
+    let mut out = defaults;
+    if opts.is_null() {
+        return Ok(out);
+    }
+    // SAFETY: every version of the struct starts with `size_t struct_size`.
+    let size = unsafe { std::ptr::read_unaligned(opts as *const usize) };
+    if size < v1_size {
+        return Err(Status::InvalidArgument);
+    }
+    if size > ours {
+        // SAFETY: the caller's struct has `size` readable bytes.
+        let extra =
+            unsafe { std::slice::from_raw_parts((opts as *const u8).add(ours), size - ours) };
+        if extra.iter().any(|&b| b != 0) {
+            return Err(Status::InvalidArgument);
+        }
+    }
+    // SAFETY: `min(size, ours)` bytes are readable at `opts` and fit in `out`;
+    // the options are plain data (integers, pointers, Option<fn>) for which
+    // any bit pattern is a valid value; field values are checked by callers.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            opts as *const u8,
+            &mut out as *mut T as *mut u8,
+            size.min(ours),
+        )
+    };
+    // SAFETY: `struct_size` is the first field, a usize, in every version.
+    unsafe { std::ptr::write_unaligned(&mut out as *mut T as *mut usize, ours) };
+    Ok(out)
+}

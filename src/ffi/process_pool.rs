@@ -2,7 +2,7 @@
 
 use super::executor::executor_to_c;
 use super::types::*;
-use super::{guard, guard_value, non_null};
+use super::{guard, non_null};
 use crate::process_pool::{Config, CrashPolicy, ProcessPool, StartMethod};
 use crate::status::Status;
 use std::ffi::c_void;
@@ -45,6 +45,7 @@ pub const FUT_CRASH_FAIL_TASK: fut_crash_policy = 1;
 /// ends the worker and is reported with its signal; an initializer may
 /// install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
 #[repr(C)]
+#[derive(Copy, Clone)]
 pub struct fut_process_pool_options {
     /// `sizeof(fut_process_pool_options)`, set by the init function.
     pub struct_size: usize,
@@ -87,43 +88,30 @@ fn defaults() -> fut_process_pool_options {
     }
 }
 
-/// Fills `*opts` with every default and sets `struct_size`. NULL is ignored.
+/// Sets `opts->struct_size` and every field to its default (NULL is
+/// `FUT_ERR_INVALID_ARGUMENT`).
 #[no_mangle]
-pub unsafe extern "C" fn fut_process_pool_options_init(opts: *mut fut_process_pool_options) {
-    guard_value((), || {
-        if !opts.is_null() {
-            // SAFETY: the caller passes room for one options struct.
-            unsafe { opts.write(defaults()) };
-        }
+pub unsafe extern "C" fn fut_process_pool_options_init(
+    opts: *mut fut_process_pool_options,
+) -> fut_status {
+    guard(|| {
+        let opts = super::non_null(opts)?;
+        // SAFETY: non-NULL; the caller passes room for one options struct.
+        unsafe { opts.write(defaults()) };
+        Ok(())
     })
 }
 
-/// Reads the caller's options: fields beyond its `struct_size` keep their
-/// defaults (a struct from an older header).
+/// Size of the first version of `fut_process_pool_options`.
+const OPTIONS_V1_SIZE: usize = std::mem::size_of::<fut_process_pool_options>();
+
+/// Reads and checks the caller's options (see `read_versioned`).
 ///
 /// # Safety
 /// `opts` must point to at least `struct_size` readable bytes.
 unsafe fn read_options(opts: *const fut_process_pool_options) -> Result<Config, Status> {
-    let mut o = defaults();
-    if !opts.is_null() {
-        // SAFETY: struct_size is the first field of every version.
-        let size = unsafe { std::ptr::read_unaligned(opts as *const usize) };
-        let full = std::mem::size_of::<fut_process_pool_options>();
-        let first = std::mem::offset_of!(fut_process_pool_options, max_workers);
-        if size <= first {
-            return Err(Status::InvalidArgument);
-        }
-        // SAFETY: the caller's struct has `size` readable bytes; we copy no
-        // more than our own struct holds.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                opts as *const u8,
-                &mut o as *mut fut_process_pool_options as *mut u8,
-                size.min(full),
-            )
-        };
-        o.struct_size = full;
-    }
+    // SAFETY: forwarded from the caller.
+    let o = unsafe { super::read_versioned(opts, defaults(), OPTIONS_V1_SIZE) }?;
     let start_method = match o.start_method {
         FUT_START_FORK => StartMethod::Fork,
         FUT_START_FORKSERVER => StartMethod::ForkServer,
@@ -214,14 +202,28 @@ mod tests {
     }
 
     #[test]
-    fn short_structs_keep_later_defaults() {
+    fn short_structs_are_refused_and_newer_ones_need_zero_tails() {
         let mut o = defaults();
-        o.max_workers = 3;
-        o.on_worker_crash = FUT_CRASH_FAIL_TASK;
         o.struct_size = std::mem::offset_of!(fut_process_pool_options, start_method);
         // SAFETY: a live options struct, larger than the size it claims.
-        let c = unsafe { read_options(&o) }.unwrap();
+        assert!(unsafe { read_options(&o) }.is_err());
+        #[repr(C)]
+        #[derive(Copy, Clone)]
+        struct Newer {
+            v1: fut_process_pool_options,
+            extra: u64,
+        }
+        let mut n = Newer {
+            v1: defaults(),
+            extra: 0,
+        };
+        n.v1.struct_size = std::mem::size_of::<Newer>();
+        n.v1.max_workers = 3;
+        // SAFETY: `n` has struct_size readable bytes.
+        let c = unsafe { read_options(&n.v1) }.unwrap();
         assert_eq!(c.max_workers, 3);
-        assert_eq!(c.on_worker_crash, CrashPolicy::BreakPool);
+        n.extra = 1;
+        // SAFETY: as above.
+        assert!(unsafe { read_options(&n.v1) }.is_err());
     }
 }

@@ -69,43 +69,15 @@ pub unsafe extern "C" fn fut_thread_pool_options_init(
     })
 }
 
-/// Reads the caller's struct: exactly `struct_size` bytes of it.
+/// Reads the caller's struct (see `read_versioned`).
 ///
 /// # Safety
-/// `opts` must point to at least `struct_size` readable bytes (it starts with
-/// `struct_size`).
+/// `opts` is NULL or points to at least `struct_size` readable bytes.
 unsafe fn read_options(
     opts: *const fut_thread_pool_options,
 ) -> Result<fut_thread_pool_options, Status> {
-    let mut out = default_options();
-    if opts.is_null() {
-        return Ok(out);
-    }
-    // SAFETY: every version of the struct starts with `size_t struct_size`.
-    let size = unsafe { std::ptr::read_unaligned(opts as *const usize) };
-    if size < OPTIONS_V1_SIZE {
-        return Err(Status::InvalidArgument);
-    }
-    if size > size_of::<fut_thread_pool_options>() {
-        // A newer caller: accepted only if every field we do not know is zero.
-        // SAFETY: the caller's struct has `size` readable bytes.
-        let extra = unsafe {
-            std::slice::from_raw_parts(
-                (opts as *const u8).add(size_of::<fut_thread_pool_options>()),
-                size - size_of::<fut_thread_pool_options>(),
-            )
-        };
-        if extra.iter().any(|&b| b != 0) {
-            return Err(Status::InvalidArgument);
-        }
-    }
-    let n = size.min(size_of::<fut_thread_pool_options>());
-    // SAFETY: `n` bytes are readable at `opts` and fit in `out`; the fields
-    // are plain data for which any bit pattern the C caller set is allowed
-    // (function pointers are Option, NULL is None).
-    unsafe { std::ptr::copy_nonoverlapping(opts as *const u8, &mut out as *mut _ as *mut u8, n) };
-    out.struct_size = size_of::<fut_thread_pool_options>();
-    Ok(out)
+    // SAFETY: forwarded from the caller.
+    unsafe { super::read_versioned(opts, default_options(), OPTIONS_V1_SIZE) }
 }
 
 /// Creates a thread pool (Python's ThreadPoolExecutor) with no thread yet:
