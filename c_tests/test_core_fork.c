@@ -41,6 +41,13 @@ static void child_uses_library(void)
 /* T11: fork while two threads churn through the handle pool, 50 times. */
 TEST(T11_library_usable_in_child_forked_during_churn)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer's own allocator (GCC 12) takes a lock that a churning
+     * thread may hold at fork and is not reset in the child: the child then
+     * hangs inside malloc, not in libfutures. glibc's malloc is fork-safe. */
+    printf("# skipped under AddressSanitizer: its allocator is not fork-safe\n");
+    return;
+#endif
     atomic_store(&stop_churn, false);
     pthread_t a = SPAWN(churn, NULL), b = SPAWN(churn, NULL);
     int rounds = (int)tu_scaled(50, 5);

@@ -60,6 +60,22 @@ pub(crate) struct Pool<T> {
 // T: Sync + Send.
 unsafe impl<T: Send + Sync> Sync for Pool<T> {}
 
+/// Values reachable only from a live handle's slot are not leaks; tell
+/// LeakSanitizer (when the host runs under it) to scan the slots for
+/// pointers, as it scans globals. Valgrind scans mappings by itself.
+fn register_with_leak_checker(p: *mut libc::c_void, size: usize) {
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
+    // whole process.
+    let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__lsan_register_root_region".as_ptr()) };
+    if !sym.is_null() {
+        // SAFETY: the sanitizer runtime defines it as
+        // `void __lsan_register_root_region(const void *p, size_t size)`.
+        let register: extern "C" fn(*const libc::c_void, usize) =
+            unsafe { std::mem::transmute(sym) };
+        register(p, size);
+    }
+}
+
 fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -96,6 +112,7 @@ impl<T> Pool<T> {
                 )
             };
             if p != libc::MAP_FAILED {
+                register_with_leak_checker(p, size);
                 free.reserved = size;
                 self.base.store(p as usize, Ordering::Release);
                 self.limit.store(p as usize, Ordering::Release);
