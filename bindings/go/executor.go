@@ -130,7 +130,8 @@ func finalizeExecutor(e *executor) {
 	go e.release()
 }
 
-// MapResults gives the results of Map in input order.
+// MapResults gives the results of Map in input order. Use it from one
+// goroutine at a time.
 type MapResults struct {
 	ctx     context.Context
 	futures []*Future

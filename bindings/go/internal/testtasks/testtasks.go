@@ -4,6 +4,8 @@
 package testtasks
 
 /*
+#cgo CFLAGS: -I${SRCDIR}/../../../../include
+#cgo LDFLAGS: -lfutures
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
