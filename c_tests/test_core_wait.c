@@ -367,6 +367,7 @@ typedef struct waiter {
     uint8_t flags[16];
     size_t n_done;
     int64_t elapsed;
+    atomic_bool returned;
 } waiter;
 
 static void *waiter_main(void *arg)
@@ -376,8 +377,19 @@ static void *waiter_main(void *arg)
     int64_t t0 = tu_now_ns();
     w->status = fut_wait(w->fs, w->n, w->timeout, w->when, w->flags, &w->n_done);
     w->elapsed = tu_now_ns() - t0;
+    atomic_store(&w->returned, true);
     return NULL;
 }
+
+/* A waiter whose condition does not hold yet must still be blocked. The short sleep only gives
+ * a wrongly woken waiter time to return (making the check likely to catch it); a correct
+ * library can never fail this check. */
+#define CHECK_STILL_BLOCKED(w)                                                                 \
+    do {                                                                                       \
+        tu_sleep_ms(20);                                                                       \
+        CHECK_MSG(!atomic_load(&(w)->returned), "the waiter returned early (status %s)",       \
+                  tu_st((w)->status));                                                         \
+    } while (0)
 
 static pthread_t start_waiter(waiter *w, fut_future **fs, size_t n, int64_t timeout,
                               fut_return_when when)
@@ -389,6 +401,7 @@ static pthread_t start_waiter(waiter *w, fut_future **fs, size_t n, int64_t time
     w->when = when;
     w->status = -9999;
     w->n_done = 9999;
+    atomic_init(&w->returned, false);
     tu_latch_init(&w->about_to_block, 1);
     pthread_t t = SPAWN(waiter_main, w);
     LATCH_WAIT(&w->about_to_block);
@@ -442,7 +455,9 @@ TEST(W6_first_exception_forever_woken_by_failure)
     waiter w;
     pthread_t t = start_waiter(&w, fs, 4, FUT_WAIT_FOREVER, FUT_FIRST_EXCEPTION);
     complete(fs[0], C_RESULT);
+    CHECK_STILL_BLOCKED(&w); /* a success is not an exception */
     complete(fs[1], C_CANCEL);
+    CHECK_STILL_BLOCKED(&w); /* nor is a cancellation */
     complete(fs[2], C_EXCEPTION);
     JOIN(t);
     CHECK_ST(w.status, FUT_OK);
@@ -463,7 +478,9 @@ TEST(W6_W7_first_exception_forever_without_failure_waits_for_all)
     waiter w;
     pthread_t t = start_waiter(&w, fs, 3, FUT_WAIT_FOREVER, FUT_FIRST_EXCEPTION);
     complete(fs[0], C_CANCEL);
+    CHECK_STILL_BLOCKED(&w);
     complete(fs[1], C_RESULT);
+    CHECK_STILL_BLOCKED(&w);
     complete(fs[2], C_CANCEL);
     JOIN(t);
     CHECK_ST(w.status, FUT_OK);
@@ -488,8 +505,9 @@ static void *completer_main(void *arg)
     return NULL;
 }
 
-/* W7: an ALL_COMPLETED waiter blocked FOREVER returns once every future is done, completed by
- * two other threads (results, failures and cancellations mixed). */
+/* W7: an ALL_COMPLETED waiter blocked FOREVER returns once every future is done (and not while
+ * one is missing), completed by two other threads and the main one (results, failures and a
+ * cancellation). */
 TEST(W7_all_completed_forever_woken_when_all_done)
 {
     enum { N = 12 };
@@ -503,10 +521,13 @@ TEST(W7_all_completed_forever_woken_when_all_done)
     }
     waiter w;
     pthread_t t = start_waiter(&w, fs, N, FUT_WAIT_FOREVER, FUT_ALL_COMPLETED);
-    completer_args a = {first, N / 2, C_RESULT}, b = {second, N / 2, C_EXCEPTION};
+    /* the last future is kept back: the waiter must still be blocked without it */
+    completer_args a = {first, N / 2, C_RESULT}, b = {second, N / 2 - 1, C_EXCEPTION};
     pthread_t ta = SPAWN(completer_main, &a), tb = SPAWN(completer_main, &b);
     JOIN(ta);
     JOIN(tb);
+    CHECK_STILL_BLOCKED(&w);
+    complete(second[N / 2 - 1], C_CANCEL);
     JOIN(t);
     CHECK_ST(w.status, FUT_OK);
     for (int i = 0; i < N; i++)
@@ -525,6 +546,7 @@ TEST(W2_cancel_alone_wakes_all_completed_waiter)
     pthread_t t = start_waiter(&w, fs, 2, FUT_WAIT_FOREVER, FUT_ALL_COMPLETED);
     tu_sleep_ms(5);
     CHECK(fut_future_cancel(fs[0]));
+    CHECK_STILL_BLOCKED(&w); /* ALL_COMPLETED: one of two is not enough */
     CHECK(fut_future_cancel(fs[1]));
     JOIN(t);
     CHECK_ST(w.status, FUT_OK);
@@ -544,6 +566,7 @@ TEST(W1_W7_duplicates_counted_once_while_blocked)
     waiter w;
     pthread_t t = start_waiter(&w, fs, 4, TU_LONG_TIMEOUT_NS, FUT_ALL_COMPLETED);
     complete(a, C_RESULT);
+    CHECK_STILL_BLOCKED(&w); /* a counted once or thrice, b is still pending */
     complete(b, C_CANCEL);
     JOIN(t);
     CHECK_ST(w.status, FUT_OK);

@@ -14,7 +14,8 @@
  *   - SPAWN(fn, arg) / tu_join(t): thread helpers that fail the test on error.
  *   - TEST(name) { ... }: registers a test; tu_main(argc, argv) runs them in source order,
  *     prints "ok <name>" per test and finally "N passed, N failed" alone on a line.
- *     Optional argv[1..]: run only the tests whose name contains one of the arguments.
+ *     Optional argv[1..]: "WORD" runs only the tests whose name contains one of the words,
+ *     "-WORD" skips the tests whose name contains WORD.
  *     Each test runs under a watchdog (SIGALRM, TU_TEST_WATCHDOG_S) that names the test
  *     that hangs.
  *   - tu_scaled(n, min): n times the factor in env FUT_TEST_SCALE (default 1), at least min.
@@ -562,14 +563,22 @@ static inline int tu_cmp_tests(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
+/* argv: "WORD" selects the tests whose name contains WORD (any of them; all if none given),
+ * "-WORD" excludes the tests whose name contains WORD. */
 static inline bool tu_selected(const char *name, int argc, char **argv)
 {
-    if (argc <= 1)
-        return true;
-    for (int i = 1; i < argc; i++)
-        if (strstr(name, argv[i]))
-            return true;
-    return false;
+    bool any_include = false, included = false;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            if (argv[i][1] != '\0' && strstr(name, argv[i] + 1))
+                return false;
+        } else {
+            any_include = true;
+            if (strstr(name, argv[i]))
+                included = true;
+        }
+    }
+    return !any_include || included;
 }
 
 static inline int tu_main(int argc, char **argv)

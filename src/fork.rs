@@ -11,20 +11,33 @@
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 const MAX_LOCKS: usize = 32;
 
 static LOCKS: [AtomicPtr<libc::pthread_mutex_t>; MAX_LOCKS] =
     [const { AtomicPtr::new(ptr::null_mut()) }; MAX_LOCKS];
 static N_LOCKS: AtomicUsize = AtomicUsize::new(0);
-static INSTALL: Once = Once::new();
+
+/// Installs the fork handlers when the library is loaded, before any thread
+/// of it exists: installing them lazily (behind a `Once`) could race with a
+/// host fork and leave the child waiting on a half-run `Once`.
+#[used]
+#[link_section = ".init_array"]
+static ON_LOAD: extern "C" fn() = on_load;
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_load() {
+    install();
+    crate::handle::register_pools_for_fork();
+    crate::log::register_for_fork();
+}
 
 /// A mutex for `static` data that survives a host `fork()`.
 pub(crate) struct ForkMutex<T> {
     raw: UnsafeCell<libc::pthread_mutex_t>,
-    registered: Once,
+    registered: AtomicBool,
     data: UnsafeCell<T>,
 }
 
@@ -41,15 +54,24 @@ impl<T> ForkMutex<T> {
     pub(crate) const fn new(data: T) -> Self {
         ForkMutex {
             raw: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
-            registered: Once::new(),
+            registered: AtomicBool::new(false),
             data: UnsafeCell::new(data),
         }
     }
 
-    /// Locks; only for locks that live in statics (they are registered with
-    /// the fork handlers on first use).
+    /// Registers this lock with the fork handlers (idempotent). The library's
+    /// own locks are registered when it is loaded; others on first use.
+    pub(crate) fn register_for_fork(&'static self) {
+        if !self.registered.swap(true, Ordering::AcqRel) {
+            register(self.raw.get());
+        }
+    }
+
+    /// Locks; only for locks that live in statics.
     pub(crate) fn lock(&'static self) -> ForkMutexGuard<'static, T> {
-        self.registered.call_once(|| register(self.raw.get()));
+        if !self.registered.load(Ordering::Acquire) {
+            self.register_for_fork();
+        }
         // SAFETY: `raw` is an initialised pthread mutex that lives forever.
         let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
         assert_eq!(rc, 0, "pthread_mutex_lock");
@@ -79,13 +101,19 @@ impl<T> DerefMut for ForkMutexGuard<'_, T> {
     }
 }
 
-fn register(m: *mut libc::pthread_mutex_t) {
-    INSTALL.call_once(|| {
+/// Installs the handlers once. Also called on first registration, in case a
+/// static link dropped the load-time constructor.
+fn install() {
+    if !INSTALLED.swap(true, Ordering::AcqRel) {
         // SAFETY: the handlers are plain functions that live for the whole process.
         unsafe {
             libc::pthread_atfork(Some(prepare), Some(release_in_parent), Some(reset_in_child))
         };
-    });
+    }
+}
+
+fn register(m: *mut libc::pthread_mutex_t) {
+    install();
     let i = N_LOCKS.fetch_add(1, Ordering::AcqRel);
     assert!(i < MAX_LOCKS, "too many fork-protected locks");
     LOCKS[i].store(m, Ordering::Release);

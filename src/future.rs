@@ -125,6 +125,69 @@ pub(crate) enum Listener {
     Waiter(Arc<Waiter>, usize),
 }
 
+/// The listeners of a future: most have none or one (a waiter or a
+/// callback), which this keeps inline instead of allocating a vector.
+#[derive(Default)]
+enum Listeners {
+    #[default]
+    None,
+    One(Listener),
+    Many(Vec<Listener>),
+}
+
+impl Listeners {
+    fn push(&mut self, l: Listener) {
+        *self = match std::mem::take(self) {
+            Listeners::None => Listeners::One(l),
+            Listeners::One(first) => Listeners::Many(vec![first, l]),
+            Listeners::Many(mut v) => {
+                v.push(l);
+                Listeners::Many(v)
+            }
+        };
+    }
+
+    fn as_slice(&self) -> &[Listener] {
+        match self {
+            Listeners::None => &[],
+            Listeners::One(l) => std::slice::from_ref(l),
+            Listeners::Many(v) => v,
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Listener) -> bool) {
+        match self {
+            Listeners::None => {}
+            Listeners::One(l) => {
+                if !keep(l) {
+                    *self = Listeners::None;
+                }
+            }
+            Listeners::Many(v) => v.retain(keep),
+        }
+    }
+
+    /// Runs every callback, in registration order, dropping the waiters.
+    fn run_callbacks(self, f: &Future) {
+        let run = |l: Listener| {
+            if let Listener::Callback(cb) = l {
+                f.run_callback(cb);
+            }
+        };
+        match self {
+            Listeners::None => {}
+            Listeners::One(l) => run(l),
+            Listeners::Many(v) => v.into_iter().for_each(run),
+        }
+    }
+
+    fn has_callbacks(&self) -> bool {
+        self.as_slice()
+            .iter()
+            .any(|l| matches!(l, Listener::Callback(_)))
+    }
+}
+
 enum Outcome {
     Value(Value),
     Error(Box<ErrorRecord>),
@@ -135,7 +198,7 @@ struct Inner {
     /// Set by `cancel()` on a running future: the task may stop early (X9).
     cancel_requested: bool,
     outcome: Option<Outcome>,
-    listeners: Vec<Listener>,
+    listeners: Listeners,
 }
 
 pub struct FutureCore {
@@ -198,7 +261,7 @@ impl Future {
                 state: State::Pending,
                 cancel_requested: false,
                 outcome: None,
-                listeners: Vec::new(),
+                listeners: Listeners::None,
             }),
             readers: Condvar::new(),
             snapshot: AtomicU8::new(SNAP_PENDING),
@@ -400,20 +463,15 @@ impl Future {
         self.set_state(&mut inner, state, failed);
         inner.outcome = outcome;
         let listeners = std::mem::take(&mut inner.listeners);
-        let mut callbacks = Vec::new();
-        for l in listeners {
-            match l {
-                Listener::Waiter(w, token) => w.notify(token, failed),
-                Listener::Callback(cb) => callbacks.push(cb),
+        for l in listeners.as_slice() {
+            if let Listener::Waiter(w, token) = l {
+                w.notify(*token, failed);
             }
         }
         self.core().readers.notify_all();
         drop(inner);
-        if !callbacks.is_empty() {
-            let keep = self.clone();
-            for cb in callbacks {
-                keep.run_callback(cb);
-            }
+        if listeners.has_callbacks() {
+            listeners.run_callbacks(&self.clone());
         }
     }
 

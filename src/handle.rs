@@ -164,6 +164,10 @@ impl<T> Pool<T> {
         self.limit.store(base + end * size, Ordering::Release);
     }
 
+    pub(crate) fn register_for_fork(&'static self) {
+        self.free.register_for_fork();
+    }
+
     /// Moves `value` into a fresh slot with one reference.
     pub(crate) fn alloc(&'static self, value: T) -> Shared<T> {
         let slot = {
@@ -215,6 +219,13 @@ impl<T> Pool<T> {
     pub(crate) fn take(&'static self, p: *const u8) -> Option<Shared<T>> {
         self.live_slot(p).map(|slot| Shared { slot, pool: self })
     }
+}
+
+/// Registers the free-list lock of every handle type of the C API with the
+/// fork handlers (called when the library is loaded).
+pub(crate) fn register_pools_for_fork() {
+    crate::future::FUTURES.register_for_fork();
+    crate::ffi::register_pools_for_fork();
 }
 
 /// One counted reference to a value in a pool slot.

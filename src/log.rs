@@ -21,6 +21,10 @@ unsafe impl Sync for Hook {}
 
 static HOOK: ForkMutex<Option<Hook>> = ForkMutex::new(None);
 
+pub(crate) fn register_for_fork() {
+    HOOK.register_for_fork();
+}
+
 /// Installs `f` (None restores the default: a line on stderr).
 pub fn set_hook(f: Option<LogFn>, user: *mut c_void) {
     *HOOK.lock() = f.map(|f| Hook { f, user });

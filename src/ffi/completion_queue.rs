@@ -10,6 +10,11 @@ use std::ffi::c_void;
 
 static QUEUES: Pool<CompletionQueue> = Pool::new(0x4655_5451);
 
+/// Registers this module's handle pools with the fork handlers.
+pub(crate) fn register_pools_for_fork() {
+    QUEUES.register_for_fork();
+}
+
 fn queue(q: *const fut_completion_queue) -> Result<CompletionQueue, Status> {
     QUEUES
         .borrow(q as *const u8)

@@ -13,6 +13,12 @@ use std::sync::Arc;
 pub(crate) static EXECUTORS: Pool<Arc<dyn Executor>> = Pool::new(0x4655_5445);
 static MAPS: Pool<Mutex<Map>> = Pool::new(0x4655_544d);
 
+/// Registers this module's handle pools with the fork handlers.
+pub(crate) fn register_pools_for_fork() {
+    EXECUTORS.register_for_fork();
+    MAPS.register_for_fork();
+}
+
 /// Gives C one reference to a new executor handle.
 pub(crate) fn executor_to_c(ex: Arc<dyn Executor>) -> *mut fut_executor {
     EXECUTORS.alloc(ex).into_raw() as *mut fut_executor
@@ -136,7 +142,12 @@ pub unsafe extern "C" fn fut_executor_map(
 pub unsafe extern "C" fn fut_map_next(m: *mut fut_map, out: *mut *mut fut_future) -> fut_status {
     guard(|| {
         let out = non_null(out)?;
-        let m = MAPS.borrow(m as *const u8).ok_or(Status::InvalidArgument)?;
+        // A reference of our own: another thread may release the caller's
+        // while this call blocks.
+        let m = MAPS
+            .borrow(m as *const u8)
+            .map(|h| (*h).clone())
+            .ok_or(Status::InvalidArgument)?;
         let next = m.lock().next_done();
         match next {
             Ok(f) => {

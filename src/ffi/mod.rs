@@ -29,6 +29,13 @@ pub use types::*;
 pub use wait::*;
 
 use crate::status::Status;
+
+/// Registers the C API's handle pools with the fork handlers.
+pub(crate) fn register_pools_for_fork() {
+    wait::register_pools_for_fork();
+    completion_queue::register_pools_for_fork();
+    executor::register_pools_for_fork();
+}
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs the body of a fallible C function: panics become

@@ -12,6 +12,11 @@ use std::mem::ManuallyDrop;
 
 static AS_COMPLETED: Pool<Mutex<AsCompleted>> = Pool::new(0x4655_5441);
 
+/// Registers this module's handle pools with the fork handlers.
+pub(crate) fn register_pools_for_fork() {
+    AS_COMPLETED.register_for_fork();
+}
+
 fn return_when(when: fut_return_when) -> Result<ReturnWhen, Status> {
     match when {
         FUT_FIRST_COMPLETED => Ok(ReturnWhen::FirstCompleted),
@@ -103,8 +108,11 @@ pub unsafe extern "C" fn fut_as_completed_next(
 ) -> fut_status {
     guard(|| {
         let out = non_null(out)?;
+        // A reference of our own: another thread may release the caller's
+        // while this call blocks.
         let it = AS_COMPLETED
             .borrow(it as *const u8)
+            .map(|h| (*h).clone())
             .ok_or(Status::InvalidArgument)?;
         let next = it.lock().next_done();
         match next {
