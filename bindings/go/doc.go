@@ -45,9 +45,12 @@
 // (ResultPointer). Get a TaskFunc from a cgo preamble:
 //
 //	// #include "futures.h"
-//	// static int32_t square(fut_task *t, const void *arg, size_t n) { ... }
+//	// int32_t square(fut_task *t, const void *arg, size_t n) { ... }
 //	import "C"
 //	f, err := pool.Submit(futures.TaskFunc(C.square), arg)
+//
+// The function must not be static: Go takes its address, which needs a
+// symbol the linker can see.
 //
 // A ThreadPool also runs Go functions (SubmitFunc): a C trampoline calls
 // an exported Go function with a cgo.Handle on the library's worker thread,
