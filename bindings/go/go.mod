@@ -1,0 +1,3 @@
+module libfutures/bindings/go
+
+go 1.23
