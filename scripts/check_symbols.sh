@@ -31,9 +31,14 @@ bad_prefix=$(grep -v '^fut_' "$list" || true)
 if [ -n "$bad_prefix" ]; then
   echo "listed symbols without the fut_ prefix:"; echo "$bad_prefix"; fail=1
 fi
-listed=$(sort -u "$list")
-extra=$(comm -23 <(printf '%s\n' "$exported") <(printf '%s\n' "$listed"))
-missing=$(comm -13 <(printf '%s\n' "$exported") <(printf '%s\n' "$listed"))
+# Temporary files, not process substitution: bash does not wait for the
+# latter, which leaves its subshells behind as orphans.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '%s\n' "$exported" > "$tmp/exported"
+sort -u "$list" > "$tmp/listed"
+extra=$(comm -23 "$tmp/exported" "$tmp/listed")
+missing=$(comm -13 "$tmp/exported" "$tmp/listed")
 if [ -n "$extra" ]; then
   echo "exported but not in $list (add them if they are meant to be API):"; echo "$extra"; fail=1
 fi

@@ -27,8 +27,10 @@ def describe(pid):
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        return f"{pid} [{state}] {cmd or '(zombie)'}"
+            stat = f.read()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state = stat.rsplit(")", 1)[1].split()[0]
+        return f"{pid} [{state}] {name}: {cmd or '(exited)'}"
     except OSError:
         return f"{pid} (gone)"
 
