@@ -4,39 +4,6 @@
  */
 #include "test_util.h"
 
-enum kind { K_PENDING, K_RUNNING, K_OK, K_FAILED, K_CANCELLED, K_CANCELLED_NOTIFIED };
-
-static fut_future *make_in(enum kind k)
-{
-    fut_future *f = NEW_FUTURE();
-    switch (k) {
-    case K_PENDING:
-        break;
-    case K_RUNNING:
-        CHECK(fut_future_set_running_or_notify_cancel(f));
-        break;
-    case K_OK:
-        CHECK_ST(fut_future_set_result(f, NULL, 0, NULL), FUT_OK);
-        break;
-    case K_FAILED:
-        CHECK_ST(fut_future_set_exception(f, 1, "failed"), FUT_OK);
-        break;
-    case K_CANCELLED:
-        CHECK(fut_future_cancel(f));
-        break;
-    case K_CANCELLED_NOTIFIED:
-        CHECK(fut_future_cancel(f));
-        CHECK(!fut_future_set_running_or_notify_cancel(f));
-        break;
-    }
-    return f;
-}
-
-static void release_all(fut_future **fs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        fut_future_release(fs[i]);
-}
 
 static fut_as_completed *new_iter_at(const char *file, int line, fut_future *const *fs, size_t n,
                                      int64_t timeout)
@@ -91,8 +58,8 @@ static void next_expect_at(const char *file, int line, fut_as_completed *it, fut
  * complete; each once; then FUT_END, again and again. */
 TEST(W11_already_done_first_then_completion_order)
 {
-    fut_future *fs[6] = {make_in(K_PENDING), make_in(K_OK),      make_in(K_RUNNING),
-                         make_in(K_FAILED),  make_in(K_PENDING), make_in(K_CANCELLED)};
+    fut_future *fs[6] = {tu_future_in(TU_PENDING), tu_future_in(TU_OK),      tu_future_in(TU_RUNNING),
+                         tu_future_in(TU_FAILED),  tu_future_in(TU_PENDING), tu_future_in(TU_CANCELLED)};
     fut_as_completed *it = NEW_ITER(fs, 6, TU_LONG_TIMEOUT_NS);
     bool seen[6] = {false};
     for (int i = 0; i < 3; i++) {
@@ -111,7 +78,7 @@ TEST(W11_already_done_first_then_completion_order)
     NEXT_EXPECT(it, FUT_END);
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
-    release_all(fs, 6);
+    tu_release_all(fs, 6);
 }
 
 /* W11: completions interleaved with next() calls come in completion order. */
@@ -120,7 +87,7 @@ TEST(W11_interleaved_completion_order)
     enum { N = 8 };
     fut_future *fs[N];
     for (int i = 0; i < N; i++)
-        fs[i] = make_in(K_PENDING);
+        fs[i] = tu_future_in(TU_PENDING);
     fut_as_completed *it = NEW_ITER(fs, N, TU_LONG_TIMEOUT_NS);
     /* nothing done yet: a short poll-like wait is not possible on the iterator (its deadline
      * is fixed), so complete first, then ask */
@@ -149,14 +116,14 @@ TEST(W11_interleaved_completion_order)
     }
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
-    release_all(fs, N);
+    tu_release_all(fs, N);
 }
 
 /* W1 W11 X8: duplicates are yielded once, with the index of their first occurrence; done and
  * pending duplicates alike. */
 TEST(W1_W11_duplicates_yielded_once_with_first_index)
 {
-    fut_future *a = make_in(K_OK), *b = make_in(K_PENDING), *c = make_in(K_PENDING);
+    fut_future *a = tu_future_in(TU_OK), *b = tu_future_in(TU_PENDING), *c = tu_future_in(TU_PENDING);
     fut_future *fs[7] = {b, a, c, a, b, c, a};
     fut_as_completed *it = NEW_ITER(fs, 7, TU_LONG_TIMEOUT_NS);
     CHECK_EQ(NEXT_OK(it, fs), 1); /* a, first seen at 1 */
@@ -175,7 +142,7 @@ TEST(W1_W11_duplicates_yielded_once_with_first_index)
  * during the iteration by cancel alone). */
 TEST(W2_W11_cancelled_futures_included)
 {
-    fut_future *fs[3] = {make_in(K_CANCELLED), make_in(K_CANCELLED_NOTIFIED), make_in(K_PENDING)};
+    fut_future *fs[3] = {tu_future_in(TU_CANCELLED), tu_future_in(TU_CANCELLED_NOTIFIED), tu_future_in(TU_PENDING)};
     fut_as_completed *it = NEW_ITER(fs, 3, TU_LONG_TIMEOUT_NS);
     size_t i0 = NEXT_OK(it, fs), i1 = NEXT_OK(it, fs);
     CHECK((i0 == 0 && i1 == 1) || (i0 == 1 && i1 == 0));
@@ -183,7 +150,7 @@ TEST(W2_W11_cancelled_futures_included)
     CHECK_EQ(NEXT_OK(it, fs), 2);
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
-    release_all(fs, 3);
+    tu_release_all(fs, 3);
 }
 
 /* X8: n == 0 (NULL or non-NULL array) gives FUT_END at once, whatever the timeout. */
@@ -206,7 +173,7 @@ TEST(X8_empty_input_ends_at_once)
  * the refused call consumes nothing). */
 TEST(X8_index_optional_out_required)
 {
-    fut_future *fs[2] = {make_in(K_OK), make_in(K_FAILED)};
+    fut_future *fs[2] = {tu_future_in(TU_OK), tu_future_in(TU_FAILED)};
     fut_as_completed *it = NEW_ITER(fs, 2, TU_LONG_TIMEOUT_NS);
     size_t idx = 0;
     CHECK_ST(fut_as_completed_next(it, &idx, NULL), FUT_ERR_INVALID_ARGUMENT);
@@ -223,7 +190,7 @@ TEST(X8_index_optional_out_required)
     fut_future_release(out2);
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
-    release_all(fs, 2);
+    tu_release_all(fs, 2);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -234,7 +201,7 @@ TEST(X8_index_optional_out_required)
  * FUT_END for ever; pending futures are untouched by the timeout. */
 TEST(W12_timeout_then_end)
 {
-    fut_future *fs[3] = {make_in(K_PENDING), make_in(K_OK), make_in(K_RUNNING)};
+    fut_future *fs[3] = {tu_future_in(TU_PENDING), tu_future_in(TU_OK), tu_future_in(TU_RUNNING)};
     const int64_t timeout = 50 * TU_MS;
     int64_t t0 = tu_now_ns();
     fut_as_completed *it = NEW_ITER(fs, 3, timeout);
@@ -247,13 +214,13 @@ TEST(W12_timeout_then_end)
     CHECK_ST(fut_future_set_result(fs[2], NULL, 0, NULL), FUT_OK);
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
-    release_all(fs, 3);
+    tu_release_all(fs, 3);
 }
 
 /* W12: timeout 0 yields what is done, then FUT_ERR_TIMEOUT at once. */
 TEST(W12_zero_timeout_polls)
 {
-    fut_future *fs[3] = {make_in(K_CANCELLED), make_in(K_PENDING), make_in(K_FAILED)};
+    fut_future *fs[3] = {tu_future_in(TU_CANCELLED), tu_future_in(TU_PENDING), tu_future_in(TU_FAILED)};
     fut_as_completed *it = NEW_ITER(fs, 3, 0);
     size_t a = NEXT_OK(it, fs), b = NEXT_OK(it, fs);
     CHECK(a != b && a != 1 && b != 1);
@@ -261,16 +228,16 @@ TEST(W12_zero_timeout_polls)
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
     CHECK_EQ(fut_future_state(fs[1]), FUT_STATE_PENDING);
-    release_all(fs, 3);
+    tu_release_all(fs, 3);
 
     /* all done with timeout 0: no timeout at all */
-    fut_future *gs[2] = {make_in(K_OK), make_in(K_OK)};
+    fut_future *gs[2] = {tu_future_in(TU_OK), tu_future_in(TU_OK)};
     it = NEW_ITER(gs, 2, 0);
     NEXT_OK(it, gs);
     NEXT_OK(it, gs);
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
-    release_all(gs, 2);
+    tu_release_all(gs, 2);
 }
 
 typedef struct trickle {
@@ -301,7 +268,7 @@ TEST(W12_deadline_is_overall_not_per_next)
     enum { N = 40 };
     fut_future *fs[N];
     for (int i = 0; i < N; i++)
-        fs[i] = make_in(K_PENDING);
+        fs[i] = tu_future_in(TU_PENDING);
     const int64_t deadline = 100 * TU_MS;
     trickle tr;
     tr.fs = fs;
@@ -337,7 +304,7 @@ TEST(W12_deadline_is_overall_not_per_next)
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
     tu_latch_destroy(&tr.started);
-    release_all(fs, N);
+    tu_release_all(fs, N);
 }
 
 /* X4 W12: extreme deadlines (INT64_MAX ns, INT64_MIN = none) never time out. */
@@ -345,14 +312,14 @@ TEST(X4_as_completed_extreme_timeouts)
 {
     const int64_t timeouts[] = {INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < 2; i++) {
-        fut_future *fs[2] = {make_in(K_OK), make_in(K_PENDING)};
+        fut_future *fs[2] = {tu_future_in(TU_OK), tu_future_in(TU_PENDING)};
         fut_as_completed *it = NEW_ITER(fs, 2, timeouts[i]);
         CHECK_EQ(NEXT_OK(it, fs), 0);
         CHECK_ST(fut_future_set_result(fs[1], NULL, 0, NULL), FUT_OK);
         CHECK_EQ(NEXT_OK(it, fs), 1);
         NEXT_EXPECT(it, FUT_END);
         fut_as_completed_release(it);
-        release_all(fs, 2);
+        tu_release_all(fs, 2);
     }
 }
 
@@ -375,7 +342,7 @@ TEST(W13_iterator_drops_reference_when_yielding)
     fut_future *copy[N];
     memcpy(copy, fs, sizeof copy);
     fut_as_completed *it = NEW_ITER(copy, N, TU_LONG_TIMEOUT_NS);
-    release_all(fs, N); /* the iterator's references keep them alive */
+    tu_release_all(fs, N); /* the iterator's references keep them alive */
     CHECK_EQ(atomic_load(&drops), 0);
     for (int i = 0; i < N; i++) {
         fut_future *out = NULL;
@@ -397,12 +364,12 @@ TEST(W13_iterator_drops_reference_when_yielding)
 TEST(W13_timeout_drops_remaining_references)
 {
     atomic_int drops = 0;
-    fut_future *fs[2] = {make_in(K_PENDING), make_in(K_PENDING)};
+    fut_future *fs[2] = {tu_future_in(TU_PENDING), tu_future_in(TU_PENDING)};
     fut_as_completed *it = NEW_ITER(fs, 2, 1 * TU_MS);
     NEXT_EXPECT(it, FUT_ERR_TIMEOUT);
     for (int i = 0; i < 2; i++)
         CHECK_ST(fut_future_set_result(fs[i], tu_value_new(&drops, i), 0, tu_value_drop), FUT_OK);
-    release_all(fs, 2);
+    tu_release_all(fs, 2);
     CHECK_EQ(atomic_load(&drops), 2);
     NEXT_EXPECT(it, FUT_END);
     fut_as_completed_release(it);
@@ -423,8 +390,8 @@ TEST(W13_release_iterator_early)
     for (int variant = 0; variant < 4; variant++) {
         atomic_int drops = 0, calls = 0;
         enum { N = 4 };
-        fut_future *fs[N] = {make_in(K_OK), make_in(K_PENDING), make_in(K_PENDING),
-                             make_in(K_RUNNING)};
+        fut_future *fs[N] = {tu_future_in(TU_OK), tu_future_in(TU_PENDING), tu_future_in(TU_PENDING),
+                             tu_future_in(TU_RUNNING)};
         for (int i = 0; i < N; i++)
             CHECK_ST(fut_future_add_done_callback(fs[i], count_cb, &calls), FUT_OK);
         fut_as_completed *it = NEW_ITER(fs, N, TU_LONG_TIMEOUT_NS);
@@ -445,7 +412,7 @@ TEST(W13_release_iterator_early)
         CHECK(fut_future_cancel(fs[2]));
         CHECK_ST(fut_future_set_exception(fs[3], 1, "late"), FUT_OK);
         CHECK_EQ(atomic_load(&calls), N);
-        release_all(fs, N);
+        tu_release_all(fs, N);
         CHECK_EQ(atomic_load(&drops), 1);
         CHECK_EQ(atomic_load(&calls), N);
     }
@@ -456,12 +423,12 @@ TEST(W13_release_iterator_early)
 TEST(W13_iterator_holds_last_references)
 {
     atomic_int drops = 0, calls = 0;
-    fut_future *fs[2] = {NEW_FUTURE(), make_in(K_PENDING)};
+    fut_future *fs[2] = {NEW_FUTURE(), tu_future_in(TU_PENDING)};
     CHECK_ST(fut_future_set_result(fs[0], tu_value_new(&drops, 0), 0, tu_value_drop), FUT_OK);
     CHECK_ST(fut_future_add_done_callback(fs[1], count_cb, &calls), FUT_OK);
     fut_future *copy[2] = {fs[0], fs[1]};
     fut_as_completed *it = NEW_ITER(copy, 2, TU_LONG_TIMEOUT_NS);
-    release_all(fs, 2);
+    tu_release_all(fs, 2);
     CHECK_EQ(atomic_load(&drops), 0);
     CHECK_EQ(atomic_load(&calls), 0);
     fut_as_completed_release(it);
@@ -507,7 +474,7 @@ static void *consumer_main(void *arg)
  * set_result, set_exception and cancel, one after the other, and then sees FUT_END. */
 TEST(W11_W2_blocked_next_woken_by_each_completion)
 {
-    fut_future *fs[3] = {make_in(K_PENDING), make_in(K_RUNNING), make_in(K_PENDING)};
+    fut_future *fs[3] = {tu_future_in(TU_PENDING), tu_future_in(TU_RUNNING), tu_future_in(TU_PENDING)};
     consumer c;
     memset(&c, 0, sizeof c);
     c.fs = fs;
@@ -531,7 +498,7 @@ TEST(W11_W2_blocked_next_woken_by_each_completion)
     CHECK_EQ(c.order[2], 0);
     tu_latch_destroy(&c.about_to_block);
     fut_as_completed_release(c.it);
-    release_all(fs, 3);
+    tu_release_all(fs, 3);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -621,7 +588,7 @@ TEST(W14_load_100k_two_completers_concurrent_consumer)
     JOIN(t1);
     JOIN(t2);
     fut_as_completed_release(it);
-    release_all(fs, n);
+    tu_release_all(fs, n);
     tu_barrier_destroy(&start);
     free(fs);
     free(perm);

@@ -33,39 +33,6 @@ static size_t bad_modes(fut_return_when *out, size_t max)
     return n;
 }
 
-enum kind { K_PENDING, K_RUNNING, K_OK, K_FAILED, K_CANCELLED, K_CANCELLED_NOTIFIED };
-
-static fut_future *make_in(enum kind k)
-{
-    fut_future *f = NEW_FUTURE();
-    switch (k) {
-    case K_PENDING:
-        break;
-    case K_RUNNING:
-        CHECK(fut_future_set_running_or_notify_cancel(f));
-        break;
-    case K_OK:
-        CHECK_ST(fut_future_set_result(f, NULL, 0, NULL), FUT_OK);
-        break;
-    case K_FAILED:
-        CHECK_ST(fut_future_set_exception(f, 1, "failed"), FUT_OK);
-        break;
-    case K_CANCELLED:
-        CHECK(fut_future_cancel(f));
-        break;
-    case K_CANCELLED_NOTIFIED:
-        CHECK(fut_future_cancel(f));
-        CHECK(!fut_future_set_running_or_notify_cancel(f));
-        break;
-    }
-    return f;
-}
-
-static void release_all(fut_future **fs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        fut_future_release(fs[i]);
-}
 
 /* Calls fut_wait and checks FUT_OK, the flags and n_done. */
 static void check_wait_at(const char *file, int line, fut_future *const *fs, size_t n,
@@ -106,8 +73,8 @@ TEST(W10_bad_return_when_checked_first)
     fut_return_when bad[16];
     size_t nbad = bad_modes(bad, 16);
     CHECK(nbad >= 3);
-    fut_future *done[2] = {make_in(K_OK), make_in(K_CANCELLED)};
-    fut_future *pending[2] = {make_in(K_PENDING), make_in(K_RUNNING)};
+    fut_future *done[2] = {tu_future_in(TU_OK), tu_future_in(TU_CANCELLED)};
+    fut_future *pending[2] = {tu_future_in(TU_PENDING), tu_future_in(TU_RUNNING)};
     fut_future *with_null[2] = {done[0], NULL};
     for (size_t i = 0; i < nbad; i++) {
         uint8_t flags[2] = {0xAA, 0xAA};
@@ -130,8 +97,8 @@ TEST(W10_bad_return_when_checked_first)
     /* nothing changed */
     CHECK_EQ(fut_future_state(pending[0]), FUT_STATE_PENDING);
     CHECK_EQ(fut_future_state(pending[1]), FUT_STATE_RUNNING);
-    release_all(done, 2);
-    release_all(pending, 2);
+    tu_release_all(done, 2);
+    tu_release_all(pending, 2);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -160,8 +127,8 @@ TEST(W4_empty_input)
  * futures are done; outputs untouched. */
 TEST(X7_null_element_or_array_is_invalid_argument)
 {
-    fut_future *ok = make_in(K_OK);
-    fut_future *p = make_in(K_PENDING);
+    fut_future *ok = tu_future_in(TU_OK);
+    fut_future *p = tu_future_in(TU_PENDING);
     fut_future *arrs[3][3] = {{NULL, ok, p}, {ok, NULL, p}, {ok, p, NULL}};
     for (int m = 0; m < 3; m++) {
         for (int a = 0; a < 3; a++) {
@@ -190,13 +157,13 @@ TEST(X7_null_element_or_array_is_invalid_argument)
  * RUNNING is not done. */
 TEST(W8_none_done_poll)
 {
-    fut_future *fs[3] = {make_in(K_PENDING), make_in(K_RUNNING), make_in(K_PENDING)};
+    fut_future *fs[3] = {tu_future_in(TU_PENDING), tu_future_in(TU_RUNNING), tu_future_in(TU_PENDING)};
     const uint8_t zeros[3] = {0, 0, 0};
     for (int m = 0; m < 3; m++)
         CHECK_WAIT(fs, 3, 0, k_modes[m], zeros, 0);
     CHECK_EQ(fut_future_state(fs[0]), FUT_STATE_PENDING);
     CHECK_EQ(fut_future_state(fs[1]), FUT_STATE_RUNNING);
-    release_all(fs, 3);
+    tu_release_all(fs, 3);
 }
 
 /* W5 W8: none done, short timeout: FUT_OK after at least the timeout, flags 0, futures
@@ -205,7 +172,7 @@ TEST(W5_W8_W9_none_done_short_timeout)
 {
     atomic_int drops = 0;
     for (int m = 0; m < 3; m++) {
-        fut_future *fs[2] = {make_in(K_PENDING), make_in(K_PENDING)};
+        fut_future *fs[2] = {tu_future_in(TU_PENDING), tu_future_in(TU_PENDING)};
         const uint8_t zeros[2] = {0, 0};
         const int64_t timeout = 20 * TU_MS;
         int64_t t0 = tu_now_ns();
@@ -217,7 +184,7 @@ TEST(W5_W8_W9_none_done_short_timeout)
         CHECK_ST(fut_future_set_result(fs[0], tu_value_new(&drops, 1), 0, tu_value_drop), FUT_OK);
         CHECK(fut_future_cancel(fs[1]));
         int before = atomic_load(&drops);
-        release_all(fs, 2);
+        tu_release_all(fs, 2);
         CHECK_EQ(atomic_load(&drops), before + 1);
     }
 }
@@ -230,9 +197,9 @@ TEST(W5_W8_W9_none_done_short_timeout)
  * (FIRST_COMPLETED because one is done; the others because the timeout passed). */
 TEST(W4_W8_one_done_each_kind)
 {
-    enum kind done_kinds[] = {K_OK, K_FAILED, K_CANCELLED, K_CANCELLED_NOTIFIED};
+    enum tu_kind done_kinds[] = {TU_OK, TU_FAILED, TU_CANCELLED, TU_CANCELLED_NOTIFIED};
     for (size_t d = 0; d < 4; d++) {
-        fut_future *fs[3] = {make_in(K_PENDING), make_in(done_kinds[d]), make_in(K_RUNNING)};
+        fut_future *fs[3] = {tu_future_in(TU_PENDING), tu_future_in(done_kinds[d]), tu_future_in(TU_RUNNING)};
         const uint8_t want[3] = {0, 1, 0};
         for (int m = 0; m < 3; m++)
             CHECK_WAIT(fs, 3, 0, k_modes[m], want, 1);
@@ -240,18 +207,18 @@ TEST(W4_W8_one_done_each_kind)
          * timeout */
         int64_t t0 = tu_now_ns();
         CHECK_WAIT(fs, 3, TU_LONG_TIMEOUT_NS, FUT_FIRST_COMPLETED, want, 1);
-        if (done_kinds[d] == K_FAILED)
+        if (done_kinds[d] == TU_FAILED)
             CHECK_WAIT(fs, 3, TU_LONG_TIMEOUT_NS, FUT_FIRST_EXCEPTION, want, 1);
         CHECK_LT(tu_now_ns() - t0, TU_LONG_TIMEOUT_NS);
-        release_all(fs, 3);
+        tu_release_all(fs, 3);
     }
 }
 
 /* W4: all done (mixed kinds): every mode returns at once with every flag 1. */
 TEST(W4_all_done_every_mode)
 {
-    fut_future *fs[4] = {make_in(K_OK), make_in(K_FAILED), make_in(K_CANCELLED),
-                         make_in(K_CANCELLED_NOTIFIED)};
+    fut_future *fs[4] = {tu_future_in(TU_OK), tu_future_in(TU_FAILED), tu_future_in(TU_CANCELLED),
+                         tu_future_in(TU_CANCELLED_NOTIFIED)};
     const uint8_t ones[4] = {1, 1, 1, 1};
     for (int m = 0; m < 3; m++) {
         CHECK_WAIT(fs, 4, 0, k_modes[m], ones, 4);
@@ -259,18 +226,18 @@ TEST(W4_all_done_every_mode)
         CHECK_WAIT(fs, 4, TU_LONG_TIMEOUT_NS, k_modes[m], ones, 4);
         CHECK_LT(tu_now_ns() - t0, TU_LONG_TIMEOUT_NS);
     }
-    release_all(fs, 4);
+    tu_release_all(fs, 4);
 }
 
 /* W4 X4: all done, FOREVER: returns at once (the test is about FOREVER not blocking when
  * nothing needs waiting for). */
 TEST(W4_all_done_forever_returns_at_once)
 {
-    fut_future *fs[2] = {make_in(K_OK), make_in(K_CANCELLED)};
+    fut_future *fs[2] = {tu_future_in(TU_OK), tu_future_in(TU_CANCELLED)};
     const uint8_t ones[2] = {1, 1};
     for (int m = 0; m < 3; m++)
         CHECK_WAIT(fs, 2, FUT_WAIT_FOREVER, k_modes[m], ones, 2);
-    release_all(fs, 2);
+    tu_release_all(fs, 2);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -280,41 +247,41 @@ TEST(W4_all_done_forever_returns_at_once)
 /* W4 W6: FIRST_EXCEPTION with a failed future returns at once although others are pending. */
 TEST(W4_W6_first_exception_with_failure_returns_at_once)
 {
-    fut_future *fs[4] = {make_in(K_PENDING), make_in(K_OK), make_in(K_FAILED), make_in(K_PENDING)};
+    fut_future *fs[4] = {tu_future_in(TU_PENDING), tu_future_in(TU_OK), tu_future_in(TU_FAILED), tu_future_in(TU_PENDING)};
     const uint8_t want[4] = {0, 1, 1, 0};
     int64_t t0 = tu_now_ns();
     CHECK_WAIT(fs, 4, TU_LONG_TIMEOUT_NS, FUT_FIRST_EXCEPTION, want, 2);
     CHECK_LT(tu_now_ns() - t0, TU_LONG_TIMEOUT_NS);
-    release_all(fs, 4);
+    tu_release_all(fs, 4);
 
     /* F7 X1: a failure with code 0 and NULL message counts as an exception */
-    fut_future *gs[2] = {make_in(K_PENDING), NEW_FUTURE()};
+    fut_future *gs[2] = {tu_future_in(TU_PENDING), NEW_FUTURE()};
     CHECK_ST(fut_future_set_exception(gs[1], 0, NULL), FUT_OK);
     const uint8_t want2[2] = {0, 1};
     t0 = tu_now_ns();
     CHECK_WAIT(gs, 2, TU_LONG_TIMEOUT_NS, FUT_FIRST_EXCEPTION, want2, 1);
     CHECK_LT(tu_now_ns() - t0, TU_LONG_TIMEOUT_NS);
-    release_all(gs, 2);
+    tu_release_all(gs, 2);
 }
 
 /* W6: a success does not satisfy FIRST_EXCEPTION: with one success and one pending future it
  * waits for the timeout (no earlier) and returns the partition. */
 TEST(W6_first_exception_ignores_success)
 {
-    fut_future *fs[2] = {make_in(K_OK), make_in(K_PENDING)};
+    fut_future *fs[2] = {tu_future_in(TU_OK), tu_future_in(TU_PENDING)};
     const uint8_t want[2] = {1, 0};
     const int64_t timeout = 30 * TU_MS;
     int64_t t0 = tu_now_ns();
     CHECK_WAIT(fs, 2, timeout, FUT_FIRST_EXCEPTION, want, 1);
     CHECK_GE(tu_now_ns() - t0, timeout);
-    release_all(fs, 2);
+    tu_release_all(fs, 2);
 }
 
 /* W4 W6 X9: a cancellation is not an exception: FIRST_EXCEPTION with only cancellations
  * behaves like ALL_COMPLETED (waits for the pending one; returns at once when all done). */
 TEST(W4_W6_first_exception_with_only_cancellations_is_all_completed)
 {
-    fut_future *fs[3] = {make_in(K_CANCELLED), make_in(K_CANCELLED_NOTIFIED), make_in(K_PENDING)};
+    fut_future *fs[3] = {tu_future_in(TU_CANCELLED), tu_future_in(TU_CANCELLED_NOTIFIED), tu_future_in(TU_PENDING)};
     const uint8_t want[3] = {1, 1, 0};
     const int64_t timeout = 30 * TU_MS;
     int64_t t0 = tu_now_ns();
@@ -325,7 +292,7 @@ TEST(W4_W6_first_exception_with_only_cancellations_is_all_completed)
     t0 = tu_now_ns();
     CHECK_WAIT(fs, 3, TU_LONG_TIMEOUT_NS, FUT_FIRST_EXCEPTION, ones, 3);
     CHECK_LT(tu_now_ns() - t0, TU_LONG_TIMEOUT_NS);
-    release_all(fs, 3);
+    tu_release_all(fs, 3);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -335,7 +302,7 @@ TEST(W4_W6_first_exception_with_only_cancellations_is_all_completed)
 /* W1 X7: duplicates share their flag and are counted once in n_done, in every mode. */
 TEST(W1_duplicates_share_flag_and_count_once)
 {
-    fut_future *a = make_in(K_OK), *b = make_in(K_PENDING), *c = make_in(K_PENDING);
+    fut_future *a = tu_future_in(TU_OK), *b = tu_future_in(TU_PENDING), *c = tu_future_in(TU_PENDING);
     fut_future *fs[6] = {a, b, a, c, a, b};
     const uint8_t want[6] = {1, 0, 1, 0, 1, 0};
     for (int m = 0; m < 3; m++)
@@ -427,7 +394,7 @@ TEST(W2_W5_first_completed_forever_woken_by_each_completion)
 {
     for (int how = 0; how < 3; how++) {
         for (int rep = 0; rep < 2; rep++) {
-            fut_future *fs[3] = {make_in(K_PENDING), make_in(K_RUNNING), make_in(K_PENDING)};
+            fut_future *fs[3] = {tu_future_in(TU_PENDING), tu_future_in(TU_RUNNING), tu_future_in(TU_PENDING)};
             waiter w;
             pthread_t t = start_waiter(&w, fs, 3, FUT_WAIT_FOREVER, FUT_FIRST_COMPLETED);
             if (rep)
@@ -441,7 +408,7 @@ TEST(W2_W5_first_completed_forever_woken_by_each_completion)
             CHECK_EQ(w.n_done, 1);
             tu_latch_destroy(&w.about_to_block);
             fut_future_set_result(fs[1], NULL, 0, NULL);
-            release_all(fs, 3);
+            tu_release_all(fs, 3);
         }
     }
 }
@@ -450,8 +417,8 @@ TEST(W2_W5_first_completed_forever_woken_by_each_completion)
  * on the first failure: the flags then show everything that completed before. */
 TEST(W6_first_exception_forever_woken_by_failure)
 {
-    fut_future *fs[4] = {make_in(K_PENDING), make_in(K_PENDING), make_in(K_PENDING),
-                         make_in(K_PENDING)};
+    fut_future *fs[4] = {tu_future_in(TU_PENDING), tu_future_in(TU_PENDING), tu_future_in(TU_PENDING),
+                         tu_future_in(TU_PENDING)};
     waiter w;
     pthread_t t = start_waiter(&w, fs, 4, FUT_WAIT_FOREVER, FUT_FIRST_EXCEPTION);
     complete(fs[0], C_RESULT);
@@ -467,14 +434,14 @@ TEST(W6_first_exception_forever_woken_by_failure)
     CHECK_EQ(w.flags[3], 0);
     CHECK_EQ(w.n_done, 3);
     tu_latch_destroy(&w.about_to_block);
-    release_all(fs, 4);
+    tu_release_all(fs, 4);
 }
 
 /* W6 W7: a FIRST_EXCEPTION waiter blocked FOREVER over futures that only succeed or are
  * cancelled returns when all are done (ALL_COMPLETED behaviour). */
 TEST(W6_W7_first_exception_forever_without_failure_waits_for_all)
 {
-    fut_future *fs[3] = {make_in(K_PENDING), make_in(K_RUNNING), make_in(K_PENDING)};
+    fut_future *fs[3] = {tu_future_in(TU_PENDING), tu_future_in(TU_RUNNING), tu_future_in(TU_PENDING)};
     waiter w;
     pthread_t t = start_waiter(&w, fs, 3, FUT_WAIT_FOREVER, FUT_FIRST_EXCEPTION);
     complete(fs[0], C_CANCEL);
@@ -488,7 +455,7 @@ TEST(W6_W7_first_exception_forever_without_failure_waits_for_all)
         CHECK_EQ(w.flags[i], 1);
     CHECK_EQ(w.n_done, 3);
     tu_latch_destroy(&w.about_to_block);
-    release_all(fs, 3);
+    tu_release_all(fs, 3);
 }
 
 typedef struct completer_args {
@@ -513,7 +480,7 @@ TEST(W7_all_completed_forever_woken_when_all_done)
     enum { N = 12 };
     fut_future *fs[N];
     for (int i = 0; i < N; i++)
-        fs[i] = make_in(i % 3 ? K_PENDING : K_RUNNING);
+        fs[i] = tu_future_in(i % 3 ? TU_PENDING : TU_RUNNING);
     fut_future *first[N / 2], *second[N / 2];
     for (int i = 0; i < N / 2; i++) {
         first[i] = fs[2 * i];
@@ -534,14 +501,14 @@ TEST(W7_all_completed_forever_woken_when_all_done)
         CHECK_EQ(w.flags[i], 1);
     CHECK_EQ(w.n_done, N);
     tu_latch_destroy(&w.about_to_block);
-    release_all(fs, N);
+    tu_release_all(fs, N);
 }
 
 /* W2 W7 X9: cancel alone (no executor ever calls set_running_or_notify_cancel) wakes an
  * ALL_COMPLETED waiter blocked FOREVER (CPython hangs here: gh-92001). */
 TEST(W2_cancel_alone_wakes_all_completed_waiter)
 {
-    fut_future *fs[2] = {make_in(K_PENDING), make_in(K_PENDING)};
+    fut_future *fs[2] = {tu_future_in(TU_PENDING), tu_future_in(TU_PENDING)};
     waiter w;
     pthread_t t = start_waiter(&w, fs, 2, FUT_WAIT_FOREVER, FUT_ALL_COMPLETED);
     tu_sleep_ms(5);
@@ -554,14 +521,14 @@ TEST(W2_cancel_alone_wakes_all_completed_waiter)
     CHECK_EQ(w.flags[1], 1);
     CHECK_EQ(w.n_done, 2);
     tu_latch_destroy(&w.about_to_block);
-    release_all(fs, 2);
+    tu_release_all(fs, 2);
 }
 
 /* W1 W7: an ALL_COMPLETED waiter over [a, a, b, a] counts a once: completing a and b wakes it
  * (a double count would leave it blocked until its deadline). */
 TEST(W1_W7_duplicates_counted_once_while_blocked)
 {
-    fut_future *a = make_in(K_PENDING), *b = make_in(K_PENDING);
+    fut_future *a = tu_future_in(TU_PENDING), *b = tu_future_in(TU_PENDING);
     fut_future *fs[4] = {a, a, b, a};
     waiter w;
     pthread_t t = start_waiter(&w, fs, 4, TU_LONG_TIMEOUT_NS, FUT_ALL_COMPLETED);
@@ -585,7 +552,7 @@ TEST(W3_completion_racing_install_is_not_lost)
 {
     size_t rounds = tu_scaled(300, 20);
     for (size_t r = 0; r < rounds; r++) {
-        fut_future *fs[2] = {make_in(K_PENDING), make_in(K_PENDING)};
+        fut_future *fs[2] = {tu_future_in(TU_PENDING), tu_future_in(TU_PENDING)};
         waiter w;
         fut_return_when when = k_modes[r % 3];
         pthread_t t = start_waiter(&w, fs, 2, TU_LONG_TIMEOUT_NS, when);
@@ -601,7 +568,7 @@ TEST(W3_completion_racing_install_is_not_lost)
             CHECK_EQ(w.flags[1], 1);
         }
         tu_latch_destroy(&w.about_to_block);
-        release_all(fs, 2);
+        tu_release_all(fs, 2);
     }
 }
 
@@ -612,7 +579,7 @@ TEST(W3_completion_racing_install_is_not_lost)
 /* X7 (API.md): done_flags and n_done may each be NULL. */
 TEST(X7_optional_outputs_may_be_null)
 {
-    fut_future *fs[3] = {make_in(K_OK), make_in(K_PENDING), make_in(K_FAILED)};
+    fut_future *fs[3] = {tu_future_in(TU_OK), tu_future_in(TU_PENDING), tu_future_in(TU_FAILED)};
     for (int m = 0; m < 3; m++) {
         uint8_t flags[3] = {0xAA, 0xAA, 0xAA};
         size_t n_done = 0;
@@ -624,7 +591,7 @@ TEST(X7_optional_outputs_may_be_null)
         CHECK_EQ(flags[1], 0);
         CHECK_EQ(flags[2], 1);
     }
-    release_all(fs, 3);
+    tu_release_all(fs, 3);
 }
 
 /* W9: wait holds no reference after returning and leaves no waiter behind: after many waits
@@ -632,8 +599,8 @@ TEST(X7_optional_outputs_may_be_null)
 TEST(W9_no_waiter_or_reference_left_behind)
 {
     atomic_int drops = 0;
-    fut_future *f = make_in(K_PENDING);
-    fut_future *g = make_in(K_PENDING);
+    fut_future *f = tu_future_in(TU_PENDING);
+    fut_future *g = tu_future_in(TU_PENDING);
     fut_future *fs[2] = {f, g};
     for (int i = 0; i < 200; i++)
         CHECK_ST(fut_wait(fs, 2, i % 2 ? 0 : 1, k_modes[i % 3], NULL, NULL), FUT_OK);
@@ -653,7 +620,7 @@ TEST(X4_wait_extreme_timeouts)
 {
     const int64_t timeouts[] = {INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < 2; i++) {
-        fut_future *fs[2] = {make_in(K_OK), make_in(K_PENDING)};
+        fut_future *fs[2] = {tu_future_in(TU_OK), tu_future_in(TU_PENDING)};
         const uint8_t want[2] = {1, 0};
         CHECK_WAIT(fs, 2, timeouts[i], FUT_FIRST_COMPLETED, want, 1);
         waiter w;
@@ -663,7 +630,7 @@ TEST(X4_wait_extreme_timeouts)
         CHECK_ST(w.status, FUT_OK);
         CHECK_EQ(w.n_done, 2);
         tu_latch_destroy(&w.about_to_block);
-        release_all(fs, 2);
+        tu_release_all(fs, 2);
     }
 }
 
@@ -693,14 +660,14 @@ TEST(W1_X7_duplicate_flags_agree_under_concurrent_completion)
     uint8_t *flags = malloc(n);
     CHECK(fs && flags);
     for (size_t i = 1; i <= fillers; i++)
-        fs[i] = make_in(K_PENDING);
+        fs[i] = tu_future_in(TU_PENDING);
     tu_barrier go;
     tu_barrier_init(&go, 2);
     size_t mismatches = 0, first_mismatch_round = 0;
     int first_flag0 = -1, first_flag_last = -1;
     size_t first_n_done = 0;
     for (size_t r = 0; r < rounds; r++) {
-        fut_future *a = make_in(K_PENDING);
+        fut_future *a = tu_future_in(TU_PENDING);
         fs[0] = a;
         fs[n - 1] = a;
         dup_race d = {a, &go};

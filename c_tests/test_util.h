@@ -454,6 +454,42 @@ static inline fut_future *tu_future_new_at(const char *file, int line)
 
 #define NEW_FUTURE() tu_future_new_at(__FILE__, __LINE__)
 
+/* A promise-style future brought into one situation (F1): a success holds (NULL, 0), a
+ * failure code 1 and message "failed". */
+enum tu_kind { TU_PENDING, TU_RUNNING, TU_OK, TU_FAILED, TU_CANCELLED, TU_CANCELLED_NOTIFIED };
+
+static inline fut_future *tu_future_in(enum tu_kind k)
+{
+    fut_future *f = NEW_FUTURE();
+    switch (k) {
+    case TU_PENDING:
+        break;
+    case TU_RUNNING:
+        CHECK(fut_future_set_running_or_notify_cancel(f));
+        break;
+    case TU_OK:
+        CHECK_ST(fut_future_set_result(f, NULL, 0, NULL), FUT_OK);
+        break;
+    case TU_FAILED:
+        CHECK_ST(fut_future_set_exception(f, 1, "failed"), FUT_OK);
+        break;
+    case TU_CANCELLED:
+        CHECK(fut_future_cancel(f));
+        break;
+    case TU_CANCELLED_NOTIFIED:
+        CHECK(fut_future_cancel(f));
+        CHECK(!fut_future_set_running_or_notify_cancel(f));
+        break;
+    }
+    return f;
+}
+
+static inline void tu_release_all(fut_future **fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fut_future_release(fs[i]);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Log hook capture                                                                           */
 /* ------------------------------------------------------------------------------------------ */

@@ -82,23 +82,17 @@ impl ForkServer {
     /// result read end), both non-blocking. The answer comes later as
     /// `FS_SPAWNED` or `FS_SPAWN_FAILED` with `token`.
     pub(crate) fn spawn(&self, token: u64) -> Result<(RawFd, RawFd), i32> {
-        let (call_r, call_w) = sys::pipe()?;
-        let (res_r, res_w) = match sys::pipe() {
-            Ok(p) => p,
-            Err(e) => {
-                sys::close(call_r);
-                sys::close(call_w);
-                return Err(e);
-            }
-        };
+        let pipes = sys::WorkerPipes::new()?;
+        let sys::WorkerPipes {
+            call_r,
+            call_w,
+            res_r,
+            res_w,
+        } = pipes;
         let close_all = |e| {
-            for fd in [call_r, call_w, res_r, res_w] {
-                sys::close(fd);
-            }
+            pipes.close_all();
             Err(e)
         };
-        sys::grow_pipe(call_w, 1 << 20);
-        sys::grow_pipe(res_w, 1 << 20);
         if let Err(e) = sys::set_nonblocking(call_w).and(sys::set_nonblocking(res_r)) {
             return close_all(e);
         }

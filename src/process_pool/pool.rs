@@ -398,17 +398,13 @@ impl Manager {
     }
 
     fn fork_direct(&mut self) -> Result<(), i32> {
-        let (call_r, call_w) = sys::pipe()?;
-        let (res_r, res_w) = match sys::pipe() {
-            Ok(p) => p,
-            Err(e) => {
-                sys::close(call_r);
-                sys::close(call_w);
-                return Err(e);
-            }
-        };
-        sys::grow_pipe(call_w, 1 << 20);
-        sys::grow_pipe(res_w, 1 << 20);
+        let pipes = sys::WorkerPipes::new()?;
+        let sys::WorkerPipes {
+            call_r,
+            call_w,
+            res_r,
+            res_w,
+        } = pipes;
         let mut close = self.pool_fds();
         close.push(call_w);
         close.push(res_r);
@@ -418,9 +414,7 @@ impl Manager {
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             let e = sys::errno();
-            for fd in [call_r, call_w, res_r, res_w] {
-                sys::close(fd);
-            }
+            pipes.close_all();
             return Err(e);
         }
         if pid == 0 {

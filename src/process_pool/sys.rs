@@ -23,6 +23,44 @@ pub(crate) fn pipe() -> Result<(RawFd, RawFd), i32> {
     Ok((fds[0], fds[1]))
 }
 
+/// The two pipes between the manager and one worker: calls go down `call`,
+/// results come back up `res`. Write ends have 1 MiB buffers.
+#[derive(Copy, Clone)]
+pub(crate) struct WorkerPipes {
+    pub(crate) call_r: RawFd,
+    pub(crate) call_w: RawFd,
+    pub(crate) res_r: RawFd,
+    pub(crate) res_w: RawFd,
+}
+
+impl WorkerPipes {
+    pub(crate) fn new() -> Result<WorkerPipes, i32> {
+        let (call_r, call_w) = pipe()?;
+        let (res_r, res_w) = match pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                close(call_r);
+                close(call_w);
+                return Err(e);
+            }
+        };
+        grow_pipe(call_w, 1 << 20);
+        grow_pipe(res_w, 1 << 20);
+        Ok(WorkerPipes {
+            call_r,
+            call_w,
+            res_r,
+            res_w,
+        })
+    }
+
+    pub(crate) fn close_all(&self) {
+        for fd in [self.call_r, self.call_w, self.res_r, self.res_w] {
+            close(fd);
+        }
+    }
+}
+
 /// Best effort: grows a pipe's buffer (1 MiB speeds up large payloads).
 pub(crate) fn grow_pipe(fd: RawFd, size: i32) {
     // SAFETY: fcntl on a descriptor we own; failure is harmless.
