@@ -54,6 +54,11 @@
 #define FUT_WAIT_FOREVER -1
 
 /**
+ * Largest accepted `max_workers`.
+ */
+#define MAX_WORKERS 1024
+
+/**
  * The largest `max_workers` a thread pool accepts (X17).
  */
 #define MAX_WORKERS_LIMIT 1024
@@ -163,10 +168,75 @@ typedef struct fut_error_info {
 typedef void (*fut_done_fn)(struct fut_future *f, void *user);
 
 /**
+ * How a process pool starts its workers.
+ */
+typedef int32_t fut_start_method;
+
+/**
  * A pool initializer: runs once per worker before any task; non-zero fails
  * it and breaks the pool.
  */
 typedef int32_t (*fut_init_fn)(const void *arg, size_t arg_len);
+
+/**
+ * What a worker process's death does to the pool.
+ */
+typedef int32_t fut_crash_policy;
+
+/**
+ * Options of `fut_process_pool_new`. Fill with
+ * `fut_process_pool_options_init`, then change fields.
+ *
+ * Workers are forks of the calling process: task and initializer functions
+ * must be loaded before the pool is created, and `fut_task_cancel_requested`
+ * always answers false inside a worker. Workers restore the default action
+ * of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS and SIGTRAP (so a crash
+ * ends the worker and is reported with its signal; an initializer may
+ * install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
+ */
+typedef struct fut_process_pool_options {
+  /**
+   * `sizeof(fut_process_pool_options)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * Number of worker processes; 0 = the CPUs this process may use;
+   * above 1024: `FUT_ERR_INVALID_ARGUMENT`.
+   */
+  size_t max_workers;
+  /**
+   * `FUT_START_FORKSERVER` (default) or `FUT_START_FORK`.
+   */
+  fut_start_method start_method;
+  /**
+   * Runs once in each worker before its first task; non-zero breaks the
+   * pool (whatever `on_worker_crash` says; the reason goes to the log).
+   */
+  fut_init_fn initializer;
+  /**
+   * Bytes passed to the initializer (copied at pool creation).
+   */
+  const void *initializer_arg;
+  size_t initializer_arg_len;
+  /**
+   * Calls a worker runs before it is replaced; 0 = unlimited. Needs
+   * `FUT_START_FORKSERVER` (with `FUT_START_FORK`:
+   * `FUT_ERR_INVALID_ARGUMENT`). A map chunk is one call.
+   */
+  size_t max_tasks_per_child;
+  /**
+   * `FUT_CRASH_BREAK_POOL` (default) or `FUT_CRASH_FAIL_TASK`.
+   */
+  fut_crash_policy on_worker_crash;
+  /**
+   * Per-task limit in nanoseconds, 0 = none (negative:
+   * `FUT_ERR_INVALID_ARGUMENT`). Past it the worker is killed (SIGKILL),
+   * the task fails with `FUT_ERR_TIME_LIMIT` and the worker is replaced,
+   * under either crash policy. Counted from when the worker can start the
+   * task.
+   */
+  int64_t task_time_limit_ns;
+} fut_process_pool_options;
 
 /**
  * Options of `fut_thread_pool_new`. Fill with
@@ -213,6 +283,36 @@ typedef struct fut_thread_pool_options {
  * When `fut_wait` returns.
  */
 typedef int32_t fut_return_when;
+
+/**
+ * Every worker is forked from the pool's manager thread when the pool is
+ * created. Replacements (`FUT_CRASH_FAIL_TASK`, time limit) then come from a
+ * fork server started at the same time; `max_tasks_per_child` is refused.
+ */
+#define FUT_START_FORK 0
+
+/**
+ * A single-threaded fork server, forked when the pool is created, forks
+ * workers on demand (also replacements and `max_tasks_per_child`), so that
+ * no worker is ever forked from a multithreaded process after creation.
+ * The default.
+ */
+#define FUT_START_FORKSERVER 1
+
+/**
+ * Python's behaviour (default): the pool breaks; every outstanding future
+ * fails with `FUT_ERR_BROKEN_POOL` (`detail` names the worker, its pid and
+ * its signal or exit status) and later submits are refused with it.
+ */
+#define FUT_CRASH_BREAK_POOL 0
+
+/**
+ * Only the task the dead worker was running fails, with
+ * `FUT_ERR_WORKER_DIED` and the same `detail`; the worker is replaced
+ * (after a growing delay when crashes follow each other) and everything
+ * else goes on.
+ */
+#define FUT_CRASH_FAIL_TASK 1
 
 /**
  * Success.
@@ -561,6 +661,22 @@ fut_status fut_future_set_result(struct fut_future *f, void *ptr, size_t len, fu
  * `f` is done.
  */
 fut_status fut_future_set_exception(struct fut_future *f, int32_t code, const char *message);
+
+/**
+ * Fills `*opts` with every default and sets `struct_size`. NULL is ignored.
+ */
+void fut_process_pool_options_init(struct fut_process_pool_options *opts);
+
+/**
+ * Creates a process pool (NULL `opts`: every default) and returns once its
+ * first processes were forked; `*out` receives one reference. Forking
+ * happens on the pool's manager thread, which lives as long as the pool.
+ * `FUT_ERR_INVALID_ARGUMENT` for a bad option, `FUT_ERR_OS` if a process
+ * could not be started. Pools do not survive `fork()`: in a child process
+ * they refuse work with `FUT_ERR_SHUTDOWN`.
+ */
+fut_status fut_process_pool_new(const struct fut_process_pool_options *opts,
+                                struct fut_executor **out);
 
 /**
  * Sets the running task's value (`ptr`, `len`); `drop(ptr)`, if given, runs

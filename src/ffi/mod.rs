@@ -22,7 +22,6 @@ pub use common::*;
 pub use completion_queue::*;
 pub use executor::*;
 pub use future::*;
-#[allow(unused_imports)] // until the process pool lands
 pub use process_pool::*;
 pub use task::*;
 pub use thread_pool::*;

@@ -1,1 +1,227 @@
-//! `fut_process_pool_*`. Being written.
+//! `fut_process_pool_*`: the process pool's options and constructor.
+
+use super::executor::executor_to_c;
+use super::types::*;
+use super::{guard, guard_value, non_null};
+use crate::process_pool::{Config, CrashPolicy, ProcessPool, StartMethod};
+use crate::status::Status;
+use std::ffi::c_void;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a process pool starts its workers.
+pub type fut_start_method = i32;
+
+/// Every worker is forked from the pool's manager thread when the pool is
+/// created. Replacements (`FUT_CRASH_FAIL_TASK`, time limit) then come from a
+/// fork server started at the same time; `max_tasks_per_child` is refused.
+pub const FUT_START_FORK: fut_start_method = 0;
+/// A single-threaded fork server, forked when the pool is created, forks
+/// workers on demand (also replacements and `max_tasks_per_child`), so that
+/// no worker is ever forked from a multithreaded process after creation.
+/// The default.
+pub const FUT_START_FORKSERVER: fut_start_method = 1;
+
+/// What a worker process's death does to the pool.
+pub type fut_crash_policy = i32;
+
+/// Python's behaviour (default): the pool breaks; every outstanding future
+/// fails with `FUT_ERR_BROKEN_POOL` (`detail` names the worker, its pid and
+/// its signal or exit status) and later submits are refused with it.
+pub const FUT_CRASH_BREAK_POOL: fut_crash_policy = 0;
+/// Only the task the dead worker was running fails, with
+/// `FUT_ERR_WORKER_DIED` and the same `detail`; the worker is replaced
+/// (after a growing delay when crashes follow each other) and everything
+/// else goes on.
+pub const FUT_CRASH_FAIL_TASK: fut_crash_policy = 1;
+
+/// Options of `fut_process_pool_new`. Fill with
+/// `fut_process_pool_options_init`, then change fields.
+///
+/// Workers are forks of the calling process: task and initializer functions
+/// must be loaded before the pool is created, and `fut_task_cancel_requested`
+/// always answers false inside a worker. Workers restore the default action
+/// of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS and SIGTRAP (so a crash
+/// ends the worker and is reported with its signal; an initializer may
+/// install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
+#[repr(C)]
+pub struct fut_process_pool_options {
+    /// `sizeof(fut_process_pool_options)`, set by the init function.
+    pub struct_size: usize,
+    /// Number of worker processes; 0 = the CPUs this process may use;
+    /// above 1024: `FUT_ERR_INVALID_ARGUMENT`.
+    pub max_workers: usize,
+    /// `FUT_START_FORKSERVER` (default) or `FUT_START_FORK`.
+    pub start_method: fut_start_method,
+    /// Runs once in each worker before its first task; non-zero breaks the
+    /// pool (whatever `on_worker_crash` says; the reason goes to the log).
+    pub initializer: fut_init_fn,
+    /// Bytes passed to the initializer (copied at pool creation).
+    pub initializer_arg: *const c_void,
+    pub initializer_arg_len: usize,
+    /// Calls a worker runs before it is replaced; 0 = unlimited. Needs
+    /// `FUT_START_FORKSERVER` (with `FUT_START_FORK`:
+    /// `FUT_ERR_INVALID_ARGUMENT`). A map chunk is one call.
+    pub max_tasks_per_child: usize,
+    /// `FUT_CRASH_BREAK_POOL` (default) or `FUT_CRASH_FAIL_TASK`.
+    pub on_worker_crash: fut_crash_policy,
+    /// Per-task limit in nanoseconds, 0 = none (negative:
+    /// `FUT_ERR_INVALID_ARGUMENT`). Past it the worker is killed (SIGKILL),
+    /// the task fails with `FUT_ERR_TIME_LIMIT` and the worker is replaced,
+    /// under either crash policy. Counted from when the worker can start the
+    /// task.
+    pub task_time_limit_ns: i64,
+}
+
+fn defaults() -> fut_process_pool_options {
+    fut_process_pool_options {
+        struct_size: std::mem::size_of::<fut_process_pool_options>(),
+        max_workers: 0,
+        start_method: FUT_START_FORKSERVER,
+        initializer: None,
+        initializer_arg: std::ptr::null(),
+        initializer_arg_len: 0,
+        max_tasks_per_child: 0,
+        on_worker_crash: FUT_CRASH_BREAK_POOL,
+        task_time_limit_ns: 0,
+    }
+}
+
+/// Fills `*opts` with every default and sets `struct_size`. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn fut_process_pool_options_init(opts: *mut fut_process_pool_options) {
+    guard_value((), || {
+        if !opts.is_null() {
+            // SAFETY: the caller passes room for one options struct.
+            unsafe { opts.write(defaults()) };
+        }
+    })
+}
+
+/// Reads the caller's options: fields beyond its `struct_size` keep their
+/// defaults (a struct from an older header).
+///
+/// # Safety
+/// `opts` must point to at least `struct_size` readable bytes.
+unsafe fn read_options(opts: *const fut_process_pool_options) -> Result<Config, Status> {
+    let mut o = defaults();
+    if !opts.is_null() {
+        // SAFETY: struct_size is the first field of every version.
+        let size = unsafe { std::ptr::read_unaligned(opts as *const usize) };
+        let full = std::mem::size_of::<fut_process_pool_options>();
+        let first = std::mem::offset_of!(fut_process_pool_options, max_workers);
+        if size <= first {
+            return Err(Status::InvalidArgument);
+        }
+        // SAFETY: the caller's struct has `size` readable bytes; we copy no
+        // more than our own struct holds.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                opts as *const u8,
+                &mut o as *mut fut_process_pool_options as *mut u8,
+                size.min(full),
+            )
+        };
+        o.struct_size = full;
+    }
+    let start_method = match o.start_method {
+        FUT_START_FORK => StartMethod::Fork,
+        FUT_START_FORKSERVER => StartMethod::ForkServer,
+        _ => return Err(Status::InvalidArgument),
+    };
+    let on_worker_crash = match o.on_worker_crash {
+        FUT_CRASH_BREAK_POOL => CrashPolicy::BreakPool,
+        FUT_CRASH_FAIL_TASK => CrashPolicy::FailTask,
+        _ => return Err(Status::InvalidArgument),
+    };
+    let task_time_limit = match o.task_time_limit_ns {
+        0 => None,
+        n if n < 0 => return Err(Status::InvalidArgument),
+        n => Some(Duration::from_nanos(n as u64)),
+    };
+    if o.initializer_arg.is_null() && o.initializer_arg_len != 0 {
+        return Err(Status::InvalidArgument);
+    }
+    let initializer_arg = if o.initializer_arg_len == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: the caller promises `initializer_arg_len` readable bytes.
+        unsafe { std::slice::from_raw_parts(o.initializer_arg as *const u8, o.initializer_arg_len) }
+            .to_vec()
+    };
+    Ok(Config {
+        max_workers: o.max_workers,
+        start_method,
+        initializer: o.initializer,
+        initializer_arg,
+        max_tasks_per_child: o.max_tasks_per_child,
+        on_worker_crash,
+        task_time_limit,
+    })
+}
+
+/// Creates a process pool (NULL `opts`: every default) and returns once its
+/// first processes were forked; `*out` receives one reference. Forking
+/// happens on the pool's manager thread, which lives as long as the pool.
+/// `FUT_ERR_INVALID_ARGUMENT` for a bad option, `FUT_ERR_OS` if a process
+/// could not be started. Pools do not survive `fork()`: in a child process
+/// they refuse work with `FUT_ERR_SHUTDOWN`.
+#[no_mangle]
+pub unsafe extern "C" fn fut_process_pool_new(
+    opts: *const fut_process_pool_options,
+    out: *mut *mut fut_executor,
+) -> fut_status {
+    guard(|| {
+        let out = non_null(out)?;
+        // SAFETY: per this function's contract.
+        let config = unsafe { read_options(opts) }?;
+        let pool = ProcessPool::new(config)?;
+        // SAFETY: `out` is non-NULL and the caller provides room for it.
+        unsafe { *out = executor_to_c(Arc::new(pool)) };
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_validated() {
+        let mut o = defaults();
+        o.start_method = 7;
+        // SAFETY: a live options struct.
+        assert!(matches!(
+            unsafe { read_options(&o) },
+            Err(Status::InvalidArgument)
+        ));
+        let mut o = defaults();
+        o.on_worker_crash = -1;
+        // SAFETY: as above.
+        assert!(unsafe { read_options(&o) }.is_err());
+        let mut o = defaults();
+        o.task_time_limit_ns = -5;
+        // SAFETY: as above.
+        assert!(unsafe { read_options(&o) }.is_err());
+        let mut o = defaults();
+        o.struct_size = 0;
+        // SAFETY: as above.
+        assert!(unsafe { read_options(&o) }.is_err());
+        // SAFETY: NULL means defaults.
+        let c = unsafe { read_options(std::ptr::null()) }.unwrap();
+        assert_eq!(c.start_method, StartMethod::ForkServer);
+        assert_eq!(c.on_worker_crash, CrashPolicy::BreakPool);
+    }
+
+    #[test]
+    fn short_structs_keep_later_defaults() {
+        let mut o = defaults();
+        o.max_workers = 3;
+        o.on_worker_crash = FUT_CRASH_FAIL_TASK;
+        o.struct_size = std::mem::offset_of!(fut_process_pool_options, start_method);
+        // SAFETY: a live options struct, larger than the size it claims.
+        let c = unsafe { read_options(&o) }.unwrap();
+        assert_eq!(c.max_workers, 3);
+        assert_eq!(c.on_worker_crash, CrashPolicy::BreakPool);
+    }
+}

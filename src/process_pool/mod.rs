@@ -1,1 +1,255 @@
-//! ProcessPoolExecutor (SEMANTICS P1–P18, B1–B13). Being written.
+//! ProcessPoolExecutor (SEMANTICS P1–P18, B1–B13, X10–X16): tasks run in
+//! forked worker processes behind the same future API, so that a crash in a
+//! task ends a worker, not the host.
+//!
+//! - `pool`: the management thread (forks, dispatch, results, deaths,
+//!   shutdown) and the state submitters share with it.
+//! - `worker`: the worker loop, run in a forked child.
+//! - `fork_server`: the single-threaded server that forks later workers.
+//! - `wire`: framing on the pipes and the fork server's socket.
+//! - `sys`: raw system calls.
+
+mod fork_server;
+mod pool;
+mod sys;
+mod wire;
+mod worker;
+
+use crate::executor::{Executor, Item, Refused, Task, TaskFn};
+use crate::future::Future;
+use crate::status::Status;
+use parking_lot::Mutex;
+use pool::{CallReq, ManagerConfig, Shared, Work};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use worker::InitFn;
+
+/// Largest accepted `max_workers`.
+pub const MAX_WORKERS: usize = 1024;
+
+/// How workers are started.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StartMethod {
+    /// Every worker is forked by the manager thread when the pool starts.
+    Fork,
+    /// Workers are forked on demand by a fork server started with the pool.
+    ForkServer,
+}
+
+/// What a worker's death does.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CrashPolicy {
+    /// Python's behaviour: the pool breaks; every outstanding future fails.
+    BreakPool,
+    /// Only the task the dead worker ran fails; the worker is replaced.
+    FailTask,
+}
+
+/// Options of a process pool (`fut_process_pool_options`).
+pub struct Config {
+    /// 0: the number of usable CPUs.
+    pub max_workers: usize,
+    pub start_method: StartMethod,
+    pub initializer: Option<InitFn>,
+    pub initializer_arg: Vec<u8>,
+    /// 0: unlimited. Not with `StartMethod::Fork`.
+    pub max_tasks_per_child: usize,
+    pub on_worker_crash: CrashPolicy,
+    /// None: no limit.
+    pub task_time_limit: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_workers: 0,
+            start_method: StartMethod::ForkServer,
+            initializer: None,
+            initializer_arg: Vec::new(),
+            max_tasks_per_child: 0,
+            on_worker_crash: CrashPolicy::BreakPool,
+            task_time_limit: None,
+        }
+    }
+}
+
+/// A pool of worker processes.
+pub struct ProcessPool {
+    shared: Arc<Shared>,
+    manager: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ProcessPool {
+    /// Validates `config`, starts the manager thread and waits until it has
+    /// forked the pool's first processes (or failed to).
+    pub fn new(config: Config) -> Result<ProcessPool, Status> {
+        let max_workers = match config.max_workers {
+            0 => sys::usable_cpus().min(MAX_WORKERS),
+            n if n > MAX_WORKERS => return Err(Status::InvalidArgument),
+            n => n,
+        };
+        if config.start_method == StartMethod::Fork && config.max_tasks_per_child != 0 {
+            return Err(Status::InvalidArgument);
+        }
+        if config.task_time_limit == Some(Duration::ZERO) {
+            return Err(Status::InvalidArgument);
+        }
+        let wake = sys::eventfd().map_err(|_| Status::Os)?;
+        let shared = Arc::new(Shared::new(wake));
+        let mcfg = ManagerConfig {
+            max_workers,
+            start_method: config.start_method,
+            policy: config.on_worker_crash,
+            time_limit: config.task_time_limit,
+            worker: worker::WorkerConfig {
+                initializer: config.initializer,
+                initializer_arg: config.initializer_arg,
+                max_tasks: config.max_tasks_per_child,
+            },
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let for_manager = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("fut-procpool".into())
+            .spawn(move || pool::run(for_manager, mcfg, tx))
+            .map_err(|_| Status::Os)?;
+        match rx.recv() {
+            Ok(Ok(())) => Ok(ProcessPool {
+                shared,
+                manager: Mutex::new(Some(handle)),
+            }),
+            Ok(Err(errno)) => {
+                let _ = handle.join();
+                crate::log::log(&format!(
+                    "process pool: cannot start workers: {}",
+                    std::io::Error::from_raw_os_error(errno)
+                ));
+                Err(if errno == libc::ENOMEM {
+                    Status::NoMemory
+                } else {
+                    Status::Os
+                })
+            }
+            Err(_) => {
+                let _ = handle.join();
+                Err(Status::Internal)
+            }
+        }
+    }
+
+    fn on_manager_thread(&self) -> bool {
+        self.shared.manager_thread.get() == Some(&std::thread::current().id())
+    }
+
+    fn next_id(&self) -> u64 {
+        self.shared
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Executor for ProcessPool {
+    /// Copies the argument's bytes now; the argument's destructor runs once
+    /// the submit was accepted (the bytes are ours then).
+    fn submit(&self, task: Task) -> Result<Future, Refused> {
+        // SAFETY: the C contract makes `arg` readable for `arg_len` bytes.
+        let arg = Arc::new(unsafe { task.arg.bytes() }.to_vec());
+        let future = Future::new();
+        let call = CallReq {
+            func: task.func as usize,
+            items: vec![Work {
+                id: self.next_id(),
+                future: future.clone(),
+                arg,
+            }],
+        };
+        match self.shared.push(vec![call]) {
+            Ok(()) => {
+                drop(task); // runs arg_drop: the bytes were copied
+                Ok(future)
+            }
+            Err(status) => Err(Refused { status, task }),
+        }
+    }
+
+    /// E9/E14: groups consecutive items into calls of `chunksize` (one
+    /// message each); each item keeps its own future, so an error stays at
+    /// its position.
+    fn submit_many(
+        &self,
+        func: TaskFn,
+        items: &[Item],
+        chunksize: usize,
+    ) -> Result<Vec<Future>, Status> {
+        let chunksize = chunksize.max(1);
+        let mut futures = Vec::with_capacity(items.len());
+        let mut calls = Vec::with_capacity(items.len().div_ceil(chunksize));
+        for chunk in items.chunks(chunksize) {
+            let mut works = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let bytes: &[u8] = if item.arg.is_null() || item.arg_len == 0 {
+                    &[]
+                } else {
+                    // SAFETY: the caller of map promises `arg_len` readable bytes.
+                    unsafe { std::slice::from_raw_parts(item.arg as *const u8, item.arg_len) }
+                };
+                let future = Future::new();
+                futures.push(future.clone());
+                works.push(Work {
+                    id: self.next_id(),
+                    future,
+                    arg: Arc::new(bytes.to_vec()),
+                });
+            }
+            calls.push(CallReq {
+                func: func as usize,
+                items: works,
+            });
+        }
+        self.shared.push(calls)?;
+        Ok(futures)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
+        if self.shared.forked_away() {
+            return Ok(()); // the pool belongs to the parent process
+        }
+        {
+            let mut st = self.shared.state.lock();
+            st.shutdown = true;
+            st.cancel_futures |= cancel_futures;
+        }
+        self.shared
+            .wake_flag
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        sys::eventfd_signal(self.shared.wake_fd);
+        if !wait {
+            return Ok(());
+        }
+        if self.on_manager_thread() {
+            return Err(Status::WouldDeadlock);
+        }
+        let handle = self.manager.lock().take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        self.shared.wait_finished();
+        Ok(())
+    }
+}
+
+impl Drop for ProcessPool {
+    /// E8: a pool dropped without shutdown finishes its work, then stops.
+    fn drop(&mut self) {
+        let handle = self.manager.get_mut().take();
+        if self.shared.forked_away() {
+            // The manager thread does not exist in this process.
+            std::mem::forget(handle);
+            return;
+        }
+        let _ = self.shutdown(false, false);
+        drop(handle); // detached: it exits by itself once the work is done
+    }
+}

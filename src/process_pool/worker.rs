@@ -1,0 +1,201 @@
+//! The worker process: runs the initializer, then calls until told to stop.
+//!
+//! This code runs in a forked child. It touches no lock another thread of
+//! the parent may have held (no parking_lot mutex, no Rust stdout/stderr, no
+//! log hook); it talks to the parent with raw `read`/`write` on its two
+//! pipes, may allocate (glibc's malloc is reset at fork), and leaves with
+//! `_exit`, never returning into the parent's stack.
+
+use super::sys;
+use super::wire;
+use crate::executor::{run_task, Arg, Task, TaskContext, TaskFn, TaskOutcome};
+use std::ffi::c_void;
+use std::os::fd::RawFd;
+
+/// `int32_t (*)(const void *arg, size_t arg_len)`.
+pub type InitFn = unsafe extern "C" fn(arg: *const c_void, arg_len: usize) -> i32;
+
+/// What every worker of a pool needs; inherited through fork.
+pub(crate) struct WorkerConfig {
+    pub initializer: Option<InitFn>,
+    pub initializer_arg: Vec<u8>,
+    /// Calls a worker runs before it exits (0: unlimited).
+    pub max_tasks: usize,
+}
+
+/// Exit statuses of a worker that leaves on its own.
+pub(crate) const EXIT_OK: i32 = 0;
+pub(crate) const EXIT_INIT_FAILED: i32 = 3;
+pub(crate) const EXIT_PROTOCOL: i32 = 4;
+pub(crate) const EXIT_PIPE: i32 = 5;
+
+// Keeps cbindgen from copying these libc declarations into the header.
+#[allow(unused_doc_comments)]
+/// cbindgen:ignore
+extern "C" {
+    static mut stdout: *mut libc::FILE;
+    fn __fpurge(stream: *mut libc::FILE);
+}
+
+fn flush_stdout() {
+    // SAFETY: stdio locks were reset by glibc at fork; `stdout` is the C
+    // library's own stream.
+    unsafe { libc::fflush(stdout) };
+}
+
+fn leave(code: i32) -> ! {
+    flush_stdout();
+    sys::exit_now(code)
+}
+
+fn send(fd: RawFd, bytes: &[u8]) {
+    if sys::write_all(fd, bytes).is_err() {
+        // The parent is gone or closed our pipe: nothing left to do.
+        sys::exit_now(EXIT_PIPE);
+    }
+}
+
+/// The worker's whole life. `parent` is the pid of the forking process;
+/// `close` lists descriptors of the parent that this worker must not hold
+/// (other workers' pipes, the pool's own channels).
+pub(crate) fn worker_main(
+    cfg: &WorkerConfig,
+    call_fd: RawFd,
+    result_fd: RawFd,
+    parent: libc::pid_t,
+    close: &[RawFd],
+) -> ! {
+    sys::die_with_parent(parent);
+    for &fd in close {
+        if fd != call_fd && fd != result_fd {
+            sys::close(fd);
+        }
+    }
+    sys::default_crash_signals();
+    // Drop stdout bytes the host had buffered before the fork: the host
+    // prints them itself; the worker flushes only what its tasks print.
+    // SAFETY: stdio locks were reset at fork; the stream is the C library's.
+    unsafe { __fpurge(stdout) };
+
+    if let Some(init) = cfg.initializer {
+        let arg = &cfg.initializer_arg;
+        let ptr = if arg.is_empty() {
+            std::ptr::null()
+        } else {
+            arg.as_ptr() as *const c_void
+        };
+        let r = std::panic::catch_unwind(|| {
+            // SAFETY: the host gave this initializer and promised it is
+            // callable with its argument bytes.
+            unsafe { init(ptr, arg.len()) }
+        })
+        .unwrap_or(crate::ffi::FUT_ERR_INTERNAL);
+        if r != 0 {
+            send(result_fd, &wire::header(wire::INIT_FAILED, r as u32, 0));
+            leave(EXIT_INIT_FAILED);
+        }
+    }
+    send(result_fd, &wire::header(wire::READY, 0, 0));
+
+    // SAFETY: getpid cannot fail.
+    let me = unsafe { libc::getpid() };
+    let mut calls_done = 0usize;
+    let mut payload: Vec<u8> = Vec::new();
+    loop {
+        let mut h = [0u8; wire::HEADER_LEN];
+        match sys::read_exact(call_fd, &mut h) {
+            Ok(true) => {}
+            Ok(false) => leave(EXIT_OK), // the pool closed our pipe
+            Err(_) => leave(EXIT_PIPE),
+        }
+        let Ok(h) = wire::parse_header(&h) else {
+            leave(EXIT_PROTOCOL)
+        };
+        match h.kind {
+            wire::STOP => leave(EXIT_OK),
+            wire::CALL => {}
+            _ => leave(EXIT_PROTOCOL),
+        }
+        payload.clear();
+        payload.resize(h.len as usize, 0);
+        match sys::read_exact(call_fd, &mut payload) {
+            Ok(true) => {}
+            Ok(false) if payload.is_empty() => {}
+            _ => leave(EXIT_PIPE),
+        }
+        let Ok(call) = wire::decode_call(h.aux, &payload) else {
+            leave(EXIT_PROTOCOL)
+        };
+        calls_done += 1;
+        let last_call = cfg.max_tasks != 0 && calls_done >= cfg.max_tasks;
+        let n = call.items.len();
+        for (i, (task_id, range)) in call.items.iter().enumerate() {
+            let last = last_call && i + 1 == n;
+            let arg = &payload[range.clone()];
+            run_one(call.func, *task_id, arg, last, result_fd, me);
+        }
+        if last_call {
+            leave(EXIT_OK);
+        }
+        // Do not keep a huge argument buffer around between calls.
+        if payload.capacity() > (4 << 20) {
+            payload = Vec::new();
+        }
+    }
+}
+
+fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, result_fd: RawFd, me: libc::pid_t) {
+    // SAFETY: `func` is the task pointer the parent sent; the worker is a fork
+    // of the parent's image, so the address names the same function (X10).
+    let func: TaskFn = unsafe { std::mem::transmute::<usize, TaskFn>(func) };
+    let ptr = if arg.is_empty() {
+        std::ptr::null()
+    } else {
+        arg.as_ptr() as *const c_void
+    };
+    let task = Task {
+        func,
+        arg: Arg::new(ptr, arg.len(), None),
+    };
+    let never = || false;
+    let outcome = run_task(&task, TaskContext::new(&never));
+    match outcome {
+        TaskOutcome::Value(v) => {
+            let len = v.len();
+            let bytes: &[u8] = if v.ptr().is_null() || len == 0 {
+                &[]
+            } else {
+                // SAFETY: the task promised `len` readable bytes at its value's
+                // pointer; the value (and `arg`, which it may point into) live
+                // until after the bytes were written.
+                unsafe { std::slice::from_raw_parts(v.ptr() as *const u8, len) }
+            };
+            let mut head = wire::result_value_head(task_id, last, bytes.len());
+            if bytes.len() < 64 * 1024 {
+                head.extend_from_slice(bytes);
+                send(result_fd, &head);
+            } else {
+                send(result_fd, &head);
+                send(result_fd, bytes);
+            }
+            drop(v); // the task's destructor runs here, after the copy
+        }
+        TaskOutcome::Error(e) => {
+            let detail = match &e.detail {
+                Some(d) => d.to_bytes().to_vec(),
+                None => format!("raised in worker process {me} by task {task_id}").into_bytes(),
+            };
+            let frame = wire::result_error(
+                task_id,
+                last,
+                e.kind as i32,
+                e.code,
+                e.message.to_bytes(),
+                &detail,
+            );
+            send(result_fd, &frame);
+        }
+        TaskOutcome::Cancelled => send(result_fd, &wire::result_cancelled(task_id, last)),
+    }
+    drop(task);
+}
