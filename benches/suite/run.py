@@ -312,8 +312,9 @@ def main():
     print_table(cols, table)
     print(f"# median over {a.runs} runs (min-max of the runs); ratios are libfutures' median against "
           "the peer's, measured in this run; 'x faster' / 'x smaller' / 'x less' = libfutures better")
-    print(f"# GLib has no futures: its W-rows use a counter + GCond / GAsyncQueue (see README); "
-          f"n/a = not measured")
+    if have_glib:
+        print("# GLib has no futures: its W-rows use a counter + GCond / GAsyncQueue "
+              "(see benches/suite/README.md); n/a = not measured")
     if curve_rows:
         print()
         cols2 = ["id", "curve", "n", "libfutures med (min-max)", "CPython med (min-max)", "libfutures vs CPython"]
