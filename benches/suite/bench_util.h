@@ -1,0 +1,170 @@
+/* bench_util.h: what lf_bench.c and glib_bench.c share: clocks, medians,
+ * command line, and the JSON line every measurement is printed as.
+ *
+ * One line per measurement, e.g.
+ *   {"impl":"libfutures","workload":"W1","metric":"tasks_per_s","unit":"tasks/s",
+ *    "better":"higher","n":200000,"median":...,"min":...,"max":...,"runs":[...]}
+ * benches/suite/run.py joins the lines of every implementation on
+ * (workload, metric, n). Header-only (static functions): each program includes
+ * it once. */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BU_MAX_RUNS 100
+/* Not every program uses every helper. */
+#define BU_FN static __attribute__((unused))
+
+static int bu_runs = 5;
+static double bu_scale = 1.0;
+static const char *bu_impl = "?";
+
+BU_FN double bu_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+BU_FN void bu_sleep_s(double s) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+/* A size scaled by --scale, never below `min`. */
+BU_FN size_t bu_scaled(size_t n, size_t min) {
+    double v = (double)n * bu_scale;
+    return v < (double)min ? min : (size_t)v;
+}
+
+BU_FN int bu_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v in place; the median (mean of the middle two for even n). */
+BU_FN double bu_median(double *v, size_t n) {
+    qsort(v, n, sizeof *v, bu_cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The q-quantile (0..1) of v, nearest rank; sorts v. */
+BU_FN double bu_quantile(double *v, size_t n, double q) {
+    qsort(v, n, sizeof *v, bu_cmp_double);
+    size_t i = (size_t)(q * (double)n);
+    return v[i < n ? i : n - 1];
+}
+
+BU_FN void bu_num(double x) {
+    if (isfinite(x)) printf("%.6g", x);
+    else printf("null");
+}
+
+/* Prints one measurement: `k` per-run values, their median, min and max. */
+BU_FN void bu_emit(const char *workload, const char *metric, const char *unit,
+                    const char *better, size_t n, const double *values, int k) {
+    double sorted[BU_MAX_RUNS];
+    memcpy(sorted, values, (size_t)k * sizeof *values);
+    double med = bu_median(sorted, (size_t)k);
+    printf("{\"impl\":\"%s\",\"workload\":\"%s\",\"metric\":\"%s\",\"unit\":\"%s\","
+           "\"better\":\"%s\",\"n\":%zu,\"median\":",
+           bu_impl, workload, metric, unit, better, n);
+    bu_num(med);
+    printf(",\"min\":");
+    bu_num(sorted[0]);
+    printf(",\"max\":");
+    bu_num(sorted[k - 1]);
+    printf(",\"runs\":[");
+    for (int i = 0; i < k; i++) {
+        if (i) printf(",");
+        bu_num(values[i]);
+    }
+    printf("]}\n");
+    fflush(stdout);
+}
+
+/* CPU time of the whole process (every thread), seconds, from
+ * CLOCK_PROCESS_CPUTIME_ID (the scheduler's own accounting, ns resolution;
+ * getrusage's and /proc/self/stat's counters may move in clock ticks);
+ * *switches gets the context switches (voluntary + involuntary) so far. */
+BU_FN double bu_cpu_s(long *switches) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (switches) *switches = ru.ru_nvcsw + ru.ru_nivcsw;
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Resident set size in bytes, from /proc/self/statm. */
+BU_FN double bu_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (!f || fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+    if (f) fclose(f);
+    return (double)rss * (double)sysconf(_SC_PAGESIZE);
+}
+
+struct bu_workload {
+    const char *id;
+    void (*run)(void);
+};
+
+/* Parses --workload ID[,ID...]|all, --runs N, --scale F, --list; runs the
+ * chosen workloads in table order. Returns the exit status. */
+BU_FN int bu_main(int argc, char **argv, const struct bu_workload *w, size_t nw) {
+    const char *which = "all";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc) which = argv[++i];
+        else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) bu_runs = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--scale") == 0 && i + 1 < argc) bu_scale = atof(argv[++i]);
+        else if (strcmp(argv[i], "--list") == 0) {
+            for (size_t j = 0; j < nw; j++) printf("%s\n", w[j].id);
+            return 0;
+        } else {
+            fprintf(stderr, "usage: %s [--workload ID[,ID...]|all] [--runs N] [--scale F] [--list]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (bu_runs < 1 || bu_runs > BU_MAX_RUNS || !(bu_scale > 0)) {
+        fprintf(stderr, "--runs must be 1..%d and --scale > 0\n", BU_MAX_RUNS);
+        return 2;
+    }
+    int found = 0;
+    for (size_t j = 0; j < nw; j++) {
+        int chosen = strcmp(which, "all") == 0;
+        if (!chosen) {
+            /* exact match of one comma-separated item */
+            size_t len = strlen(w[j].id);
+            for (const char *p = which; *p;) {
+                const char *e = strchr(p, ',');
+                size_t l = e ? (size_t)(e - p) : strlen(p);
+                if (l == len && strncmp(p, w[j].id, len) == 0) chosen = 1;
+                p += l + (e ? 1 : 0);
+            }
+        }
+        if (chosen) {
+            found++;
+            w[j].run();
+        }
+    }
+    if (!found) {
+        fprintf(stderr, "no workload matches '%s' (--list shows them)\n", which);
+        return 2;
+    }
+    return 0;
+}
+
+#endif /* BENCH_UTIL_H */

@@ -1,0 +1,592 @@
+/* lf_bench: the benchmark suite's workloads on libfutures, through the public
+ * C API only (not a test; benches/suite/run.py runs it beside the CPython and
+ * GLib peers).
+ *
+ *   lf_bench [--workload ID[,ID...]|all] [--runs N] [--scale F] [--list]
+ *
+ * Prints one JSON line per measurement (see bench_util.h). Each workload runs
+ * --runs times; sizes are multiplied by --scale (the ctest smoke test uses
+ * --scale 0.01 --runs 1). The workloads are described in benches/suite/README.md.
+ * Process-pool workloads (P1-P3) are built only when the header declares
+ * the process pool (FUT_START_FORKSERVER). */
+#include "bench_util.h"
+
+#include <futures.h>
+
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+
+#define WORKERS 2
+#define TIMEOUT_NS (120LL * 1000000000LL)
+
+static void die(const char *what, fut_status st) {
+    fprintf(stderr, "lf_bench: %s: %s\n", what, fut_status_str(st));
+    exit(1);
+}
+
+static void check(const char *what, fut_status st) {
+    if (st != FUT_OK) die(what, st);
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "lf_bench: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static fut_executor *thread_pool(size_t workers) {
+    fut_thread_pool_options o;
+    check("fut_thread_pool_options_init", fut_thread_pool_options_init(&o));
+    o.max_workers = workers;
+    fut_executor *ex;
+    check("fut_thread_pool_new", fut_thread_pool_new(&o, &ex));
+    return ex;
+}
+
+static int32_t noop(fut_task *t, const void *arg, size_t len) {
+    (void)t;
+    (void)arg;
+    (void)len;
+    return 0;
+}
+
+static int32_t return_index(fut_task *t, const void *arg, size_t len) {
+    (void)len;
+    int64_t *v = malloc(sizeof *v);
+    if (!v) return 12;
+    *v = (int64_t)(intptr_t)arg;
+    return fut_task_set_result(t, v, sizeof *v, free);
+}
+
+static fut_future **new_promises(size_t n) {
+    fut_future **fs = xmalloc(n * sizeof *fs);
+    for (size_t i = 0; i < n; i++) check("fut_future_new", fut_future_new(&fs[i]));
+    return fs;
+}
+
+static void release_all(fut_future **fs, size_t n) {
+    for (size_t i = 0; i < n; i++) fut_future_release(fs[i]);
+    free(fs);
+}
+
+/* Sizes of the "cost per future as n grows" curves: 10^3 .. 10^6, scaled. */
+static size_t curve_sizes(size_t *out) {
+    size_t k = 0, top = bu_scaled(1000000, 1000);
+    for (size_t n = 1000; n <= top; n *= 10) out[k++] = n;
+    return k;
+}
+
+/* ---- W1: 200,000 no-op tasks submitted to a 2-worker pool, then all waited */
+static void w1(void) {
+    size_t n = bu_scaled(200000, 100);
+    double v[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) {
+        fut_executor *ex = thread_pool(WORKERS);
+        fut_future **fs = xmalloc(n * sizeof *fs);
+        double t0 = bu_now_s();
+        for (size_t i = 0; i < n; i++) check("submit", fut_executor_submit(ex, noop, NULL, 0, NULL, &fs[i]));
+        size_t done = 0;
+        check("fut_wait", fut_wait(fs, n, TIMEOUT_NS, FUT_ALL_COMPLETED, NULL, &done));
+        double dt = bu_now_s() - t0;
+        if (done != n) die("W1 wait", FUT_ERR_TIMEOUT);
+        release_all(fs, n);
+        fut_executor_release(ex);
+        v[r] = (double)n / dt;
+    }
+    bu_emit("W1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+}
+
+/* ---- W2: sequential submit -> result round trips ------------------------ */
+/* One run: `n` round trips with `pause_s` of sleep before each; writes the
+ * median and p99 latency in microseconds. One unmeasured round trip first. */
+static void w2_once(size_t n, double pause_s, double *med, double *p99) {
+    fut_executor *ex = thread_pool(WORKERS);
+    double *lat = xmalloc(n * sizeof *lat);
+    for (size_t i = 0; i <= n; i++) {
+        if (pause_s > 0) bu_sleep_s(pause_s);
+        double t0 = bu_now_s();
+        fut_future *f;
+        check("submit", fut_executor_submit(ex, noop, NULL, 0, NULL, &f));
+        check("result", fut_future_result(f, TIMEOUT_NS, NULL, NULL));
+        fut_future_release(f);
+        if (i > 0) lat[i - 1] = (bu_now_s() - t0) * 1e6;
+    }
+    *p99 = bu_quantile(lat, n, 0.99);
+    *med = bu_median(lat, n);
+    free(lat);
+    fut_executor_release(ex);
+}
+
+static void w2(void) {
+    size_t n = bu_scaled(20000, 100), n_idle = bu_scaled(400, 20);
+    double med[BU_MAX_RUNS], p99[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) w2_once(n, 0, &med[r], &p99[r]);
+    bu_emit("W2", "rt_median_us", "us", "lower", n, med, bu_runs);
+    bu_emit("W2", "rt_p99_us", "us", "lower", n, p99, bu_runs);
+    for (int r = 0; r < bu_runs; r++) w2_once(n_idle, 0.005, &med[r], &p99[r]);
+    bu_emit("W2", "idle_rt_median_us", "us", "lower", n_idle, med, bu_runs);
+    bu_emit("W2", "idle_rt_p99_us", "us", "lower", n_idle, p99, bu_runs);
+}
+
+/* ---- W3: 100,000 tasks drained through as_completed, summing results ---- */
+static void w3(void) {
+    size_t n = bu_scaled(100000, 100);
+    double v[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) {
+        fut_executor *ex = thread_pool(WORKERS);
+        fut_future **fs = xmalloc(n * sizeof *fs);
+        double t0 = bu_now_s();
+        for (size_t i = 0; i < n; i++)
+            check("submit", fut_executor_submit(ex, return_index, (void *)(intptr_t)i, 0, NULL, &fs[i]));
+        fut_as_completed *it;
+        check("fut_as_completed_new", fut_as_completed_new(fs, n, TIMEOUT_NS, &it));
+        int64_t sum = 0;
+        fut_future *f;
+        fut_status st;
+        while ((st = fut_as_completed_next(it, NULL, &f)) == FUT_OK) {
+            void *val;
+            check("result", fut_future_result(f, 0, &val, NULL));
+            sum += *(int64_t *)val;
+            fut_future_release(f);
+        }
+        double dt = bu_now_s() - t0;
+        if (st != FUT_END) die("fut_as_completed_next", st);
+        if (sum != (int64_t)n * ((int64_t)n - 1) / 2) die("W3 sum", FUT_ERR_INTERNAL);
+        fut_as_completed_release(it);
+        release_all(fs, n);
+        fut_executor_release(ex);
+        v[r] = (double)n / dt;
+    }
+    bu_emit("W3", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+}
+
+/* ---- W4: fut_wait(FIRST_COMPLETED) -------------------------------------- */
+/* Seconds per fut_wait(FIRST_COMPLETED) call over n promises, the last one
+ * done (done_flags filled, like CPython's done/not_done sets). */
+static double first_one_done_s(size_t n) {
+    fut_future **fs = new_promises(n);
+    uint8_t *flags = xmalloc(n);
+    check("set_result", fut_future_set_result(fs[n - 1], NULL, 0, NULL));
+    size_t calls = 2000000 / n;
+    if (calls < 3) calls = 3;
+    if (calls > 1000) calls = 1000;
+    double t0 = bu_now_s();
+    for (size_t c = 0; c < calls; c++) {
+        size_t nd = 0;
+        check("fut_wait", fut_wait(fs, n, TIMEOUT_NS, FUT_FIRST_COMPLETED, flags, &nd));
+        if (nd != 1 || !flags[n - 1]) die("W4 one done", FUT_ERR_INTERNAL);
+    }
+    double dt = (bu_now_s() - t0) / (double)calls;
+    free(flags);
+    release_all(fs, n);
+    return dt;
+}
+
+struct completer {
+    fut_future *f;
+    double delay_s, t_complete;
+};
+
+static void *complete_later(void *p) {
+    struct completer *c = p;
+    bu_sleep_s(c->delay_s);
+    c->t_complete = bu_now_s();
+    check("set_result", fut_future_set_result(c->f, NULL, 0, NULL));
+    return NULL;
+}
+
+/* Microseconds from set_result (another thread, 2 ms after the wait began)
+ * to the return of fut_wait(FIRST_COMPLETED) over n pending promises; median
+ * of `k` waits. */
+static double completion_to_return_us(size_t n, int k) {
+    double lat[64];
+    for (int i = 0; i < k; i++) {
+        fut_future **fs = new_promises(n);
+        uint8_t *flags = xmalloc(n);
+        struct completer c = {fs[n - 1], 0.002, 0};
+        pthread_t t;
+        if (pthread_create(&t, NULL, complete_later, &c) != 0) die("pthread_create", FUT_ERR_OS);
+        size_t nd = 0;
+        check("fut_wait", fut_wait(fs, n, TIMEOUT_NS, FUT_FIRST_COMPLETED, flags, &nd));
+        double t_ret = bu_now_s();
+        pthread_join(t, NULL);
+        if (nd != 1) die("W4 completion", FUT_ERR_INTERNAL);
+        lat[i] = (t_ret - c.t_complete) * 1e6;
+        free(flags);
+        release_all(fs, n);
+    }
+    return bu_median(lat, (size_t)k);
+}
+
+struct all_completer {
+    fut_future **fs;
+    size_t n;
+    pthread_barrier_t *go;
+};
+
+static void *complete_all(void *p) {
+    struct all_completer *c = p;
+    pthread_barrier_wait(c->go);
+    for (size_t i = 0; i < c->n; i++) check("set_result", fut_future_set_result(c->fs[i], NULL, 0, NULL));
+    return NULL;
+}
+
+/* ns per future: another thread (started beforehand, released at the start
+ * of the clock) completes all n while this one is in fut_wait(ALL_COMPLETED),
+ * or (as_completed) creates the iterator and drains it. */
+static double wait_all_ns(size_t n, int as_completed) {
+    fut_future **fs = new_promises(n);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    struct all_completer c = {fs, n, &go};
+    pthread_t t;
+    if (pthread_create(&t, NULL, complete_all, &c) != 0) die("pthread_create", FUT_ERR_OS);
+    pthread_barrier_wait(&go);
+    double t0 = bu_now_s();
+    size_t got = 0;
+    if (as_completed) {
+        fut_as_completed *it;
+        check("fut_as_completed_new", fut_as_completed_new(fs, n, TIMEOUT_NS, &it));
+        fut_future *f;
+        while (fut_as_completed_next(it, NULL, &f) == FUT_OK) {
+            fut_future_release(f);
+            got++;
+        }
+        fut_as_completed_release(it);
+    } else {
+        check("fut_wait", fut_wait(fs, n, TIMEOUT_NS, FUT_ALL_COMPLETED, NULL, &got));
+    }
+    double dt = bu_now_s() - t0;
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&go);
+    if (got != n) die("wait all", FUT_ERR_INTERNAL);
+    release_all(fs, n);
+    return dt * 1e9 / (double)n;
+}
+
+static void w4(void) {
+    size_t n = 10000;
+    double v[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) v[r] = first_one_done_s(n) * 1e6;
+    bu_emit("W4", "one_done_us", "us/call", "lower", n, v, bu_runs);
+    int k = bu_scale < 1 ? 3 : 20;
+    for (int r = 0; r < bu_runs; r++) v[r] = completion_to_return_us(n, k);
+    bu_emit("W4", "completion_to_return_us", "us", "lower", n, v, bu_runs);
+
+    size_t sizes[8], ns = curve_sizes(sizes);
+    for (size_t s = 0; s < ns; s++) {
+        for (int r = 0; r < bu_runs; r++) v[r] = first_one_done_s(sizes[s]) * 1e9 / (double)sizes[s];
+        bu_emit("W4", "curve_first_completed_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
+    }
+    for (size_t s = 0; s < ns; s++) {
+        for (int r = 0; r < bu_runs; r++) v[r] = wait_all_ns(sizes[s], 0);
+        bu_emit("W4", "curve_wait_all_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
+    }
+    for (size_t s = 0; s < ns; s++) {
+        for (int r = 0; r < bu_runs; r++) v[r] = wait_all_ns(sizes[s], 1);
+        bu_emit("W4", "curve_as_completed_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
+    }
+}
+
+/* ---- W5: 200,000 tasks, each with one done-callback bumping an atomic --- */
+static atomic_size_t w5_bumps;
+static size_t w5_target;
+static pthread_mutex_t w5_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t w5_cv = PTHREAD_COND_INITIALIZER;
+static int w5_done;
+
+static void w5_bump(fut_future *f, void *user) {
+    (void)f;
+    (void)user;
+    if (atomic_fetch_add_explicit(&w5_bumps, 1, memory_order_relaxed) + 1 == w5_target) {
+        pthread_mutex_lock(&w5_mu);
+        w5_done = 1;
+        pthread_cond_signal(&w5_cv);
+        pthread_mutex_unlock(&w5_mu);
+    }
+}
+
+static void w5(void) {
+    size_t n = bu_scaled(200000, 100);
+    double v[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) {
+        fut_executor *ex = thread_pool(WORKERS);
+        atomic_store(&w5_bumps, 0);
+        w5_target = n;
+        w5_done = 0;
+        double t0 = bu_now_s();
+        for (size_t i = 0; i < n; i++) {
+            fut_future *f;
+            check("submit", fut_executor_submit(ex, noop, NULL, 0, NULL, &f));
+            check("add_done_callback", fut_future_add_done_callback(f, w5_bump, NULL));
+            fut_future_release(f); /* the pool keeps its own reference */
+        }
+        pthread_mutex_lock(&w5_mu);
+        while (!w5_done) pthread_cond_wait(&w5_cv, &w5_mu);
+        pthread_mutex_unlock(&w5_mu);
+        double dt = bu_now_s() - t0;
+        fut_executor_release(ex);
+        v[r] = (double)n / dt;
+    }
+    bu_emit("W5", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+}
+
+/* ---- P1-P3: process pool ------------------------------------------------ */
+#ifdef FUT_START_FORKSERVER
+static int32_t echo(fut_task *t, const void *arg, size_t len) {
+    /* the pool copies the bytes back before it frees arg */
+    return fut_task_set_result(t, (void *)arg, len, NULL);
+}
+
+static fut_executor *process_pool(fut_start_method m) {
+    fut_process_pool_options o;
+    fut_process_pool_options_init(&o);
+    o.max_workers = WORKERS;
+    o.start_method = m;
+    fut_executor *ex;
+    check("fut_process_pool_new", fut_process_pool_new(&o, &ex));
+    return ex;
+}
+
+static unsigned char *patterned(size_t n, size_t len) {
+    unsigned char *buf = xmalloc(n * len);
+    for (size_t i = 0; i < n; i++) memset(buf + i * len, (int)(i & 0xff), len);
+    return buf;
+}
+
+static void check_echo(fut_future *f, size_t i, size_t len) {
+    void *v;
+    size_t got;
+    check("result", fut_future_result(f, TIMEOUT_NS, &v, &got));
+    if (got != len || ((unsigned char *)v)[0] != (unsigned char)(i & 0xff) ||
+        ((unsigned char *)v)[len - 1] != (unsigned char)(i & 0xff)) {
+        fprintf(stderr, "lf_bench: wrong result at %zu\n", i);
+        exit(1);
+    }
+}
+
+/* Seconds to submit n tasks of `len` bytes (argument copied by the pool) and
+ * read every result in order. `buf` holds n patterned items, or one item
+ * reused by all when `one_buf`. */
+static double run_submit(fut_executor *ex, const unsigned char *buf, size_t n, size_t len,
+                         int one_buf) {
+    fut_future **fs = xmalloc(n * sizeof *fs);
+    double t0 = bu_now_s();
+    for (size_t i = 0; i < n; i++)
+        check("submit", fut_executor_submit(ex, echo, buf + (one_buf ? 0 : i * len), len, NULL, &fs[i]));
+    for (size_t i = 0; i < n; i++) {
+        check_echo(fs[i], one_buf ? 0 : i, len);
+        fut_future_release(fs[i]); /* results are freed as they are read */
+    }
+    double dt = bu_now_s() - t0;
+    free(fs);
+    return dt;
+}
+
+static double run_map(fut_executor *ex, const unsigned char *buf, size_t n, size_t len, size_t chunk) {
+    fut_item *items = xmalloc(n * sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        items[i].arg = buf + i * len;
+        items[i].arg_len = len;
+    }
+    double t0 = bu_now_s();
+    fut_map *it;
+    check("fut_executor_map", fut_executor_map(ex, echo, items, n, TIMEOUT_NS, chunk, &it));
+    for (size_t i = 0; i < n; i++) {
+        fut_future *f;
+        check("fut_map_next", fut_map_next(it, &f));
+        check_echo(f, i, len);
+        fut_future_release(f);
+    }
+    double dt = bu_now_s() - t0;
+    fut_map_release(it);
+    free(items);
+    return dt;
+}
+
+static void p1(void) {
+    size_t n = bu_scaled(20000, 200), len = 64;
+    unsigned char *buf = patterned(n, len);
+    fut_executor *ex = process_pool(FUT_START_FORK);
+    run_submit(ex, buf, n / 10, len, 0); /* warm up: workers started and faulted in */
+    double v[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) v[r] = (double)n / run_submit(ex, buf, n, len, 0);
+    bu_emit("P1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    for (int r = 0; r < bu_runs; r++) v[r] = (double)n / run_map(ex, buf, n, len, 64);
+    bu_emit("P1", "map_chunk64_tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    check("shutdown", fut_executor_shutdown(ex, true, false));
+    fut_executor_release(ex);
+    free(buf);
+}
+
+static void p2(void) {
+    size_t n = bu_scaled(200, 4), len = 1 << 20;
+    unsigned char *buf = patterned(1, len);
+    fut_executor *ex = process_pool(FUT_START_FORK);
+    run_submit(ex, buf, 4, len, 1);
+    double v[BU_MAX_RUNS];
+    /* MiB moved both ways (argument there, result back) per second */
+    for (int r = 0; r < bu_runs; r++) v[r] = 2.0 * (double)n / run_submit(ex, buf, n, len, 1);
+    bu_emit("P2", "mib_per_s", "MiB/s", "higher", n, v, bu_runs);
+    check("shutdown", fut_executor_shutdown(ex, true, false));
+    fut_executor_release(ex);
+    free(buf);
+}
+
+static double startup_ms(fut_start_method m) {
+    double t0 = bu_now_s();
+    fut_executor *ex = process_pool(m);
+    fut_future *f;
+    check("submit", fut_executor_submit(ex, echo, "x", 2, NULL, &f));
+    check("result", fut_future_result(f, TIMEOUT_NS, NULL, NULL));
+    fut_future_release(f);
+    check("shutdown", fut_executor_shutdown(ex, true, false));
+    fut_executor_release(ex);
+    return (bu_now_s() - t0) * 1e3;
+}
+
+static void p3(void) {
+    double v[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) v[r] = startup_ms(FUT_START_FORK);
+    bu_emit("P3", "fork_ms", "ms", "lower", 1, v, bu_runs);
+    for (int r = 0; r < bu_runs; r++) v[r] = startup_ms(FUT_START_FORKSERVER);
+    bu_emit("P3", "forkserver_ms", "ms", "lower", 1, v, bu_runs);
+}
+#endif
+
+/* ---- M1: memory of pending futures --------------------------------------
+ * Handles live in pools that never give memory back, so each run is measured
+ * in a forked child that has created no future yet; the child reports its
+ * numbers through a pipe. */
+static double heap_bytes(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return (double)mi.uordblks + (double)mi.hblkhd;
+}
+
+/* In the child: out[1..k] = RSS delta per future after sizes[0..k-1] pending
+ * futures (created in one pass; the pointer array touched beforehand), then
+ * out[0] = bytes of one pending future: malloc'd bytes per future over 1,000
+ * more + the spacing of consecutive handles (the handle slot, which lives in
+ * mmap'd pool pages that malloc does not see). */
+static void m1_child(const size_t *sizes, size_t k, double *out) {
+    size_t top = sizes[k - 1];
+    fut_future **fs = xmalloc(top * sizeof *fs);
+    memset(fs, 0, top * sizeof *fs);
+    double r0 = bu_rss_bytes();
+    size_t s = 0;
+    for (size_t i = 0; i < top && s < k; i++) {
+        check("fut_future_new", fut_future_new(&fs[i]));
+        if (i + 1 == sizes[s]) {
+            out[1 + s] = (bu_rss_bytes() - r0) / (double)sizes[s];
+            s++;
+        }
+    }
+
+    size_t small = 1000;
+    fut_future **more = xmalloc(small * sizeof *more);
+    memset(more, 0, small * sizeof *more);
+    double h0 = heap_bytes();
+    for (size_t i = 0; i < small; i++) check("fut_future_new", fut_future_new(&more[i]));
+    double heap = (heap_bytes() - h0) / (double)small;
+    uintptr_t stride = UINTPTR_MAX;
+    for (size_t i = 1; i < small; i++) {
+        uintptr_t a = (uintptr_t)more[i - 1], b = (uintptr_t)more[i];
+        uintptr_t d = a < b ? b - a : a - b;
+        if (d && d < stride) stride = d;
+    }
+    /* a handle that is not a slot address would give nonsense: then heap only */
+    out[0] = heap + (stride <= 4096 ? (double)stride : 0);
+}
+
+static void m1(void) {
+    size_t sizes[8], k = curve_sizes(sizes);
+    double one[BU_MAX_RUNS] = {0}, curve[8][BU_MAX_RUNS] = {{0}};
+    for (int r = 0; r < bu_runs; r++) {
+        int p[2];
+        if (pipe(p) != 0) die("pipe", FUT_ERR_OS);
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0) die("fork", FUT_ERR_OS);
+        double out[9] = {0};
+        if (pid == 0) {
+            close(p[0]);
+            m1_child(sizes, k, out);
+            ssize_t w = write(p[1], out, sizeof out);
+            _exit(w == (ssize_t)sizeof out ? 0 : 1);
+        }
+        close(p[1]);
+        size_t got = 0;
+        while (got < sizeof out) {
+            ssize_t rd = read(p[0], (char *)out + got, sizeof out - got);
+            if (rd <= 0) break;
+            got += (size_t)rd;
+        }
+        close(p[0]);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (got != sizeof out || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            die("M1 child", FUT_ERR_INTERNAL);
+        one[r] = out[0];
+        for (size_t s = 0; s < k; s++) curve[s][r] = out[1 + s];
+    }
+    bu_emit("M1", "one_future_bytes", "bytes", "lower", 1, one, bu_runs);
+    bu_emit("M1", "rss_bytes_per_future", "bytes", "lower", sizes[k - 1], curve[k - 1], bu_runs);
+    for (size_t s = 0; s < k; s++)
+        bu_emit("M1", "curve_rss_bytes_per_future", "bytes/future", "lower", sizes[s], curve[s], bu_runs);
+}
+
+/* ---- I1: CPU time of an idle 4-worker thread pool over 1 s ---------------- */
+static pthread_barrier_t i1_barrier;
+
+static int32_t meet(fut_task *t, const void *arg, size_t len) {
+    (void)t;
+    (void)arg;
+    (void)len;
+    pthread_barrier_wait(&i1_barrier);
+    return 0;
+}
+
+static void i1(void) {
+    double idle_s = bu_scale < 1 ? 0.1 : 1.0;
+    double cpu[BU_MAX_RUNS], sw[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) {
+        fut_executor *ex = thread_pool(4);
+        /* four tasks that meet at a barrier: all four workers are started */
+        pthread_barrier_init(&i1_barrier, NULL, 4);
+        fut_future *fs[4];
+        for (int i = 0; i < 4; i++) check("submit", fut_executor_submit(ex, meet, NULL, 0, NULL, &fs[i]));
+        for (int i = 0; i < 4; i++) {
+            check("result", fut_future_result(fs[i], TIMEOUT_NS, NULL, NULL));
+            fut_future_release(fs[i]);
+        }
+        bu_sleep_s(0.05); /* let the workers go back to waiting */
+        long s0, s1;
+        double c0 = bu_cpu_s(&s0);
+        bu_sleep_s(idle_s);
+        double c1 = bu_cpu_s(&s1);
+        cpu[r] = (c1 - c0) * 1e3 / idle_s;
+        sw[r] = (double)(s1 - s0) / idle_s;
+        fut_executor_release(ex);
+        pthread_barrier_destroy(&i1_barrier);
+    }
+    bu_emit("I1", "idle_cpu_ms_per_s", "ms CPU/s", "lower", 4, cpu, bu_runs);
+    bu_emit("I1", "idle_ctx_switches_per_s", "switches/s", "lower", 4, sw, bu_runs);
+}
+
+int main(int argc, char **argv) {
+    bu_impl = "libfutures";
+    static const struct bu_workload w[] = {
+        {"W1", w1}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W5", w5},
+#ifdef FUT_START_FORKSERVER
+        {"P1", p1}, {"P2", p2}, {"P3", p3},
+#endif
+        {"M1", m1}, {"I1", i1},
+    };
+    return bu_main(argc, argv, w, sizeof w / sizeof w[0]);
+}
