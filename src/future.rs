@@ -210,6 +210,11 @@ pub struct FutureCore {
     snapshot: AtomicU8,
 }
 
+/// How long a reader spins on a running future before it parks, and how long
+/// it first waits for a pending one to start running (see `spin_until`).
+const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(10);
+const SPIN_FOR_START: std::time::Duration = std::time::Duration::from_micros(1);
+
 const SNAP_PENDING: u8 = 0;
 const SNAP_RUNNING: u8 = 1;
 const SNAP_CANCELLED: u8 = 2;
@@ -515,6 +520,19 @@ impl Future {
 
     /// Blocks until done or `deadline` (None: no limit); true when done.
     pub fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        if self.done() {
+            return true;
+        }
+        // Spin only while a worker runs the task: a future still PENDING
+        // after a moment has no one about to complete it (its worker may be
+        // asleep, and spinning could hold the CPU that worker is woken on).
+        if deadline.map_or(true, |d| d > Instant::now())
+            && crate::spin_until(SPIN_FOR_START, deadline, || self.state() != State::Pending)
+            && self.state() == State::Running
+            && crate::spin_until(SPIN_BEFORE_PARK, deadline, || self.done())
+        {
+            return true;
+        }
         let mut inner = self.core().inner.lock();
         while !inner.state.is_done() {
             match deadline {

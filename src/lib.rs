@@ -26,6 +26,36 @@ pub use waiter::{wait, AsCompleted, AsCompletedEnd, ReturnWhen, WaitOutcome};
 
 use std::time::{Duration, Instant};
 
+/// Spins (without sleeping) until `ready()` or `budget` passes, or the
+/// deadline if sooner; true when ready. Threads about to park spin first:
+/// a hand-off that completes within a few microseconds then costs no kernel
+/// wake-up on either side, and the bound keeps an idle pool at zero CPU.
+pub(crate) fn spin_until(
+    budget: Duration,
+    deadline: Option<Instant>,
+    mut ready: impl FnMut() -> bool,
+) -> bool {
+    let start = Instant::now();
+    let end = match deadline {
+        Some(d) => d.min(start + budget),
+        None => start + budget,
+    };
+    loop {
+        for _ in 0..64 {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if Instant::now() >= end {
+            return ready();
+        }
+        // Lets a thread woken onto this CPU (often the very one we wait
+        // for) run instead of waiting for our spin to end.
+        std::thread::yield_now();
+    }
+}
+
 /// The deadline of a C timeout: negative waits forever (None), 0 polls.
 pub fn deadline_after_ns(timeout_ns: i64) -> Option<Instant> {
     if timeout_ns < 0 {

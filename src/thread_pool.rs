@@ -40,6 +40,9 @@ use std::thread::JoinHandle;
 /// The largest `max_workers` a thread pool accepts (X17).
 pub const MAX_WORKERS_LIMIT: usize = 1024;
 
+/// How long an idle worker spins for new work before it sleeps.
+const SPIN_BEFORE_SLEEP: std::time::Duration = std::time::Duration::from_micros(20);
+
 /// Linux keeps 15 bytes of a thread's name (plus the NUL).
 const THREAD_NAME_MAX: usize = 15;
 
@@ -274,6 +277,9 @@ struct Inner {
     threads: Mutex<Threads>,
     joined: Condvar,
     fork_generation: usize,
+    /// Counts submitted items, so that a worker about to sleep can spin on
+    /// it without the lock (see `spin_until`).
+    pushes: AtomicUsize,
 }
 
 /// Python's ThreadPoolExecutor over C tasks.
@@ -308,6 +314,7 @@ impl ThreadPool {
                 threads: Mutex::new(Threads::default()),
                 joined: Condvar::new(),
                 fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
+                pushes: AtomicUsize::new(0),
             }),
         })
     }
@@ -384,6 +391,7 @@ impl Inner {
             task,
             future: future.clone(),
         });
+        self.pushes.fetch_add(1, Ordering::Release);
         if q.sleepers > 0 {
             self.work.notify_one();
         }
@@ -458,6 +466,7 @@ impl Inner {
     /// pool is shut down and the queue is empty (T8: queued work runs first).
     fn next_item(&self, credited: &mut bool) -> Option<(WorkItem, bool)> {
         let mut q = self.queue.lock();
+        let mut spun = false;
         loop {
             if let Some(item) = q.items.pop_front() {
                 *credited = false;
@@ -469,6 +478,18 @@ impl Inner {
             if !*credited {
                 q.idle += 1;
                 *credited = true;
+            }
+            if !spun {
+                // Idle and credited: spin a little for the next submit
+                // before sleeping (a submit wakes only sleepers).
+                spun = true;
+                let seen = self.pushes.load(Ordering::Acquire);
+                parking_lot::MutexGuard::unlocked(&mut q, || {
+                    crate::spin_until(SPIN_BEFORE_SLEEP, None, || {
+                        self.pushes.load(Ordering::Acquire) != seen
+                    })
+                });
+                continue;
             }
             q.sleepers += 1;
             self.work.wait(&mut q);
