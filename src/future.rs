@@ -137,6 +137,9 @@ enum Listeners {
 
 impl Listeners {
     fn push(&mut self, l: Listener) {
+        // Waiters of waits that returned are dropped here at the latest, so
+        // that a future waited on again and again does not collect them.
+        self.retain(|l| !matches!(l, Listener::Waiter(w, _) if w.is_retired()));
         *self = match std::mem::take(self) {
             Listeners::None => Listeners::One(l),
             Listeners::One(first) => Listeners::Many(vec![first, l]),
@@ -516,6 +519,11 @@ impl Future {
         inner
             .listeners
             .retain(|l| !matches!(l, Listener::Waiter(w, _) if Arc::ptr_eq(w, waiter)));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn listener_count(&self) -> usize {
+        self.core().inner.lock().listeners.as_slice().len()
     }
 
     /// Blocks until done or `deadline` (None: no limit); true when done.

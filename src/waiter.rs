@@ -11,6 +11,7 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,6 +41,9 @@ struct WaiterState {
 pub(crate) struct Waiter {
     state: Mutex<WaiterState>,
     cond: Condvar,
+    /// Set when `wait()` returned: the futures still holding this waiter
+    /// ignore it and drop it when they complete or get a new listener.
+    retired: AtomicBool,
 }
 
 impl Waiter {
@@ -52,6 +56,7 @@ impl Waiter {
                 completed: Vec::new(),
             }),
             cond: Condvar::new(),
+            retired: AtomicBool::new(false),
         })
     }
 
@@ -59,6 +64,9 @@ impl Waiter {
     /// finished with an error). Called once per future, by the future or by
     /// the installer that found it done already.
     pub(crate) fn notify(&self, token: usize, failed: bool) {
+        if self.is_retired() {
+            return;
+        }
         let mut s = self.state.lock();
         match s.mode {
             Mode::Wait(ReturnWhen::FirstCompleted) => s.triggered = true,
@@ -76,6 +84,10 @@ impl Waiter {
         if s.triggered {
             self.cond.notify_one();
         }
+    }
+
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// Blocks until triggered or `deadline`; true when triggered.
@@ -210,9 +222,7 @@ pub fn wait<F: Deref<Target = Future>>(
     }
     let (distinct, _) = dedupe(fs);
     let waiter = Waiter::new(Mode::Wait(when), distinct.len());
-    let mut installed = 0;
     for (token, f) in distinct.iter().enumerate() {
-        installed = token + 1;
         if let Some(failed) = f.install_waiter(&waiter, token) {
             waiter.notify(token, failed);
             if when == ReturnWhen::FirstCompleted {
@@ -221,9 +231,9 @@ pub fn wait<F: Deref<Target = Future>>(
         }
     }
     waiter.block(deadline);
-    for f in &distinct[..installed] {
-        f.remove_waiter(&waiter);
-    }
+    // W9: detached from every future at once, without locking each of them
+    // again (the cost that dominated a wait over many pending futures).
+    waiter.retired.store(true, Ordering::Release);
     partition(fs)
 }
 
@@ -330,6 +340,20 @@ mod tests {
 
     fn soon() -> Option<Instant> {
         Some(Instant::now() + Duration::from_secs(30))
+    }
+
+    #[test]
+    fn repeated_waits_do_not_pile_up_waiters() {
+        let a = Future::new();
+        let fs = [&a];
+        for _ in 0..100 {
+            let soon = Instant::now() + Duration::from_micros(20);
+            let r = wait(&fs, Some(soon), ReturnWhen::AllCompleted);
+            assert_eq!(r.n_done, 0);
+        }
+        assert!(a.listener_count() <= 1, "retired waiters are dropped");
+        a.set_result(Value::empty()).ok();
+        assert_eq!(a.listener_count(), 0);
     }
 
     #[test]
