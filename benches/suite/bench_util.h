@@ -94,6 +94,20 @@ BU_FN void bu_emit(const char *workload, const char *metric, const char *unit,
     fflush(stdout);
 }
 
+/* W2, the same for every implementation: `once(n, pause_s, &median, &p99)`
+ * measures n round trips with a pause of pause_s seconds before each;
+ * back to back, then after the pool went idle (5 ms pauses). */
+BU_FN void bu_w2(void (*once)(size_t n, double pause_s, double *med, double *p99)) {
+    size_t n = bu_scaled(20000, 100), n_idle = bu_scaled(400, 20);
+    double med[BU_MAX_RUNS], p99[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) once(n, 0, &med[r], &p99[r]);
+    bu_emit("W2", "rt_median_us", "us", "lower", n, med, bu_runs);
+    bu_emit("W2", "rt_p99_us", "us", "lower", n, p99, bu_runs);
+    for (int r = 0; r < bu_runs; r++) once(n_idle, 0.005, &med[r], &p99[r]);
+    bu_emit("W2", "idle_rt_median_us", "us", "lower", n_idle, med, bu_runs);
+    bu_emit("W2", "idle_rt_p99_us", "us", "lower", n_idle, p99, bu_runs);
+}
+
 /* CPU time of the whole process (every thread), seconds, from
  * CLOCK_PROCESS_CPUTIME_ID (the scheduler's own accounting, ns resolution;
  * getrusage's and /proc/self/stat's counters may move in clock ticks);

@@ -123,16 +123,7 @@ static void w2_once(size_t n, double pause_s, double *med, double *p99) {
     fut_executor_release(ex);
 }
 
-static void w2(void) {
-    size_t n = bu_scaled(20000, 100), n_idle = bu_scaled(400, 20);
-    double med[BU_MAX_RUNS], p99[BU_MAX_RUNS];
-    for (int r = 0; r < bu_runs; r++) w2_once(n, 0, &med[r], &p99[r]);
-    bu_emit("W2", "rt_median_us", "us", "lower", n, med, bu_runs);
-    bu_emit("W2", "rt_p99_us", "us", "lower", n, p99, bu_runs);
-    for (int r = 0; r < bu_runs; r++) w2_once(n_idle, 0.005, &med[r], &p99[r]);
-    bu_emit("W2", "idle_rt_median_us", "us", "lower", n_idle, med, bu_runs);
-    bu_emit("W2", "idle_rt_p99_us", "us", "lower", n_idle, p99, bu_runs);
-}
+static void w2(void) { bu_w2(w2_once); }
 
 /* ---- W3: 100,000 tasks drained through as_completed, summing results ---- */
 static void w3(void) {
