@@ -6,6 +6,8 @@
 #include <futures.hpp>
 #include <gtest/gtest.h>
 
+#include "test_latch.hpp"
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -32,20 +34,6 @@ namespace {
 
 constexpr auto kWait = 30s;  // every blocking call: never reached unless a bug
 
-struct Latch {
-    std::mutex mu;
-    std::condition_variable cv;
-    long count;
-    explicit Latch(long n) : count(n) {}
-    void count_down() {
-        std::lock_guard<std::mutex> g(mu);
-        if (count > 0 && --count == 0) cv.notify_all();
-    }
-    bool wait() {
-        std::unique_lock<std::mutex> g(mu);
-        return cv.wait_for(g, kWait, [&] { return count == 0; });
-    }
-};
 
 // Collects what reaches the log hook (fut::set_log_hook) during one test.
 class LogCapture {

@@ -4,6 +4,8 @@
 #include <futures.h>
 #include <gtest/gtest.h>
 
+#include "test_latch.hpp"
+
 #include <sys/prctl.h>
 
 #include <atomic>
@@ -119,20 +121,6 @@ fut_status on_done(const Future &f, DoneFn fn) {
     return st;
 }
 
-struct Latch {
-    std::mutex mu;
-    std::condition_variable cv;
-    long count;
-    explicit Latch(long n) : count(n) {}
-    void count_down() {
-        std::lock_guard<std::mutex> g(mu);
-        if (count > 0 && --count == 0) cv.notify_all();
-    }
-    bool wait() {
-        std::unique_lock<std::mutex> g(mu);
-        return cv.wait_for(g, std::chrono::seconds(30), [&] { return count == 0; });
-    }
-};
 
 std::string thread_name() {
     char buf[32] = {0};
