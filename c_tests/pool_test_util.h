@@ -84,16 +84,7 @@ static inline size_t fd_drain_count(int fd) {
 
 /* ---- threads of this process ---------------------------------------------- */
 
-static inline int count_threads(void) {
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n;
-}
+static inline int count_threads(void) { return tu_count_dir("/proc/self/task"); }
 
 /* Polls /proc/self/task until at most `n` threads remain (threads that were
  * detached exit on their own time); 1 when reached within the timeout. */

@@ -23,6 +23,9 @@
  *   - tu_rng: a small deterministic PRNG; the seed is printed as "# seed: N" and can be
  *     forced with env FUT_TEST_SEED.
  *   - tu_value: a heap value whose destructor (tu_value_drop) counts in an atomic counter.
+ *   - tu_log_capture (log hook), tu_count_dir (/proc/self/task, /proc/self/fd).
+ * C++ (GoogleTest) programs may include it too: all but TEST/tu_main, which GoogleTest
+ * provides.
  */
 #ifndef FUT_TEST_UTIL_H
 #define FUT_TEST_UTIL_H
@@ -32,12 +35,19 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#ifdef __cplusplus
+#include <atomic>
+using std::atomic_fetch_add;
+using std::atomic_int;
+#else
 #include <stdatomic.h>
 #include <stdbool.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -501,8 +511,10 @@ static inline void tu_release_all(fut_future **fs, size_t n)
 typedef struct tu_log_capture {
     pthread_mutex_t m;
     int count;
-    char last[512];
+    char last[1024];
 } tu_log_capture;
+
+#define TU_LOG_CAPTURE_INITIALIZER {PTHREAD_MUTEX_INITIALIZER, 0, {0}}
 
 static inline void tu_log_capture_init(tu_log_capture *c)
 {
@@ -528,11 +540,42 @@ static inline int tu_log_capture_count(tu_log_capture *c)
     return n;
 }
 
+/* True when the last message contains needle. */
+static inline bool tu_log_capture_last_contains(tu_log_capture *c, const char *needle)
+{
+    pthread_mutex_lock(&c->m);
+    bool r = strstr(c->last, needle) != NULL;
+    pthread_mutex_unlock(&c->m);
+    return r;
+}
+
 static inline void tu_log_capture_destroy(tu_log_capture *c)
 {
     pthread_mutex_destroy(&c->m);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* /proc                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Entries of a directory other than "." and "..", or -1 when it cannot be opened; on
+ * /proc/self/task the threads of this process, on /proc/self/fd its file descriptors. */
+static inline int tu_count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.')
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+#ifndef __cplusplus /* C++ tests use GoogleTest's TEST and runner */
 /* ------------------------------------------------------------------------------------------ */
 /* Test registry                                                                              */
 /* ------------------------------------------------------------------------------------------ */
@@ -674,5 +717,7 @@ static inline int tu_main(int argc, char **argv)
     }
     return tu_summary();
 }
+
+#endif /* !__cplusplus */
 
 #endif /* FUT_TEST_UTIL_H */
