@@ -40,7 +40,7 @@ static int32_t scen_task(fut_task *task, const void *arg, size_t arg_len) {
         char c = 's';
         if (write(a.started_fd, &c, 1) != 1) return 98;
     }
-    if (a.wait_fd >= 0 && !fd_take(a.wait_fd, TEST_TIMEOUT_MS)) return 97;
+    if (a.wait_fd >= 0 && !fd_take(a.wait_fd, TU_LONG_TIMEOUT_MS)) return 97;
     if (a.value < 0) {
         fut_task_set_error(task, 0, "negative input");
         return (int32_t)-a.value;
@@ -109,7 +109,7 @@ static void scen_task_error(scen_make_fn make) {
     fut_executor *ex = make(1);
     fut_future *f, *g;
     CHECK_OK(scen_submit(ex, scen_plain(-7), &f));
-    CHECK_ST(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL), FUT_ERR_TASK_FAILED);
+    CHECK_ST(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL), FUT_ERR_TASK_FAILED);
     fut_error_info e;
     CHECK_OK(fut_future_exception(f, 0, &e));
     CHECK_EQ(e.kind, FUT_ERR_TASK_FAILED);
@@ -135,7 +135,7 @@ static void scen_map_order_and_errors(scen_make_fn make) {
         items[i].arg_len = sizeof args[i];
     }
     fut_map *m;
-    CHECK_OK(fut_executor_map(ex, scen_task, items, N, TEST_TIMEOUT_NS, 3, &m));
+    CHECK_OK(fut_executor_map(ex, scen_task, items, N, TU_LONG_TIMEOUT_NS, 3, &m));
     for (int i = 0; i < N; i++) {
         fut_future *f;
         CHECK_OK(fut_map_next(m, &f));
@@ -180,7 +180,7 @@ static void scen_map_deadline(scen_make_fn make) {
     args[0].wait_fd = gate.rd; /* the first call blocks until released */
     fut_map *m;
     CHECK_OK(fut_executor_map(ex, scen_task, items, N, 100LL * 1000000, 1, &m));
-    CHECK(fd_take(started.rd, TEST_TIMEOUT_MS)); /* call 0 runs */
+    CHECK(fd_take(started.rd, TU_LONG_TIMEOUT_MS)); /* call 0 runs */
     fut_future *f = NULL;
     CHECK_ST(fut_map_next(m, &f), FUT_ERR_TIMEOUT);
     CHECK_ST(fut_map_next(m, &f), FUT_END);
@@ -260,13 +260,13 @@ static void scen_invalid_handles(scen_make_fn make) {
 }
 
 struct scen_release_ctx {
-    latch_t go;
+    tu_latch go;
     int fd;
     size_t n;
 };
 static void *scen_release_later(void *p) {
     struct scen_release_ctx *c = p;
-    if (latch_wait(&c->go)) fd_put(c->fd, c->n);
+    if (tu_latch_wait_for(&c->go, TU_SYNC_TIMEOUT_NS)) fd_put(c->fd, c->n);
     return NULL;
 }
 
@@ -284,12 +284,12 @@ static void scen_shutdown_wait(scen_make_fn make) {
         CHECK_OK(scen_submit(ex, a, &fs[i]));
     }
     struct scen_release_ctx c;
-    latch_init(&c.go, 1);
+    tu_latch_init(&c.go, 1);
     c.fd = gate.wr;
     c.n = N;
     pthread_t t;
     CHECK(pthread_create(&t, NULL, scen_release_later, &c) == 0);
-    latch_count_down(&c.go); /* tokens flow while shutdown waits */
+    tu_latch_count_down(&c.go); /* tokens flow while shutdown waits */
     CHECK_OK(fut_executor_shutdown(ex, true, false));
     for (int i = 0; i < N; i++) {
         CHECK(fut_future_done(fs[i])); /* without waiting */
@@ -297,7 +297,7 @@ static void scen_shutdown_wait(scen_make_fn make) {
         fut_future_release(fs[i]);
     }
     pthread_join(t, NULL);
-    latch_destroy(&c.go);
+    tu_latch_destroy(&c.go);
     CHECK_EQ(count_threads(), base);
     CHECK_OK(fut_executor_shutdown(ex, true, false)); /* E3: again */
     fut_executor_release(ex);
@@ -314,7 +314,7 @@ static void scen_shutdown_nowait(scen_make_fn make) {
     a.started_fd = started.wr;
     CHECK_OK(scen_submit(ex, a, &f));
     CHECK_OK(scen_submit(ex, scen_plain(6), &g)); /* queued behind f */
-    CHECK(fd_take(started.rd, TEST_TIMEOUT_MS));
+    CHECK(fd_take(started.rd, TU_LONG_TIMEOUT_MS));
     /* Would hang (watchdog) if it waited: f waits for a token sent below. */
     CHECK_OK(fut_executor_shutdown(ex, false, false));
     CHECK(!fut_future_done(f));
@@ -365,14 +365,14 @@ static void scen_count_cb(fut_future *f, void *user) {
 
 struct scen_waiter {
     fut_future *f;
-    latch_t done;
+    tu_latch done;
     fut_status st;
     size_t n_done;
 };
 static void *scen_wait_thread(void *p) {
     struct scen_waiter *w = p;
-    w->st = fut_wait(&w->f, 1, TEST_TIMEOUT_NS, FUT_ALL_COMPLETED, NULL, &w->n_done);
-    latch_count_down(&w->done);
+    w->st = fut_wait(&w->f, 1, TU_LONG_TIMEOUT_NS, FUT_ALL_COMPLETED, NULL, &w->n_done);
+    tu_latch_count_down(&w->done);
     return NULL;
 }
 
@@ -390,7 +390,7 @@ static void scen_cancel_futures(scen_make_fn make) {
     a.wait_fd = gate.rd;
     a.started_fd = started.wr;
     CHECK_OK(scen_submit(ex, a, &blocker));
-    CHECK(fd_take(started.rd, TEST_TIMEOUT_MS));
+    CHECK(fd_take(started.rd, TU_LONG_TIMEOUT_MS));
     enum { N = 20 };
     fut_future *fs[N];
     for (int i = 0; i < N; i++) {
@@ -399,14 +399,14 @@ static void scen_cancel_futures(scen_make_fn make) {
     }
     struct scen_waiter w;
     w.f = fs[N - 1];
-    latch_init(&w.done, 1);
+    tu_latch_init(&w.done, 1);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, scen_wait_thread, &w) == 0);
 
     CHECK_OK(fut_executor_shutdown(ex, false, true));
     /* The waiter wakes although the blocker still runs (W2 decision). A
      * process pool may apply the cancellation a little later (P13). */
-    CHECK(latch_wait(&w.done));
+    LATCH_WAIT(&w.done);
     CHECK_OK(w.st);
     CHECK_EQ(w.n_done, 1);
     CHECK(fut_future_cancelled(fs[N - 1]));
@@ -428,7 +428,7 @@ static void scen_cancel_futures(scen_make_fn make) {
     CHECK_EQ(atomic_load(&scen_drops), N + 1); /* exactly once each */
     pthread_join(t, NULL);
     CHECK_EQ(count_threads(), base);
-    latch_destroy(&w.done);
+    tu_latch_destroy(&w.done);
     fut_future_release(blocker);
     fut_executor_release(ex);
     pipe_close(&gate);
@@ -475,7 +475,7 @@ static void scen_callback_submit_during_shutdown(scen_make_fn make) {
     a.wait_fd = gate.rd;
     a.started_fd = started.wr;
     CHECK_OK(scen_submit(ex, a, &blocker));
-    CHECK(fd_take(started.rd, TEST_TIMEOUT_MS));
+    CHECK(fd_take(started.rd, TU_LONG_TIMEOUT_MS));
     enum { N = 8 };
     fut_future *fs[N];
     for (int i = 0; i < N; i++) {
@@ -502,12 +502,12 @@ static void scen_callback_submit_during_shutdown(scen_make_fn make) {
  * returns after the work is done. */
 struct scen_sd {
     fut_executor *ex;
-    latch_t go;
+    tu_latch go;
     fut_status st;
 };
 static void *scen_sd_thread(void *p) {
     struct scen_sd *s = p;
-    latch_wait(&s->go);
+    tu_latch_wait_for(&s->go, TU_SYNC_TIMEOUT_NS);
     s->st = fut_executor_shutdown(s->ex, true, false);
     return NULL;
 }
@@ -522,14 +522,14 @@ static void scen_shutdown_from_many_threads(scen_make_fn make) {
     for (int i = 0; i < T; i++) {
         s[i].ex = ex;
         s[i].st = -100;
-        latch_init(&s[i].go, 1);
+        tu_latch_init(&s[i].go, 1);
         CHECK(pthread_create(&t[i], NULL, scen_sd_thread, &s[i]) == 0);
     }
-    for (int i = 0; i < T; i++) latch_count_down(&s[i].go);
+    for (int i = 0; i < T; i++) tu_latch_count_down(&s[i].go);
     for (int i = 0; i < T; i++) {
         pthread_join(t[i], NULL);
         CHECK_OK(s[i].st);
-        latch_destroy(&s[i].go);
+        tu_latch_destroy(&s[i].go);
     }
     for (int i = 0; i < N; i++) {
         CHECK(fut_future_done(fs[i]));
@@ -548,7 +548,7 @@ static void scen_release_early(scen_make_fn make) {
     fut_executor *ex = make(2);
     atomic_store(&scen_callbacks, 0);
     atomic_store(&scen_drops, 0);
-    size_t n = scaled(200, 20);
+    size_t n = tu_scaled(200, 20);
     for (size_t i = 0; i < n; i++) {
         fut_future *f;
         CHECK_OK(scen_submit(ex, scen_plain((int64_t)i), &f));
@@ -571,12 +571,12 @@ struct scen_stress {
     size_t accepted;
     size_t refused;
     size_t other;
-    latch_t *near_end;
+    tu_latch *near_end;
 };
 static void *scen_stress_thread(void *p) {
     struct scen_stress *s = p;
     for (size_t i = 0; i < s->n; i++) {
-        if (i == s->n - s->n / 10) latch_count_down(s->near_end);
+        if (i == s->n - s->n / 10) tu_latch_count_down(s->near_end);
         fut_future *f;
         fut_status st = scen_submit(s->ex, scen_plain((int64_t)(i % 1000)), &f);
         if (st == FUT_OK)
@@ -592,17 +592,17 @@ static void scen_stress_submit_shutdown_race(scen_make_fn make) {
     int base = count_threads();
     fut_executor *ex = make(4);
     enum { T = 8 };
-    size_t per = scaled(10000, 200);
+    size_t per = tu_scaled(10000, 200);
     struct scen_stress s[T];
     pthread_t t[T];
-    latch_t near_end;
-    latch_init(&near_end, T);
+    tu_latch near_end;
+    tu_latch_init(&near_end, T);
     for (int i = 0; i < T; i++) {
         s[i] = (struct scen_stress){ex, per, malloc(per * sizeof(fut_future *)), 0, 0, 0, &near_end};
         CHECK(s[i].fs != NULL);
         CHECK(pthread_create(&t[i], NULL, scen_stress_thread, &s[i]) == 0);
     }
-    CHECK(latch_wait(&near_end));
+    LATCH_WAIT(&near_end);
     CHECK_OK(fut_executor_shutdown(ex, true, false));
     for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
     size_t accepted = 0;
@@ -620,7 +620,7 @@ static void scen_stress_submit_shutdown_race(scen_make_fn make) {
     }
     CHECK(accepted >= (size_t)T * (per - per / 10));
     CHECK_EQ(count_threads(), base);
-    latch_destroy(&near_end);
+    tu_latch_destroy(&near_end);
     fut_executor_release(ex);
 }
 
@@ -630,16 +630,16 @@ static void scen_stress_cancel_race(scen_make_fn make) {
     int base = count_threads();
     fut_executor *ex = make(2);
     enum { T = 4 };
-    size_t per = scaled(5000, 100);
+    size_t per = tu_scaled(5000, 100);
     struct scen_stress s[T];
     pthread_t t[T];
-    latch_t near_end;
-    latch_init(&near_end, T);
+    tu_latch near_end;
+    tu_latch_init(&near_end, T);
     for (int i = 0; i < T; i++) {
         s[i] = (struct scen_stress){ex, per, malloc(per * sizeof(fut_future *)), 0, 0, 0, &near_end};
         CHECK(pthread_create(&t[i], NULL, scen_stress_thread, &s[i]) == 0);
     }
-    CHECK(latch_wait(&near_end));
+    LATCH_WAIT(&near_end);
     CHECK_OK(fut_executor_shutdown(ex, true, true));
     for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
     for (int i = 0; i < T; i++) {
@@ -653,21 +653,18 @@ static void scen_stress_cancel_race(scen_make_fn make) {
         free(s[i].fs);
     }
     CHECK_EQ(count_threads(), base);
-    latch_destroy(&near_end);
+    tu_latch_destroy(&near_end);
     fut_executor_release(ex);
 }
 
-/* Runs every shared scenario on the executors `make` builds. */
+/* Runs every shared scenario on the executors `make` builds, each under the
+ * test_util.h watchdog; the program ends with tu_summary(). */
 static void run_executor_scenarios(scen_make_fn make) {
-#define SCEN_RUN(fn)                       \
-    do {                                   \
-        test_current_name = #fn;           \
-        test_watchdog(100);                \
-        int64_t t0_ = now_ns();            \
-        fn(make);                          \
-        alarm(0);                          \
-        printf("ok   %-52s %7.1f ms\n", #fn, (double)(now_ns() - t0_) / 1e6); \
-        fflush(stdout);                    \
+#define SCEN_RUN(fn)                          \
+    do {                                      \
+        int64_t t0_ = tu_test_begin(#fn);     \
+        fn(make);                             \
+        tu_test_end(t0_);                     \
     } while (0)
     SCEN_RUN(scen_submit_result);
     SCEN_RUN(scen_task_error);

@@ -20,17 +20,17 @@ static void test_round_trip(fut_start_method m) {
     pp_expect_bytes(f, msg, sizeof msg);
     void *v = (void *)1;
     size_t n = 7;
-    PP_CHECK_ST(fut_future_result(g, PP_WAIT, &v, &n), FUT_OK);
-    PP_CHECK(v == NULL && n == 0);
+    CHECK_ST(fut_future_result(g, TU_LONG_TIMEOUT_NS, &v, &n), FUT_OK);
+    CHECK(v == NULL && n == 0);
     /* The worker ran in another process. */
     fut_future *p = pp_submit(ex, pp_getpid, NULL, 0);
     void *pv;
-    PP_CHECK_ST(fut_future_result(p, PP_WAIT, &pv, NULL), FUT_OK);
-    PP_CHECK(*(int32_t *)pv != (int32_t)getpid());
+    CHECK_ST(fut_future_result(p, TU_LONG_TIMEOUT_NS, &pv, NULL), FUT_OK);
+    CHECK(*(int32_t *)pv != (int32_t)getpid());
     fut_future_release(f);
     fut_future_release(g);
     fut_future_release(p);
-    PP_CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
+    CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
     fut_executor_release(ex);
 }
 
@@ -45,15 +45,15 @@ static void test_arg_drop(fut_start_method m) {
     drops = 0;
     static char arg[] = "owned";
     fut_future *f;
-    PP_CHECK_ST(fut_executor_submit(ex, pp_echo, arg, sizeof arg, count_drop, &f), FUT_OK);
-    PP_CHECK(drops == 1);
+    CHECK_ST(fut_executor_submit(ex, pp_echo, arg, sizeof arg, count_drop, &f), FUT_OK);
+    CHECK(drops == 1);
     pp_expect_bytes(f, "owned", sizeof arg);
     fut_future_release(f);
-    PP_CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
+    CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
     /* A refused submit never calls arg_drop (API.md). */
-    PP_CHECK_ST(fut_executor_submit(ex, pp_echo, arg, sizeof arg, count_drop, &f),
+    CHECK_ST(fut_executor_submit(ex, pp_echo, arg, sizeof arg, count_drop, &f),
                 FUT_ERR_SHUTDOWN);
-    PP_CHECK(drops == 1);
+    CHECK(drops == 1);
     fut_executor_release(ex);
 }
 
@@ -93,15 +93,15 @@ static void test_errors(fut_start_method m) {
     fut_future *a = pp_submit(ex, fail_with_message, NULL, 0);
     fut_future *b = pp_submit(ex, fail_with_code, NULL, 0);
     void *v;
-    PP_CHECK_ST(fut_future_result(a, PP_WAIT, &v, NULL), FUT_ERR_TASK_FAILED);
+    CHECK_ST(fut_future_result(a, TU_LONG_TIMEOUT_NS, &v, NULL), FUT_ERR_TASK_FAILED);
     fut_error_info e;
-    PP_CHECK_ST(fut_future_exception(a, 0, &e), FUT_OK);
-    PP_CHECK(e.kind == FUT_ERR_TASK_FAILED && e.code == 42);
-    PP_CHECK(strcmp(e.message, "bad input") == 0);
-    PP_CHECK(e.detail != NULL && strstr(e.detail, "worker") != NULL);
-    PP_CHECK_ST(fut_future_result(b, PP_WAIT, &v, NULL), FUT_ERR_TASK_FAILED);
-    PP_CHECK_ST(fut_future_exception(b, 0, &e), FUT_OK);
-    PP_CHECK(e.code == 7 && strstr(e.message, "7") != NULL);
+    CHECK_ST(fut_future_exception(a, 0, &e), FUT_OK);
+    CHECK(e.kind == FUT_ERR_TASK_FAILED && e.code == 42);
+    CHECK(strcmp(e.message, "bad input") == 0);
+    CHECK(e.detail != NULL && strstr(e.detail, "worker") != NULL);
+    CHECK_ST(fut_future_result(b, TU_LONG_TIMEOUT_NS, &v, NULL), FUT_ERR_TASK_FAILED);
+    CHECK_ST(fut_future_exception(b, 0, &e), FUT_OK);
+    CHECK(e.code == 7 && strstr(e.message, "7") != NULL);
     /* B8: a task's error never breaks the pool. */
     fut_future *c = pp_submit(ex, pp_echo, "ok", 3);
     pp_expect_bytes(c, "ok", 3);
@@ -113,7 +113,7 @@ static void test_errors(fut_start_method m) {
 
 /* E10, E12, E14: map with chunksize keeps input order and per-position errors. */
 static int32_t double_or_fail(fut_task *t, const void *arg, size_t len) {
-    PP_CHECK(len == sizeof(int32_t));
+    CHECK(len == sizeof(int32_t));
     int32_t x;
     memcpy(&x, arg, sizeof x);
     if (x % 10 == 3) {
@@ -138,29 +138,29 @@ static void test_map_chunks(fut_start_method m) {
     size_t chunks[3] = {1, 7, 64};
     for (int c = 0; c < 3; c++) {
         fut_map *it;
-        PP_CHECK_ST(fut_executor_map(ex, double_or_fail, items, N, PP_WAIT, chunks[c], &it),
+        CHECK_ST(fut_executor_map(ex, double_or_fail, items, N, TU_LONG_TIMEOUT_NS, chunks[c], &it),
                     FUT_OK);
         for (int i = 0; i < N; i++) {
             fut_future *f;
-            PP_CHECK_ST(fut_map_next(it, &f), FUT_OK);
+            CHECK_ST(fut_map_next(it, &f), FUT_OK);
             void *v;
             if (i % 10 == 3) {
-                PP_CHECK_ST(fut_future_result(f, 0, &v, NULL), FUT_ERR_TASK_FAILED);
+                CHECK_ST(fut_future_result(f, 0, &v, NULL), FUT_ERR_TASK_FAILED);
                 fut_error_info e;
                 fut_future_exception(f, 0, &e);
-                PP_CHECK(e.code == i);
+                CHECK(e.code == i);
             } else {
-                PP_CHECK_ST(fut_future_result(f, 0, &v, NULL), FUT_OK);
-                PP_CHECK(*(int32_t *)v == 2 * i);
+                CHECK_ST(fut_future_result(f, 0, &v, NULL), FUT_OK);
+                CHECK(*(int32_t *)v == 2 * i);
             }
             fut_future_release(f);
         }
         fut_future *f;
-        PP_CHECK_ST(fut_map_next(it, &f), FUT_END);
+        CHECK_ST(fut_map_next(it, &f), FUT_END);
         fut_map_release(it);
     }
     fut_map *it;
-    PP_CHECK_ST(fut_executor_map(ex, double_or_fail, items, N, PP_WAIT, 0, &it),
+    CHECK_ST(fut_executor_map(ex, double_or_fail, items, N, TU_LONG_TIMEOUT_NS, 0, &it),
                 FUT_ERR_INVALID_ARGUMENT);
     fut_executor_release(ex);
 }
@@ -190,7 +190,7 @@ static void test_crash(fut_start_method m, fut_crash_policy policy, enum crash_k
     fut_future *c = pp_submit(ex, pp_echo, "c", 2);
     pid_t pid = pp_read_pid();
     if (kind == CRASH_EXTERNAL_KILL)
-        PP_CHECK(kill(pid, SIGKILL) == 0);
+        CHECK(kill(pid, SIGKILL) == 0);
     else
         pp_gate_open(1);
     const char *want = kind == CRASH_SEGV      ? "killed by signal 11 (SIGSEGV)"
@@ -198,17 +198,17 @@ static void test_crash(fut_start_method m, fut_crash_policy policy, enum crash_k
                                                : "killed by signal 9 (SIGKILL)";
     if (policy == FUT_CRASH_BREAK_POOL) {
         const char *da = pp_expect_failure(a, FUT_ERR_BROKEN_POOL);
-        PP_CHECK(da != NULL && strstr(da, want) != NULL && strstr(da, "while running task") != NULL);
+        CHECK(da != NULL && strstr(da, want) != NULL && strstr(da, "while running task") != NULL);
         /* Everything outstanding fails, each with its own record (X2). */
         const char *db = pp_expect_failure(b, FUT_ERR_BROKEN_POOL);
         const char *dc = pp_expect_failure(c, FUT_ERR_BROKEN_POOL);
-        PP_CHECK(db != da && dc != db && strstr(db, want) != NULL);
+        CHECK(db != da && dc != db && strstr(db, want) != NULL);
         fut_future *d;
-        PP_CHECK_ST(fut_executor_submit(ex, pp_echo, "d", 2, NULL, &d), FUT_ERR_BROKEN_POOL);
-        PP_CHECK(pp_log_contains("broken"));
+        CHECK_ST(fut_executor_submit(ex, pp_echo, "d", 2, NULL, &d), FUT_ERR_BROKEN_POOL);
+        CHECK(pp_log_contains("broken"));
     } else {
         const char *da = pp_expect_failure(a, FUT_ERR_WORKER_DIED);
-        PP_CHECK(da != NULL && strstr(da, want) != NULL && strstr(da, "worker ") != NULL);
+        CHECK(da != NULL && strstr(da, want) != NULL && strstr(da, "worker ") != NULL);
         pp_expect_bytes(b, "b", 2);
         pp_expect_bytes(c, "c", 2);
         fut_future *d = pp_submit(ex, pp_echo, "d", 2);
@@ -219,7 +219,7 @@ static void test_crash(fut_start_method m, fut_crash_policy policy, enum crash_k
     fut_future_release(b);
     fut_future_release(c);
     /* B9: shutdown still returns. */
-    PP_CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
+    CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
     fut_executor_release(ex);
     (void)crash_name;
 }
@@ -270,26 +270,26 @@ static void test_initializer(fut_start_method m, fut_crash_policy policy) {
     o.initializer_arg = "primed";
     o.initializer_arg_len = 7;
     fut_executor *ex;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_OK);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_OK);
     fut_future *f = pp_submit(ex, read_init, NULL, 0);
     pp_expect_bytes(f, "primed", 7);
-    PP_CHECK(init_seen[0] == 0); /* it ran in the worker, not here */
+    CHECK(init_seen[0] == 0); /* it ran in the worker, not here */
     fut_future_release(f);
     fut_executor_release(ex);
 
     o.initializer = init_fails;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_OK);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_OK);
     fut_status st = fut_executor_submit(ex, pp_echo, "x", 2, NULL, &f);
     if (st == FUT_OK) {
         const char *d = pp_expect_failure(f, FUT_ERR_BROKEN_POOL);
-        PP_CHECK(d != NULL && strstr(d, "initializer") != NULL);
+        CHECK(d != NULL && strstr(d, "initializer") != NULL);
         fut_future_release(f);
     } else {
-        PP_CHECK(st == FUT_ERR_BROKEN_POOL); /* the break came first */
+        CHECK(st == FUT_ERR_BROKEN_POOL); /* the break came first */
     }
-    PP_CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
-    PP_CHECK_ST(fut_executor_submit(ex, pp_echo, "x", 2, NULL, &f), FUT_ERR_BROKEN_POOL);
-    PP_CHECK(pp_log_contains("initializer failed with code 5"));
+    CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
+    CHECK_ST(fut_executor_submit(ex, pp_echo, "x", 2, NULL, &f), FUT_ERR_BROKEN_POOL);
+    CHECK(pp_log_contains("initializer failed with code 5"));
     fut_executor_release(ex);
 }
 
@@ -302,19 +302,19 @@ static void test_max_tasks_per_child(void) {
     o.start_method = FUT_START_FORKSERVER;
     o.max_tasks_per_child = 2;
     fut_executor *ex;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_OK);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_OK);
     enum { N = 6 };
     int32_t pids[N];
     for (int i = 0; i < N; i++) {
         fut_future *f = pp_submit(ex, pp_getpid, NULL, 0);
         void *v;
-        PP_CHECK_ST(fut_future_result(f, PP_WAIT, &v, NULL), FUT_OK);
+        CHECK_ST(fut_future_result(f, TU_LONG_TIMEOUT_NS, &v, NULL), FUT_OK);
         pids[i] = *(int32_t *)v;
         fut_future_release(f);
     }
     for (int i = 0; i < N; i += 2) {
-        PP_CHECK(pids[i] == pids[i + 1]);
-        if (i > 0) PP_CHECK(pids[i] != pids[i - 1]);
+        CHECK(pids[i] == pids[i + 1]);
+        if (i > 0) CHECK(pids[i] != pids[i - 1]);
     }
     /* A burst through map: every result right, across replacements. */
     int32_t in[40];
@@ -325,13 +325,13 @@ static void test_max_tasks_per_child(void) {
         items[i].arg_len = sizeof in[i];
     }
     fut_map *it;
-    PP_CHECK_ST(fut_executor_map(ex, double_or_fail, items, 40, PP_WAIT, 3, &it), FUT_OK);
+    CHECK_ST(fut_executor_map(ex, double_or_fail, items, 40, TU_LONG_TIMEOUT_NS, 3, &it), FUT_OK);
     for (int i = 0; i < 40; i++) {
         fut_future *f;
-        PP_CHECK_ST(fut_map_next(it, &f), FUT_OK);
+        CHECK_ST(fut_map_next(it, &f), FUT_OK);
         void *v;
         fut_status st = fut_future_result(f, 0, &v, NULL);
-        PP_CHECK(i % 10 == 3 ? st == FUT_ERR_TASK_FAILED : (st == FUT_OK && *(int32_t *)v == 2 * i));
+        CHECK(i % 10 == 3 ? st == FUT_ERR_TASK_FAILED : (st == FUT_OK && *(int32_t *)v == 2 * i));
         fut_future_release(f);
     }
     fut_map_release(it);
@@ -339,8 +339,8 @@ static void test_max_tasks_per_child(void) {
 
     o.start_method = FUT_START_FORK;
     ex = NULL;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
-    PP_CHECK(ex == NULL);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
+    CHECK(ex == NULL);
 }
 
 /* P4, P5: with one worker blocked, at most max_workers + 1 = 2 futures are
@@ -354,19 +354,19 @@ static void test_call_queue_bound(fut_start_method m) {
     pp_read_pid(); /* the first task runs */
     int running = 0;
     for (int i = 0; i < N; i++) running += fut_future_running(f[i]);
-    PP_CHECK(running >= 1 && running <= 2);
-    PP_CHECK(fut_future_state(f[0]) == FUT_STATE_RUNNING);
-    PP_CHECK(!fut_future_cancel(f[0]));
+    CHECK(running >= 1 && running <= 2);
+    CHECK(fut_future_state(f[0]) == FUT_STATE_RUNNING);
+    CHECK(!fut_future_cancel(f[0]));
     for (int i = 2; i < N; i++) {
-        PP_CHECK(fut_future_state(f[i]) == FUT_STATE_PENDING);
-        PP_CHECK(fut_future_cancel(f[i]));
-        PP_CHECK(fut_future_cancelled(f[i]));
+        CHECK(fut_future_state(f[i]) == FUT_STATE_PENDING);
+        CHECK(fut_future_cancel(f[i]));
+        CHECK(fut_future_cancelled(f[i]));
     }
     pp_gate_open(2);
     pp_expect_bytes(f[0], "0", 2);
     pp_expect_bytes(f[1], "n", 2);
     for (int i = 0; i < N; i++) fut_future_release(f[i]);
-    PP_CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
+    CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
     fut_executor_release(ex);
 }
 
@@ -380,17 +380,17 @@ static void test_time_limit(fut_start_method m, fut_crash_policy policy) {
     o.on_worker_crash = policy;
     o.task_time_limit_ns = (pp_under_valgrind() ? 2000 : 200) * 1000000LL;
     fut_executor *ex;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_OK);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_OK);
     fut_future *slow = pp_submit(ex, pp_report_block_echo, NULL, 0); /* never let through */
     fut_future *next = pp_submit(ex, pp_echo, "after", 6);
     pid_t pid = pp_read_pid();
     const char *d = pp_expect_failure(slow, FUT_ERR_TIME_LIMIT);
-    PP_CHECK(d != NULL && strstr(d, "time limit") != NULL && strstr(d, "SIGKILL") != NULL);
+    CHECK(d != NULL && strstr(d, "time limit") != NULL && strstr(d, "SIGKILL") != NULL);
     pp_expect_bytes(next, "after", 6);
     fut_future *p = pp_submit(ex, pp_getpid, NULL, 0);
     void *v;
-    PP_CHECK_ST(fut_future_result(p, PP_WAIT, &v, NULL), FUT_OK);
-    PP_CHECK(*(int32_t *)v != (int32_t)pid); /* replaced */
+    CHECK_ST(fut_future_result(p, TU_LONG_TIMEOUT_NS, &v, NULL), FUT_OK);
+    CHECK(*(int32_t *)v != (int32_t)pid); /* replaced */
     fut_future_release(slow);
     fut_future_release(next);
     fut_future_release(p);
@@ -408,17 +408,17 @@ static void test_shutdown_wait(fut_start_method m, bool wait) {
         in[i] = i;
         f[i] = pp_submit(ex, pp_echo, &in[i], sizeof in[i]);
     }
-    PP_CHECK_ST(fut_executor_shutdown(ex, wait, false), FUT_OK);
+    CHECK_ST(fut_executor_shutdown(ex, wait, false), FUT_OK);
     if (wait) {
-        for (int i = 0; i < N; i++) PP_CHECK(fut_future_done(f[i]));
+        for (int i = 0; i < N; i++) CHECK(fut_future_done(f[i]));
     }
     fut_future *g;
-    PP_CHECK_ST(fut_executor_submit(ex, pp_echo, "x", 2, NULL, &g), FUT_ERR_SHUTDOWN);
+    CHECK_ST(fut_executor_submit(ex, pp_echo, "x", 2, NULL, &g), FUT_ERR_SHUTDOWN);
     for (int i = 0; i < N; i++) {
         pp_expect_bytes(f[i], &in[i], sizeof in[i]);
         fut_future_release(f[i]);
     }
-    PP_CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK); /* idempotent */
+    CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK); /* idempotent */
     fut_executor_release(ex);
 }
 
@@ -431,20 +431,20 @@ static void test_shutdown_cancel_futures(fut_start_method m) {
     f[0] = pp_submit(ex, pp_report_block_echo, "0", 2);
     for (int i = 1; i < N; i++) f[i] = pp_submit(ex, pp_echo, "n", 2);
     pp_read_pid();
-    PP_CHECK_ST(fut_executor_shutdown(ex, false, true), FUT_OK);
+    CHECK_ST(fut_executor_shutdown(ex, false, true), FUT_OK);
     pp_gate_open(1);
-    PP_CHECK_ST(fut_executor_shutdown(ex, true, true), FUT_OK);
+    CHECK_ST(fut_executor_shutdown(ex, true, true), FUT_OK);
     pp_expect_bytes(f[0], "0", 2);
     /* f[1] may have reached the call queue before the cancel (racy, E6). */
-    PP_CHECK(fut_future_cancelled(f[1]) || fut_future_state(f[1]) == FUT_STATE_FINISHED);
+    CHECK(fut_future_cancelled(f[1]) || fut_future_state(f[1]) == FUT_STATE_FINISHED);
     for (int i = 2; i < N; i++) {
         void *v;
-        PP_CHECK_ST(fut_future_result(f[i], 0, &v, NULL), FUT_ERR_CANCELLED);
+        CHECK_ST(fut_future_result(f[i], 0, &v, NULL), FUT_ERR_CANCELLED);
     }
     /* Every cancelled future is done for waiters (W2 decision). */
     size_t n_done = 0;
-    PP_CHECK_ST(fut_wait(f, N, 0, FUT_ALL_COMPLETED, NULL, &n_done), FUT_OK);
-    PP_CHECK(n_done == N);
+    CHECK_ST(fut_wait(f, N, 0, FUT_ALL_COMPLETED, NULL, &n_done), FUT_OK);
+    CHECK(n_done == N);
     for (int i = 0; i < N; i++) fut_future_release(f[i]);
     fut_executor_release(ex);
 }
@@ -461,11 +461,11 @@ static void shutdown_in_callback(fut_future *f, void *user) {
 static void test_shutdown_from_callback(fut_start_method m) {
     callback_pool = pp_pool(1, m, FUT_CRASH_BREAK_POOL);
     fut_future *f = pp_submit(callback_pool, pp_block_echo, "x", 2);
-    PP_CHECK_ST(fut_future_add_done_callback(f, shutdown_in_callback, NULL), FUT_OK);
+    CHECK_ST(fut_future_add_done_callback(f, shutdown_in_callback, NULL), FUT_OK);
     pp_gate_open(1);
     pp_expect_bytes(f, "x", 2);
     fut_executor_release(callback_pool); /* joins the manager: the callback is over */
-    PP_CHECK(from_callback == FUT_ERR_WOULD_DEADLOCK);
+    CHECK(from_callback == FUT_ERR_WOULD_DEADLOCK);
     fut_future_release(f);
 }
 
@@ -475,7 +475,7 @@ static void test_release_without_shutdown(fut_start_method m) {
     fut_future *f = pp_submit(ex, pp_block_echo, "late", 5);
     pp_gate_open(1);
     fut_executor_release(ex);
-    PP_CHECK(fut_future_done(f));
+    CHECK(fut_future_done(f));
     pp_expect_bytes(f, "late", 5);
     fut_future_release(f);
 }
@@ -485,27 +485,27 @@ static void test_options(void) {
     fut_process_pool_options o;
     fut_executor *ex = NULL;
     fut_process_pool_options_init(&o);
-    PP_CHECK(o.struct_size == sizeof o && o.max_workers == 0 &&
+    CHECK(o.struct_size == sizeof o && o.max_workers == 0 &&
              o.start_method == FUT_START_FORKSERVER && o.on_worker_crash == FUT_CRASH_BREAK_POOL);
     o.max_workers = 100000;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
     fut_process_pool_options_init(&o);
     o.start_method = 9;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
     fut_process_pool_options_init(&o);
     o.on_worker_crash = 9;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
     fut_process_pool_options_init(&o);
     o.task_time_limit_ns = -1;
-    PP_CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
-    PP_CHECK_ST(fut_process_pool_new(NULL, NULL), FUT_ERR_INVALID_ARGUMENT);
-    PP_CHECK(ex == NULL);
+    CHECK_ST(fut_process_pool_new(&o, &ex), FUT_ERR_INVALID_ARGUMENT);
+    CHECK_ST(fut_process_pool_new(NULL, NULL), FUT_ERR_INVALID_ARGUMENT);
+    CHECK(ex == NULL);
     /* NULL options: defaults (max_workers = usable CPUs). */
-    PP_CHECK_ST(fut_process_pool_new(NULL, &ex), FUT_OK);
+    CHECK_ST(fut_process_pool_new(NULL, &ex), FUT_OK);
     fut_future *f = pp_submit(ex, pp_echo, "d", 2);
     pp_expect_bytes(f, "d", 2);
     fut_future_release(f);
-    PP_CHECK_ST(fut_executor_submit(ex, NULL, NULL, 0, NULL, &f), FUT_ERR_INVALID_ARGUMENT);
+    CHECK_ST(fut_executor_submit(ex, NULL, NULL, 0, NULL, &f), FUT_ERR_INVALID_ARGUMENT);
     fut_executor_release(ex);
 }
 
@@ -514,7 +514,7 @@ static void test_options(void) {
  * workers, orphaned to us (subreaper), must end by themselves. */
 static void test_parent_death(fut_start_method m) {
     pid_t child = fork();
-    PP_CHECK(child >= 0);
+    CHECK(child >= 0);
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
         fut_executor *ex = pp_pool(2, m, FUT_CRASH_BREAK_POOL);
@@ -526,10 +526,10 @@ static void test_parent_death(fut_start_method m) {
         _exit(1);
     }
     pid_t w1 = pp_read_pid(), w2 = pp_read_pid();
-    PP_CHECK(w1 != w2 && w1 != child && w2 != child);
-    PP_CHECK(kill(child, SIGKILL) == 0);
+    CHECK(w1 != w2 && w1 != child && w2 != child);
+    CHECK(kill(child, SIGKILL) == 0);
     int st;
-    PP_CHECK(waitpid(child, &st, 0) == child);
+    CHECK(waitpid(child, &st, 0) == child);
     /* Bounded wait for the orphans: each is reaped here when it dies. */
     int gone = 0;
     struct timespec t0, now;
@@ -542,62 +542,60 @@ static void test_parent_death(fut_start_method m) {
         }
         if (r < 0 && errno == ECHILD) break; /* nothing left at all */
         clock_gettime(CLOCK_MONOTONIC, &now);
-        PP_CHECK(now.tv_sec - t0.tv_sec < 30);
+        CHECK(now.tv_sec - t0.tv_sec < 30);
         struct timespec nap = {0, 1000000};
         nanosleep(&nap, NULL);
     }
     /* ECHILD as a subreaper: no descendant is left. The workers were reaped
      * here, or by the fork server itself if it saw its socket close before
      * its own parent-death signal landed. */
-    PP_CHECK(gone <= 2);
-    PP_CHECK(kill(w1, 0) == -1 && errno == ESRCH);
-    PP_CHECK(kill(w2, 0) == -1 && errno == ESRCH);
+    CHECK(gone <= 2);
+    CHECK(kill(w1, 0) == -1 && errno == ESRCH);
+    CHECK(kill(w2, 0) == -1 && errno == ESRCH);
 }
 
 /* X11: a pool does not survive fork(): in a child it refuses work. */
 static void test_pool_in_forked_child(void) {
     fut_executor *ex = pp_pool(1, FUT_START_FORKSERVER, FUT_CRASH_BREAK_POOL);
     pid_t child = fork();
-    PP_CHECK(child >= 0);
+    CHECK(child >= 0);
     if (child == 0) {
         fut_future *f;
         int ok = fut_executor_submit(ex, pp_echo, "x", 2, NULL, &f) == FUT_ERR_SHUTDOWN;
         _exit(ok ? 0 : 1);
     }
     int st;
-    PP_CHECK(waitpid(child, &st, 0) == child);
-    PP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(waitpid(child, &st, 0) == child);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     fut_future *f = pp_submit(ex, pp_echo, "y", 2);
     pp_expect_bytes(f, "y", 2);
     fut_future_release(f);
     fut_executor_release(ex);
 }
 
+/* One test under the test_util.h watchdog; it must leave nothing behind. */
 #define RUN(call, name)                                  \
     do {                                                 \
+        int64_t t0_ = tu_test_begin(name);               \
         pp_baseline b_ = pp_take_baseline();             \
         call;                                            \
         pp_pipes_drain();                                \
         pp_check_clean(b_, name);                        \
-        printf("ok: %s\n", name);                        \
-        fflush(stdout);                                  \
+        tu_test_end(t0_);                                \
     } while (0)
 
 int main(void) {
     pp_become_subreaper();
     pp_pipes_init();
-    fut_set_log_hook(pp_log_hook, NULL);
+    fut_set_log_hook(tu_log_capture_fn, &pp_log);
     char name[128];
-    int passed = 0;
     RUN(test_options(), "options");
-    passed++;
     for (int i = 0; i < 2; i++) {
         fut_start_method m = METHODS[i];
         const char *mn = method_name(m);
 #define RUN_M(call, what)                                        \
     snprintf(name, sizeof name, "%s [%s]", what, mn);            \
-    RUN(call, name);                                             \
-    passed++
+    RUN(call, name)
         RUN_M(test_round_trip(m), "round trip");
         RUN_M(test_arg_drop(m), "arg_drop");
         RUN_M(test_large_payload(m), "16 MiB argument and result");
@@ -624,10 +622,7 @@ int main(void) {
         RUN_M(test_parent_death(m), "workers die with their parent");
     }
     RUN(test_max_tasks_per_child(), "max_tasks_per_child");
-    passed++;
     RUN(test_pool_in_forked_child(), "pool in a forked child");
-    passed++;
     fut_set_log_hook(NULL, NULL);
-    printf("%d passed, 0 failed\n", passed);
-    return 0;
+    return tu_summary();
 }

@@ -22,6 +22,5 @@ int main(void) {
     run_executor_scenarios(make_process_pool);
     method = FUT_START_FORKSERVER;
     run_executor_scenarios(make_process_pool);
-    printf("test_process_pool_executor_scenarios: all scenarios passed (fork, forkserver)\n");
-    return 0;
+    return tu_summary();
 }

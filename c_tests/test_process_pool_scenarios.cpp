@@ -56,7 +56,7 @@ TEST_P(ProcessPool, MapInOrder) {
     }
     for (size_t chunk : {size_t{1}, size_t{16}, size_t{1000}}) {
         fut_map *it = nullptr;
-        ASSERT_EQ(fut_executor_map(ex, pp_echo, items.data(), items.size(), PP_WAIT, chunk, &it),
+        ASSERT_EQ(fut_executor_map(ex, pp_echo, items.data(), items.size(), TU_LONG_TIMEOUT_NS, chunk, &it),
                   FUT_OK);
         for (size_t i = 0; i < in.size(); i++) {
             fut_future *f = nullptr;
@@ -70,7 +70,7 @@ TEST_P(ProcessPool, MapInOrder) {
     }
     // E9: no items, nothing yielded.
     fut_map *it = nullptr;
-    ASSERT_EQ(fut_executor_map(ex, pp_echo, nullptr, 0, PP_WAIT, 1, &it), FUT_OK);
+    ASSERT_EQ(fut_executor_map(ex, pp_echo, nullptr, 0, TU_LONG_TIMEOUT_NS, 1, &it), FUT_OK);
     fut_future *f = nullptr;
     EXPECT_EQ(fut_map_next(it, &f), FUT_END);
     fut_map_release(it);
@@ -109,12 +109,12 @@ TEST_P(ProcessPool, WaitAsCompletedCallbacks) {
     ASSERT_EQ(fut_future_add_done_callback(fs[1], record_callback, nullptr), FUT_OK);
     uint8_t flags[2] = {9, 9};
     size_t n_done = 0;
-    ASSERT_EQ(fut_wait(fs, 2, PP_WAIT, FUT_FIRST_COMPLETED, flags, &n_done), FUT_OK);
+    ASSERT_EQ(fut_wait(fs, 2, TU_LONG_TIMEOUT_NS, FUT_FIRST_COMPLETED, flags, &n_done), FUT_OK);
     EXPECT_EQ(n_done, 1u);
     EXPECT_EQ(flags[0], 0);
     EXPECT_EQ(flags[1], 1);
     fut_as_completed *it = nullptr;
-    ASSERT_EQ(fut_as_completed_new(fs, 2, PP_WAIT, &it), FUT_OK);
+    ASSERT_EQ(fut_as_completed_new(fs, 2, TU_LONG_TIMEOUT_NS, &it), FUT_OK);
     size_t idx;
     fut_future *f;
     ASSERT_EQ(fut_as_completed_next(it, &idx, &f), FUT_OK);
@@ -145,7 +145,7 @@ TEST_P(ProcessPool, Shutdown) {
     EXPECT_EQ(fut_executor_submit(ex, pp_echo, "y", 2, nullptr, &g), FUT_ERR_SHUTDOWN);
     fut_item item{"z", 2};
     fut_map *it = nullptr;
-    EXPECT_EQ(fut_executor_map(ex, pp_echo, &item, 1, PP_WAIT, 1, &it), FUT_ERR_SHUTDOWN);
+    EXPECT_EQ(fut_executor_map(ex, pp_echo, &item, 1, TU_LONG_TIMEOUT_NS, 1, &it), FUT_ERR_SHUTDOWN);
     fut_future_release(f);
     fut_executor_release(ex);
 }
@@ -161,7 +161,7 @@ TEST_P(ProcessPool, ShutdownCancelFutures) {
     // P13: applied by the manager; the last one is surely not in the call queue.
     EXPECT_EQ(fut_executor_shutdown(ex, false, true), FUT_OK);
     void *v;
-    EXPECT_EQ(fut_future_result(rest.back(), PP_WAIT, &v, nullptr), FUT_ERR_CANCELLED);
+    EXPECT_EQ(fut_future_result(rest.back(), TU_LONG_TIMEOUT_NS, &v, nullptr), FUT_ERR_CANCELLED);
     pp_gate_open(1);
     EXPECT_EQ(fut_executor_shutdown(ex, true, true), FUT_OK);
     pp_expect_bytes(first, "1", 2);
@@ -181,7 +181,7 @@ TEST_P(ProcessPool, MapReleaseCancels) {
     fut_executor *ex = pool(1);
     std::vector<fut_item> items(10, fut_item{"m", 2});
     fut_map *it = nullptr;
-    ASSERT_EQ(fut_executor_map(ex, pp_report_block_echo, items.data(), items.size(), PP_WAIT, 1,
+    ASSERT_EQ(fut_executor_map(ex, pp_report_block_echo, items.data(), items.size(), TU_LONG_TIMEOUT_NS, 1,
                                &it),
               FUT_OK);
     pp_read_pid();
@@ -276,7 +276,7 @@ TEST(ProcessPoolBusyHost, ForkServerReplacesWorkersWhileThreadsHoldLocks) {
 struct Setup {
     Setup() {
         pp_become_subreaper();
-        fut_set_log_hook(pp_log_hook, nullptr);
+        fut_set_log_hook(tu_log_capture_fn, &pp_log);
     }
 } setup;
 

@@ -13,6 +13,5 @@ static fut_executor *make_thread_pool(size_t max_workers) {
 
 int main(void) {
     run_executor_scenarios(make_thread_pool);
-    printf("test_thread_pool: all scenarios passed\n");
-    return 0;
+    return tu_summary();
 }

@@ -34,23 +34,23 @@ static int32_t task_thread_name(fut_task *t, const void *arg, size_t len) {
 
 /* Counts down `started`, then waits for `go` (30 s at most). */
 struct gate {
-    latch_t started;
-    latch_t go;
+    tu_latch started;
+    tu_latch go;
 };
 static void gate_init(struct gate *g, long started) {
-    latch_init(&g->started, started);
-    latch_init(&g->go, 1);
+    tu_latch_init(&g->started, started);
+    tu_latch_init(&g->go, 1);
 }
 static void gate_destroy(struct gate *g) {
-    latch_destroy(&g->started);
-    latch_destroy(&g->go);
+    tu_latch_destroy(&g->started);
+    tu_latch_destroy(&g->go);
 }
 static int32_t task_gate(fut_task *t, const void *arg, size_t len) {
     (void)t;
     (void)len;
     struct gate *g = (struct gate *)arg;
-    latch_count_down(&g->started);
-    return latch_wait(&g->go) ? 0 : 97;
+    tu_latch_count_down(&g->started);
+    return tu_latch_wait_for(&g->go, TU_SYNC_TIMEOUT_NS) ? 0 : 97;
 }
 
 static int32_t task_noop(fut_task *t, const void *arg, size_t len) {
@@ -62,14 +62,14 @@ static int32_t task_noop(fut_task *t, const void *arg, size_t len) {
 
 /* ---- T2, T6, X17: no thread before the first submit; names ---------------------- */
 
-static void test_names_and_lazy_start(void) {
+TEST(test_names_and_lazy_start) {
     int base = count_threads();
     fut_executor *ex = pool_named(4, "worker");
     CHECK_EQ(count_threads(), base); /* T2: none yet */
     fut_future *f;
     CHECK_OK(fut_executor_submit(ex, task_thread_name, NULL, 0, NULL, &f));
     void *p;
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, &p, NULL));
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, &p, NULL));
     CHECK(strcmp((char *)p, "worker_0") == 0); /* T6 */
     fut_future_release(f);
     CHECK_EQ(count_threads(), base + 1);
@@ -79,7 +79,7 @@ static void test_names_and_lazy_start(void) {
     /* Default prefix: futpool-<k>_<n>. */
     CHECK_OK(fut_thread_pool_new(NULL, &ex));
     CHECK_OK(fut_executor_submit(ex, task_thread_name, NULL, 0, NULL, &f));
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, &p, NULL));
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, &p, NULL));
     const char *name = p;
     CHECK(strncmp(name, "futpool-", 8) == 0);
     CHECK(strcmp(name + strlen(name) - 2, "_0") == 0);
@@ -94,7 +94,7 @@ static void test_names_and_lazy_start(void) {
     fut_future *fs[W];
     for (int i = 0; i < W; i++)
         CHECK_OK(fut_executor_submit(ex, task_gate, &g, 0, NULL, &fs[i]));
-    CHECK(latch_wait(&g.started));
+    LATCH_WAIT(&g.started);
     char names[1024];
     /* 15 - strlen("_11") = 12 bytes of prefix for two-digit indexes. */
     CHECK_EQ(threads_named("averyverylo", names, sizeof names), W);
@@ -107,9 +107,9 @@ static void test_names_and_lazy_start(void) {
             exit(1);
         }
     }
-    latch_count_down(&g.go);
+    tu_latch_count_down(&g.go);
     for (int i = 0; i < W; i++) {
-        CHECK_OK(fut_future_result(fs[i], TEST_TIMEOUT_NS, NULL, NULL));
+        CHECK_OK(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL));
         fut_future_release(fs[i]);
     }
     fut_executor_release(ex);
@@ -119,14 +119,14 @@ static void test_names_and_lazy_start(void) {
 
 /* ---- T3: idle accounting ----------------------------------------------------- */
 
-static void test_sequential_rounds_use_one_thread(void) {
+TEST(test_sequential_rounds_use_one_thread) {
     int base = count_threads();
     fut_executor *ex = pool_named(8, "seqpool");
-    size_t rounds = scaled(500, 50);
+    size_t rounds = tu_scaled(500, 50);
     for (size_t i = 0; i < rounds; i++) {
         fut_future *f;
         CHECK_OK(fut_executor_submit(ex, task_noop, NULL, 0, NULL, &f));
-        CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL));
+        CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL));
         fut_future_release(f);
     }
     CHECK_EQ(threads_named("seqpool_", NULL, 0), 1);
@@ -136,7 +136,7 @@ static void test_sequential_rounds_use_one_thread(void) {
     fut_executor_release(ex);
 }
 
-static void test_burst_creates_max_workers(void) {
+TEST(test_burst_creates_max_workers) {
     int base = count_threads();
     enum { MAXW = 3, N = 10 };
     fut_executor *ex = pool_named(MAXW, "burst");
@@ -144,12 +144,12 @@ static void test_burst_creates_max_workers(void) {
     gate_init(&g, MAXW);
     fut_future *fs[N];
     for (int i = 0; i < N; i++) CHECK_OK(fut_executor_submit(ex, task_gate, &g, 0, NULL, &fs[i]));
-    CHECK(latch_wait(&g.started));
+    LATCH_WAIT(&g.started);
     CHECK_EQ(count_threads(), base + MAXW);
     CHECK_EQ(threads_named("burst_", NULL, 0), MAXW);
-    latch_count_down(&g.go);
+    tu_latch_count_down(&g.go);
     for (int i = 0; i < N; i++) {
-        CHECK_OK(fut_future_result(fs[i], TEST_TIMEOUT_NS, NULL, NULL));
+        CHECK_OK(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL));
         fut_future_release(fs[i]);
     }
     CHECK_EQ(count_threads(), base + MAXW); /* T2: none retires before shutdown */
@@ -180,7 +180,7 @@ static size_t expected_default_workers(void) {
     return cpus + 4 < 32 ? cpus + 4 : 32;
 }
 
-static void test_max_workers_default(void) {
+TEST(test_max_workers_default) {
     int base = count_threads();
     size_t want = expected_default_workers();
     fut_executor *ex = pool_named(0, "dflt");
@@ -189,11 +189,11 @@ static void test_max_workers_default(void) {
     gate_init(&g, (long)want);
     fut_future **fs = calloc(n, sizeof *fs);
     for (size_t i = 0; i < n; i++) CHECK_OK(fut_executor_submit(ex, task_gate, &g, 0, NULL, &fs[i]));
-    CHECK(latch_wait(&g.started));
+    LATCH_WAIT(&g.started);
     CHECK_EQ(threads_named("dflt_", NULL, 0), (long long)want);
-    latch_count_down(&g.go);
+    tu_latch_count_down(&g.go);
     for (size_t i = 0; i < n; i++) {
-        CHECK_OK(fut_future_result(fs[i], TEST_TIMEOUT_NS, NULL, NULL));
+        CHECK_OK(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL));
         fut_future_release(fs[i]);
     }
     free(fs);
@@ -202,7 +202,7 @@ static void test_max_workers_default(void) {
     CHECK_EQ(count_threads(), base);
 }
 
-static void test_options_validation(void) {
+TEST(test_options_validation) {
     fut_executor *ex = (fut_executor *)0x1;
     fut_thread_pool_options o;
     CHECK_ST(fut_thread_pool_options_init(NULL), FUT_ERR_INVALID_ARGUMENT);
@@ -265,7 +265,7 @@ static int32_t init_counts(const void *arg, size_t len) {
     return 0;
 }
 
-static void test_initializer_runs_once_per_thread(void) {
+TEST(test_initializer_runs_once_per_thread) {
     int value = 1234;
     fut_thread_pool_options o;
     fut_thread_pool_options_init(&o);
@@ -281,10 +281,10 @@ static void test_initializer_runs_once_per_thread(void) {
     gate_init(&g, 3);
     fut_future *fs[9];
     for (int i = 0; i < 9; i++) CHECK_OK(fut_executor_submit(ex, task_gate, &g, 0, NULL, &fs[i]));
-    CHECK(latch_wait(&g.started));
-    latch_count_down(&g.go);
+    LATCH_WAIT(&g.started);
+    tu_latch_count_down(&g.go);
     for (int i = 0; i < 9; i++) {
-        CHECK_OK(fut_future_result(fs[i], TEST_TIMEOUT_NS, NULL, NULL));
+        CHECK_OK(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL));
         fut_future_release(fs[i]);
     }
     CHECK_OK(fut_executor_shutdown(ex, true, false));
@@ -312,7 +312,7 @@ static int32_t init_fails(const void *arg, size_t len) {
     return 5;
 }
 
-static void test_initializer_failure_breaks_pool(void) {
+TEST(test_initializer_failure_breaks_pool) {
     int base = count_threads();
     log_text[0] = 0;
     fut_set_log_hook(capture_log, NULL);
@@ -333,7 +333,7 @@ static void test_initializer_failure_breaks_pool(void) {
     CHECK(accepted >= 1); /* the first submit starts the thread that fails */
     const char *first_msg = NULL;
     for (int i = 0; i < accepted; i++) {
-        CHECK_ST(fut_future_result(fs[i], TEST_TIMEOUT_NS, NULL, NULL), FUT_ERR_BROKEN_POOL);
+        CHECK_ST(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL), FUT_ERR_BROKEN_POOL);
         fut_error_info e;
         CHECK_OK(fut_future_exception(fs[i], 0, &e));
         CHECK_EQ(e.kind, FUT_ERR_BROKEN_POOL);
@@ -374,21 +374,21 @@ static int32_t task_shutdown_self(fut_task *t, const void *arg, size_t len) {
     return 0;
 }
 
-static void test_shutdown_wait_from_task(void) {
+TEST(test_shutdown_wait_from_task) {
     int base = count_threads();
     struct self_ctx c = {.ex = pool_named(2, "selfsd")};
     fut_future *f, *g;
     struct gate gate;
     gate_init(&gate, 1);
     CHECK_OK(fut_executor_submit(c.ex, task_gate, &gate, 0, NULL, &g));
-    CHECK(latch_wait(&gate.started));
+    LATCH_WAIT(&gate.started);
     CHECK_OK(fut_executor_submit(c.ex, task_shutdown_self, &c, 0, NULL, &f));
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL));
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL));
     CHECK_ST(c.st, FUT_ERR_WOULD_DEADLOCK);
     fut_future *h = (fut_future *)0x1;
     CHECK_ST(fut_executor_submit(c.ex, task_noop, NULL, 0, NULL, &h), FUT_ERR_SHUTDOWN);
-    latch_count_down(&gate.go); /* the other worker still finishes its task */
-    CHECK_OK(fut_future_result(g, TEST_TIMEOUT_NS, NULL, NULL));
+    tu_latch_count_down(&gate.go); /* the other worker still finishes its task */
+    CHECK_OK(fut_future_result(g, TU_LONG_TIMEOUT_NS, NULL, NULL));
     CHECK_OK(fut_executor_shutdown(c.ex, true, false));
     CHECK_EQ(count_threads(), base);
     fut_future_release(f);
@@ -405,16 +405,16 @@ static void cb_shutdown_self(fut_future *f, void *user) {
     c->ran = 1;
 }
 
-static void test_shutdown_wait_from_worker_callback(void) {
+TEST(test_shutdown_wait_from_worker_callback) {
     int base = count_threads();
     struct self_ctx c = {.ex = pool_named(1, "cbsd"), .st = -100};
     gate_init(&c.g, 1);
     fut_future *f;
     CHECK_OK(fut_executor_submit(c.ex, task_gate, &c.g, 0, NULL, &f));
-    CHECK(latch_wait(&c.g.started));
+    LATCH_WAIT(&c.g.started);
     CHECK_OK(fut_future_add_done_callback(f, cb_shutdown_self, &c)); /* not done yet */
-    latch_count_down(&c.g.go);
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL));
+    tu_latch_count_down(&c.g.go);
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL));
     CHECK_OK(fut_executor_shutdown(c.ex, true, false)); /* joins: callback over */
     CHECK(c.ran);
     CHECK(!pthread_equal(c.thread, pthread_self())); /* F13: ran on the worker */
@@ -429,13 +429,13 @@ static int32_t task_release_last(fut_task *t, const void *arg, size_t len) {
     (void)t;
     (void)len;
     struct self_ctx *c = (struct self_ctx *)arg;
-    latch_count_down(&c->g.started);
-    if (!latch_wait(&c->g.go)) return 97;
+    tu_latch_count_down(&c->g.started);
+    if (!tu_latch_wait_for(&c->g.go, TU_SYNC_TIMEOUT_NS)) return 97;
     fut_executor_release(c->ex); /* the last reference: no self-join */
     return 0;
 }
 
-static void test_last_release_from_task(void) {
+TEST(test_last_release_from_task) {
     int base = count_threads();
     fut_executor *ex = pool_named(1, "lastrel");
     struct self_ctx c = {.ex = fut_executor_retain(ex)};
@@ -443,13 +443,13 @@ static void test_last_release_from_task(void) {
     fut_future *f, *g;
     CHECK_OK(fut_executor_submit(ex, task_release_last, &c, 0, NULL, &f));
     CHECK_OK(fut_executor_submit(ex, task_noop, NULL, 0, NULL, &g)); /* queued */
-    CHECK(latch_wait(&c.g.started));
+    LATCH_WAIT(&c.g.started);
     fut_executor_release(ex); /* the task now holds the only reference */
-    latch_count_down(&c.g.go);
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL));
-    CHECK_OK(fut_future_result(g, TEST_TIMEOUT_NS, NULL, NULL)); /* still ran */
+    tu_latch_count_down(&c.g.go);
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL));
+    CHECK_OK(fut_future_result(g, TU_LONG_TIMEOUT_NS, NULL, NULL)); /* still ran */
     /* X18: the pool frees itself once its thread has exited. */
-    CHECK(wait_threads_at_most(base, TEST_TIMEOUT_NS));
+    CHECK(wait_threads_at_most(base, TU_LONG_TIMEOUT_NS));
     fut_future_release(f);
     fut_future_release(g);
     gate_destroy(&c.g);
@@ -463,19 +463,19 @@ static void cb_release_last(fut_future *f, void *user) {
     c->ran = 1;
 }
 
-static void test_last_release_from_worker_callback(void) {
+TEST(test_last_release_from_worker_callback) {
     int base = count_threads();
     fut_executor *ex = pool_named(1, "cbrel");
     struct self_ctx c = {.ex = ex};
     gate_init(&c.g, 1);
     fut_future *f;
     CHECK_OK(fut_executor_submit(ex, task_gate, &c.g, 0, NULL, &f));
-    CHECK(latch_wait(&c.g.started));
+    LATCH_WAIT(&c.g.started);
     CHECK_OK(fut_future_add_done_callback(f, cb_release_last, &c));
     /* The callback holds the only reference from here on. */
-    latch_count_down(&c.g.go);
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL));
-    CHECK(wait_threads_at_most(base, TEST_TIMEOUT_NS));
+    tu_latch_count_down(&c.g.go);
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL));
+    CHECK(wait_threads_at_most(base, TU_LONG_TIMEOUT_NS));
     CHECK(c.ran);
     CHECK(!pthread_equal(c.thread, pthread_self()));
     fut_future_release(f);
@@ -502,7 +502,7 @@ static int32_t task_tracked(fut_task *t, const void *arg, size_t len) {
     return 0;
 }
 
-static void test_arg_drop_by_pointer(void) {
+TEST(test_arg_drop_by_pointer) {
     enum { N = 30 };
     struct tracked *k = calloc(N, sizeof *k);
     fut_executor *ex = pool_named(1, "argdrop");
@@ -510,17 +510,17 @@ static void test_arg_drop_by_pointer(void) {
     gate_init(&g, 1);
     fut_future *blocker, *fs[N];
     CHECK_OK(fut_executor_submit(ex, task_gate, &g, 0, NULL, &blocker));
-    CHECK(latch_wait(&g.started));
+    LATCH_WAIT(&g.started);
     for (int i = 0; i < N; i++)
         CHECK_OK(fut_executor_submit(ex, task_tracked, &k[i], 7 + (size_t)i, tracked_drop, &fs[i]));
     /* Cancel a third of them while queued (T5: cancellable until taken). */
     for (int i = 0; i < N; i += 3) CHECK(fut_future_cancel(fs[i]));
-    latch_count_down(&g.go);
+    tu_latch_count_down(&g.go);
     for (int i = 0; i < N; i++) {
         if (i % 3 == 0) {
-            CHECK_ST(fut_future_result(fs[i], TEST_TIMEOUT_NS, NULL, NULL), FUT_ERR_CANCELLED);
+            CHECK_ST(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL), FUT_ERR_CANCELLED);
         } else {
-            CHECK_OK(fut_future_result(fs[i], TEST_TIMEOUT_NS, NULL, NULL));
+            CHECK_OK(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL));
             /* The argument is let go of before the future is done. */
             CHECK_EQ(atomic_load(&k[i].drops), 1);
             CHECK(k[i].seen_arg == &k[i]); /* passed through untouched */
@@ -567,7 +567,7 @@ static int32_t task_nested(fut_task *t, const void *arg, size_t len) {
         return 50;
     }
     void *p;
-    st = fut_future_result(f, TEST_TIMEOUT_NS, &p, NULL);
+    st = fut_future_result(f, TU_LONG_TIMEOUT_NS, &p, NULL);
     if (st == FUT_OK) *v = *(int64_t *)p + 1;
     fut_future_release(f);
     if (st != FUT_OK) {
@@ -589,7 +589,7 @@ static int32_t task_spawns_child(fut_task *t, const void *arg, size_t len) {
     return fut_task_set_result(t, child, 0, release_future);
 }
 
-static void test_tasks_submit_tasks(void) {
+TEST(test_tasks_submit_tasks) {
     enum { DEPTH = 4 };
     fut_executor *ex = pool_named(DEPTH + 1, "nest");
     struct nest n = {ex, DEPTH};
@@ -600,9 +600,9 @@ static void test_tasks_submit_tasks(void) {
 
     CHECK_OK(fut_executor_submit(ex, task_spawns_child, ex, 0, NULL, &f));
     void *p;
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, &p, NULL));
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, &p, NULL));
     fut_future *child = p;
-    CHECK_OK(fut_future_result(child, TEST_TIMEOUT_NS, &p, NULL));
+    CHECK_OK(fut_future_result(child, TU_LONG_TIMEOUT_NS, &p, NULL));
     CHECK(strncmp((char *)p, "nest_", 5) == 0);
     fut_future_release(f); /* releases the child through the value's drop */
     fut_executor_release(ex);
@@ -612,11 +612,11 @@ static void test_tasks_submit_tasks(void) {
 
 static int32_t task_until_cancelled(fut_task *t, const void *arg, size_t len) {
     (void)len;
-    latch_t *started = (latch_t *)arg;
-    latch_count_down(started);
-    int64_t end = now_ns() + TEST_TIMEOUT_NS;
+    tu_latch *started = (tu_latch *)arg;
+    tu_latch_count_down(started);
+    int64_t end = tu_now_ns() + TU_LONG_TIMEOUT_NS;
     while (!fut_task_cancel_requested(t)) {
-        if (now_ns() > end) return 95;
+        if (tu_now_ns() > end) return 95;
         sched_yield();
     }
     return FUT_ERR_CANCELLED;
@@ -629,29 +629,29 @@ static int32_t task_returns_cancelled(fut_task *t, const void *arg, size_t len) 
     return FUT_ERR_CANCELLED; /* without a request: an ordinary failure */
 }
 
-static void test_cooperative_cancel(void) {
+TEST(test_cooperative_cancel) {
     fut_executor *ex = pool_named(1, "coop");
-    latch_t started;
-    latch_init(&started, 1);
+    tu_latch started;
+    tu_latch_init(&started, 1);
     fut_future *f;
     CHECK_OK(fut_executor_submit(ex, task_until_cancelled, &started, 0, NULL, &f));
-    CHECK(latch_wait(&started));
+    LATCH_WAIT(&started);
     CHECK(fut_future_running(f)); /* T5 */
     CHECK(!fut_future_cancel(f)); /* F4: running: false */
-    CHECK_ST(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL), FUT_ERR_CANCELLED);
+    CHECK_ST(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL), FUT_ERR_CANCELLED);
     CHECK(fut_future_cancelled(f));
     CHECK_EQ(fut_future_state(f), FUT_STATE_CANCELLED);
     fut_future_release(f);
 
     CHECK(!fut_task_cancel_requested(NULL));
     CHECK_OK(fut_executor_submit(ex, task_returns_cancelled, NULL, 0, NULL, &f));
-    CHECK_ST(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL), FUT_ERR_TASK_FAILED);
+    CHECK_ST(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL), FUT_ERR_TASK_FAILED);
     fut_error_info e;
     CHECK_OK(fut_future_exception(f, 0, &e));
     CHECK_EQ(e.code, FUT_ERR_CANCELLED);
     fut_future_release(f);
     fut_executor_release(ex);
-    latch_destroy(&started);
+    tu_latch_destroy(&started);
 }
 
 /* ---- X16, B11: a process that exits with a live pool exits ---------------------- */
@@ -663,17 +663,17 @@ static int child_exit_with_live_pool(void) {
     static struct gate g;
     gate_init(&g, 1);
     if (fut_executor_submit(ex, task_gate, &g, 0, NULL, &f) != FUT_OK) return 4;
-    latch_wait(&g.started);
+    tu_latch_wait_for(&g.started, TU_SYNC_TIMEOUT_NS);
     exit(0); /* with a running task and a live pool: must not hang */
 }
 
 static int wait_child(pid_t pid, int64_t timeout_ns) {
-    int64_t end = now_ns() + timeout_ns;
+    int64_t end = tu_now_ns() + timeout_ns;
     for (;;) {
         int status;
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        if (now_ns() > end) {
+        if (tu_now_ns() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1; /* hung */
@@ -683,7 +683,7 @@ static int wait_child(pid_t pid, int64_t timeout_ns) {
     }
 }
 
-static void test_exit_with_live_pool(void) {
+TEST(test_exit_with_live_pool) {
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
@@ -691,12 +691,12 @@ static void test_exit_with_live_pool(void) {
         execv(self_exe, argv); /* argv[0]: /proc/self/exe is valgrind under valgrind */
         _exit(5);
     }
-    CHECK_EQ(wait_child(pid, TEST_TIMEOUT_NS), 0);
+    CHECK_EQ(wait_child(pid, TU_LONG_TIMEOUT_NS), 0);
 }
 
 /* ---- T11: a pool does not carry over into a forked child ------------------------ */
 
-static void test_fork_child_refuses(void) {
+TEST(test_fork_child_refuses) {
     fut_executor *ex = pool_named(2, "forked");
     /* At the fork the pool's thread waits inside a task, so it holds no
      * library lock that the child could inherit locked. */
@@ -704,7 +704,7 @@ static void test_fork_child_refuses(void) {
     gate_init(&g, 1);
     fut_future *f;
     CHECK_OK(fut_executor_submit(ex, task_gate, &g, 0, NULL, &f));
-    CHECK(latch_wait(&g.started));
+    LATCH_WAIT(&g.started);
     test_pipe report = pipe_open();
     pid_t pid = fork();
     CHECK(pid >= 0);
@@ -718,7 +718,7 @@ static void test_fork_child_refuses(void) {
         /* A new pool works in the child. */
         fut_executor *ex2 = pool_named(1, "child");
         if (fut_executor_submit(ex2, task_noop, NULL, 0, NULL, &h) != FUT_OK) code = 13;
-        else if (fut_future_result(h, TEST_TIMEOUT_NS, NULL, NULL) != FUT_OK) code = 14;
+        else if (fut_future_result(h, TU_LONG_TIMEOUT_NS, NULL, NULL) != FUT_OK) code = 14;
         if (write(report.wr, &code, 1) != 1) code = 15;
         /* The parent's threads are gone here: end without exit-time leak
          * checks (valgrind, LSan), which would count their memory. */
@@ -727,19 +727,19 @@ static void test_fork_child_refuses(void) {
         _exit(code);
     }
     struct pollfd pfd = {report.rd, POLLIN, 0};
-    CHECK(poll(&pfd, 1, TEST_TIMEOUT_MS) == 1);
+    CHECK(poll(&pfd, 1, TU_LONG_TIMEOUT_MS) == 1);
     char code = 99;
     CHECK(read(report.rd, &code, 1) == 1);
     CHECK_EQ(code, 0);
-    int end = wait_child(pid, TEST_TIMEOUT_NS);
+    int end = wait_child(pid, TU_LONG_TIMEOUT_NS);
     CHECK(end == 0 || end == 128 + SIGKILL);
     pipe_close(&report);
     /* The parent's pool is unaffected. */
-    latch_count_down(&g.go);
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL));
+    tu_latch_count_down(&g.go);
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL));
     fut_future_release(f);
     CHECK_OK(fut_executor_submit(ex, task_noop, NULL, 0, NULL, &f));
-    CHECK_OK(fut_future_result(f, TEST_TIMEOUT_NS, NULL, NULL));
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL));
     fut_future_release(f);
     fut_executor_release(ex);
     gate_destroy(&g);
@@ -749,22 +749,5 @@ int main(int argc, char **argv) {
     self_exe = argv[0];
     if (argc > 1 && strcmp(argv[1], "--child-exit-with-live-pool") == 0)
         return child_exit_with_live_pool();
-    RUN(test_names_and_lazy_start);
-    RUN(test_sequential_rounds_use_one_thread);
-    RUN(test_burst_creates_max_workers);
-    RUN(test_max_workers_default);
-    RUN(test_options_validation);
-    RUN(test_initializer_runs_once_per_thread);
-    RUN(test_initializer_failure_breaks_pool);
-    RUN(test_shutdown_wait_from_task);
-    RUN(test_shutdown_wait_from_worker_callback);
-    RUN(test_last_release_from_task);
-    RUN(test_last_release_from_worker_callback);
-    RUN(test_arg_drop_by_pointer);
-    RUN(test_tasks_submit_tasks);
-    RUN(test_cooperative_cancel);
-    RUN(test_exit_with_live_pool);
-    RUN(test_fork_child_refuses);
-    printf("test_thread_pool_only: all tests passed\n");
-    return 0;
+    return tu_main(argc, argv);
 }

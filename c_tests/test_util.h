@@ -5,7 +5,7 @@
  * <futures.h>): it selects POSIX.1-2008 so that the tests build with a strict -std=c11.
  *
  * What it gives:
- *   - CHECK / CHECK_EQ / CHECK_NE / CHECK_PTR_EQ / CHECK_STR_EQ / CHECK_ST: on failure they
+ *   - CHECK / CHECK_EQ / CHECK_NE / CHECK_PTR_EQ / CHECK_STR_EQ / CHECK_ST / CHECK_OK: on failure they
  *     print "FAIL <test>: file:line: ..." plus the summary line and end the process with
  *     status 1 (from any thread; the first failure wins).
  *   - tu_now_ns(): monotonic clock in nanoseconds; tu_sleep_ms().
@@ -17,11 +17,15 @@
  *     Optional argv[1..]: "WORD" runs only the tests whose name contains one of the words,
  *     "-WORD" skips the tests whose name contains WORD.
  *     Each test runs under a watchdog (SIGALRM, TU_TEST_WATCHDOG_S) that names the test
- *     that hangs.
+ *     that hangs. Programs whose tests take arguments use tu_test_begin/tu_test_end around
+ *     each call and end with tu_summary().
  *   - tu_scaled(n, min): n times the factor in env FUT_TEST_SCALE (default 1), at least min.
  *   - tu_rng: a small deterministic PRNG; the seed is printed as "# seed: N" and can be
  *     forced with env FUT_TEST_SEED.
  *   - tu_value: a heap value whose destructor (tu_value_drop) counts in an atomic counter.
+ *   - tu_log_capture (log hook), tu_count_dir (/proc/self/task, /proc/self/fd).
+ * C++ (GoogleTest) programs may include it too: all but TEST/tu_main, which GoogleTest
+ * provides.
  */
 #ifndef FUT_TEST_UTIL_H
 #define FUT_TEST_UTIL_H
@@ -31,12 +35,19 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#ifdef __cplusplus
+#include <atomic>
+using std::atomic_fetch_add;
+using std::atomic_int;
+#else
 #include <stdatomic.h>
 #include <stdbool.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +66,7 @@
 #define TU_SEC ((int64_t)1000000000)
 /* Finite timeout used for blocking calls that are expected to return long before it. */
 #define TU_LONG_TIMEOUT_NS (30 * TU_SEC)
+#define TU_LONG_TIMEOUT_MS ((int)(TU_LONG_TIMEOUT_NS / TU_MS))
 /* How long a latch/barrier wait may take before the test is declared hung. */
 #define TU_SYNC_TIMEOUT_NS (30 * TU_SEC)
 /* Per-test watchdog, below CTest's 120 s limit for the whole program. */
@@ -173,6 +185,8 @@ static inline const char *tu_st(fut_status s)
             tu_fail(__FILE__, __LINE__, "%s returned %s (%d), expected %s (%d)", #expr,        \
                     tu_st(tu_got_), (int)tu_got_, tu_st(tu_exp_), (int)tu_exp_);               \
     } while (0)
+
+#define CHECK_OK(expr) CHECK_ST(expr, FUT_OK)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Time                                                                                       */
@@ -497,8 +511,10 @@ static inline void tu_release_all(fut_future **fs, size_t n)
 typedef struct tu_log_capture {
     pthread_mutex_t m;
     int count;
-    char last[512];
+    char last[1024];
 } tu_log_capture;
+
+#define TU_LOG_CAPTURE_INITIALIZER {PTHREAD_MUTEX_INITIALIZER, 0, {0}}
 
 static inline void tu_log_capture_init(tu_log_capture *c)
 {
@@ -524,11 +540,42 @@ static inline int tu_log_capture_count(tu_log_capture *c)
     return n;
 }
 
+/* True when the last message contains needle. */
+static inline bool tu_log_capture_last_contains(tu_log_capture *c, const char *needle)
+{
+    pthread_mutex_lock(&c->m);
+    bool r = strstr(c->last, needle) != NULL;
+    pthread_mutex_unlock(&c->m);
+    return r;
+}
+
 static inline void tu_log_capture_destroy(tu_log_capture *c)
 {
     pthread_mutex_destroy(&c->m);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* /proc                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Entries of a directory other than "." and "..", or -1 when it cannot be opened; on
+ * /proc/self/task the threads of this process, on /proc/self/fd its file descriptors. */
+static inline int tu_count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.')
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+#ifndef __cplusplus /* C++ tests use GoogleTest's TEST and runner */
 /* ------------------------------------------------------------------------------------------ */
 /* Test registry                                                                              */
 /* ------------------------------------------------------------------------------------------ */
@@ -593,6 +640,42 @@ static inline void tu_watchdog_handler(int sig)
     _exit(1);
 }
 
+/* Starts one test: names it for failure messages and arms the watchdog. Returns the start
+ * time for tu_test_end. Programs whose tests take arguments call this pair themselves;
+ * tu_main calls it for every TEST. */
+static inline int64_t tu_test_begin(const char *name)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = tu_watchdog_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    tu_current_test = name;
+    alarm(TU_TEST_WATCHDOG_S);
+    return tu_now_ns();
+}
+
+/* Ends the test tu_test_begin started: disarms the watchdog, counts it, prints "ok NAME". */
+static inline void tu_test_end(int64_t t0)
+{
+    alarm(0);
+    tu_passed_count++;
+    if (getenv("FUT_TEST_TIMING") != NULL)
+        printf("ok %s  # %.1f ms\n", tu_current_test, (double)(tu_now_ns() - t0) / 1e6);
+    else
+        printf("ok %s\n", tu_current_test);
+    fflush(stdout);
+}
+
+/* Prints the final "N passed, 0 failed" line (failures never get here); returns 0. */
+static inline int tu_summary(void)
+{
+    tu_current_test = "(after tests)";
+    printf("%d passed, 0 failed\n", tu_passed_count);
+    fflush(stdout);
+    return 0;
+}
+
 static inline int tu_cmp_tests(const void *a, const void *b)
 {
     const tu_test *x = (const tu_test *)a, *y = (const tu_test *)b;
@@ -624,33 +707,17 @@ static inline int tu_main(int argc, char **argv)
     printf("# seed: %llu (set FUT_TEST_SEED to repeat), scale: %g\n",
            (unsigned long long)tu_seed_value, tu_scale());
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = tu_watchdog_handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
-
-    const bool timing = getenv("FUT_TEST_TIMING") != NULL;
     qsort(tu_tests, (size_t)tu_ntests, sizeof tu_tests[0], tu_cmp_tests);
     for (int i = 0; i < tu_ntests; i++) {
         if (!tu_selected(tu_tests[i].name, argc, argv))
             continue;
-        tu_current_test = tu_tests[i].name;
-        int64_t t0 = tu_now_ns();
-        alarm(TU_TEST_WATCHDOG_S);
+        int64_t t0 = tu_test_begin(tu_tests[i].name);
         tu_tests[i].fn();
-        alarm(0);
-        tu_passed_count++;
-        if (timing)
-            printf("ok %s  # %.1f ms\n", tu_tests[i].name, (double)(tu_now_ns() - t0) / 1e6);
-        else
-            printf("ok %s\n", tu_tests[i].name);
-        fflush(stdout);
+        tu_test_end(t0);
     }
-    tu_current_test = "(after tests)";
-    printf("%d passed, 0 failed\n", tu_passed_count);
-    fflush(stdout);
-    return 0;
+    return tu_summary();
 }
+
+#endif /* !__cplusplus */
 
 #endif /* FUT_TEST_UTIL_H */
