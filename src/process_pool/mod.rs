@@ -109,18 +109,18 @@ impl ProcessPool {
                 max_tasks: config.max_tasks_per_child,
             },
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (tx, rx) = start_signal();
         let for_manager = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("fut-procpool".into())
             .spawn(move || pool::run(for_manager, mcfg, tx))
             .map_err(|_| Status::Os)?;
         match rx.recv() {
-            Ok(Ok(())) => Ok(ProcessPool {
+            Some(Ok(())) => Ok(ProcessPool {
                 shared,
                 manager: Mutex::new(Some(handle)),
             }),
-            Ok(Err(errno)) => {
+            Some(Err(errno)) => {
                 let _ = handle.join();
                 crate::log::log(&format!(
                     "process pool: cannot start workers: {}",
@@ -132,7 +132,7 @@ impl ProcessPool {
                     Status::Os
                 })
             }
-            Err(_) => {
+            None => {
                 let _ = handle.join();
                 Err(Status::Internal)
             }
@@ -140,7 +140,7 @@ impl ProcessPool {
     }
 
     fn on_manager_thread(&self) -> bool {
-        self.shared.manager_thread.get() == Some(&std::thread::current().id())
+        pool::MANAGER_OF.with(|m| m.get()) == Arc::as_ptr(&self.shared) as usize
     }
 
     fn next_id(&self) -> u64 {
@@ -251,5 +251,58 @@ impl Drop for ProcessPool {
         }
         let _ = self.shutdown(false, false);
         drop(handle); // detached: it exits by itself once the work is done
+    }
+}
+
+/// How the manager thread reports its start (the forks) to the creating
+/// thread. Not `std::sync::mpsc`: blocking on it makes std allocate a
+/// thread handle for the host's own thread, which is never freed (a
+/// "possibly lost" block under valgrind for every C program).
+struct StartSignal {
+    report: parking_lot::Mutex<Option<Option<Result<(), i32>>>>,
+    ready: parking_lot::Condvar,
+}
+
+pub(crate) struct StartSender(Arc<StartSignal>);
+struct StartReceiver(Arc<StartSignal>);
+
+fn start_signal() -> (StartSender, StartReceiver) {
+    let s = Arc::new(StartSignal {
+        report: parking_lot::Mutex::new(None),
+        ready: parking_lot::Condvar::new(),
+    });
+    (StartSender(Arc::clone(&s)), StartReceiver(s))
+}
+
+impl StartSender {
+    pub(crate) fn send(self, r: Result<(), i32>) {
+        self.deliver(Some(r));
+    }
+
+    fn deliver(&self, r: Option<Result<(), i32>>) {
+        let mut report = self.0.report.lock();
+        if report.is_none() {
+            *report = Some(r);
+            self.0.ready.notify_all();
+        }
+    }
+}
+
+impl Drop for StartSender {
+    /// A manager that ends without reporting (a panic) still wakes the
+    /// creator, which then answers `FUT_ERR_INTERNAL`.
+    fn drop(&mut self) {
+        self.deliver(None);
+    }
+}
+
+impl StartReceiver {
+    /// The manager's report; None if it ended without one.
+    fn recv(self) -> Option<Result<(), i32>> {
+        let mut report = self.0.report.lock();
+        while report.is_none() {
+            self.0.ready.wait(&mut report);
+        }
+        report.take().flatten()
     }
 }

@@ -26,8 +26,7 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread::ThreadId;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The message of every future failed by a broken pool (B2).
@@ -64,7 +63,6 @@ pub(crate) struct Shared {
     pub wake_flag: AtomicBool,
     pub finished: Mutex<bool>,
     pub finished_cv: Condvar,
-    pub manager_thread: OnceLock<ThreadId>,
     /// The process that created the pool: pools do not survive a fork.
     pub owner_pid: libc::pid_t,
     pub next_id: AtomicU64,
@@ -83,7 +81,6 @@ impl Shared {
             wake_flag: AtomicBool::new(false),
             finished: Mutex::new(false),
             finished_cv: Condvar::new(),
-            manager_thread: OnceLock::new(),
             // SAFETY: getpid cannot fail.
             owner_pid: unsafe { libc::getpid() },
             next_id: AtomicU64::new(1),
@@ -286,13 +283,16 @@ pub(crate) fn backoff(n: u32) -> Duration {
     }
 }
 
+thread_local! {
+    /// On a manager thread: the address of its pool's `Shared`, else 0. A
+    /// plain const cell: asking std for the current thread's id would make
+    /// it allocate a handle for the host's threads that is never freed.
+    pub(crate) static MANAGER_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The manager thread's body. Reports the start (forks) through `started`.
-pub(crate) fn run(
-    shared: Arc<Shared>,
-    cfg: ManagerConfig,
-    started: std::sync::mpsc::SyncSender<Result<(), i32>>,
-) {
-    let _ = shared.manager_thread.set(std::thread::current().id());
+pub(crate) fn run(shared: Arc<Shared>, cfg: ManagerConfig, started: super::StartSender) {
+    MANAGER_OF.with(|m| m.set(Arc::as_ptr(&shared) as usize));
     let mut m = Manager {
         shared,
         cfg,
@@ -313,11 +313,10 @@ pub(crate) fn run(
         m.reap_all_blocking();
         m.close_server();
         m.shared.mark_finished();
-        let _ = started.send(Err(e));
+        started.send(Err(e));
         return;
     }
-    let _ = started.send(Ok(()));
-    drop(started);
+    started.send(Ok(()));
     block_sigpipe();
     m.main_loop();
     m.shared.mark_finished();
