@@ -277,9 +277,11 @@ struct Inner {
     threads: Mutex<Threads>,
     joined: Condvar,
     fork_generation: usize,
-    /// Counts submitted items, so that a worker about to sleep can spin on
-    /// it without the lock (see `spin_until`).
-    pushes: AtomicUsize,
+    /// `queue.items.len()`, stored under the lock at every change, so that
+    /// workers can look at it without the lock: to spin for work before
+    /// sleeping (see `spin_until`) and to skip the lock when crediting
+    /// themselves idle is pointless because work is waiting.
+    queued: AtomicUsize,
 }
 
 /// Python's ThreadPoolExecutor over C tasks.
@@ -314,7 +316,7 @@ impl ThreadPool {
                 threads: Mutex::new(Threads::default()),
                 joined: Condvar::new(),
                 fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
-                pushes: AtomicUsize::new(0),
+                queued: AtomicUsize::new(0),
             }),
         })
     }
@@ -391,7 +393,7 @@ impl Inner {
             task,
             future: future.clone(),
         });
-        self.pushes.fetch_add(1, Ordering::Release);
+        self.queued.store(q.items.len(), Ordering::Release);
         if q.sleepers > 0 {
             self.work.notify_one();
         }
@@ -469,6 +471,7 @@ impl Inner {
         let mut spun = false;
         loop {
             if let Some(item) = q.items.pop_front() {
+                self.queued.store(q.items.len(), Ordering::Release);
                 *credited = false;
                 return Some((item, q.broken.is_some()));
             }
@@ -483,10 +486,9 @@ impl Inner {
                 // Idle and credited: spin a little for the next submit
                 // before sleeping (a submit wakes only sleepers).
                 spun = true;
-                let seen = self.pushes.load(Ordering::Acquire);
                 parking_lot::MutexGuard::unlocked(&mut q, || {
                     crate::spin_until(SPIN_BEFORE_SLEEP, None, || {
-                        self.pushes.load(Ordering::Acquire) != seen
+                        self.queued.load(Ordering::Acquire) > 0
                     })
                 });
                 continue;
@@ -512,7 +514,10 @@ impl Inner {
         // F20: let go of the argument before the future is done, so that
         // `arg_drop` has run when a reader wakes.
         drop(task);
-        {
+        // With work waiting, this worker takes the next item anyway (and
+        // credits itself in `next_item` if another worker got there first),
+        // so a burst costs no extra lock round trip per task here.
+        if self.queued.load(Ordering::Acquire) == 0 {
             let mut q = self.queue.lock();
             if q.items.is_empty() {
                 q.idle += 1;
@@ -547,7 +552,10 @@ impl Inner {
             if q.broken.is_none() {
                 q.broken = Some(why.to_string());
             }
-            std::mem::take(&mut q.items)
+            {
+                self.queued.store(0, Ordering::Release);
+                std::mem::take(&mut q.items)
+            }
         };
         for item in items {
             self.fail_broken(item);
@@ -564,7 +572,10 @@ impl Inner {
             q.shutdown = true;
             self.work.notify_all();
             if cancel_futures {
-                std::mem::take(&mut q.items)
+                {
+                    self.queued.store(0, Ordering::Release);
+                    std::mem::take(&mut q.items)
+                }
             } else {
                 VecDeque::new()
             }
