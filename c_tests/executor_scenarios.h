@@ -588,22 +588,26 @@ static void *scen_stress_thread(void *p) {
     }
     return NULL;
 }
-static void scen_stress_submit_shutdown_race(scen_make_fn make) {
+/* `T` threads submit `per` tasks each to a pool of `workers`; when every
+ * thread is 90% through, shutdown(wait=true, cancel_futures) races with the
+ * rest. */
+enum { SCEN_STRESS_MAX_THREADS = 8 };
+static void scen_stress_race(scen_make_fn make, size_t workers, int T, size_t per,
+                             bool cancel_futures) {
     int base = count_threads();
-    fut_executor *ex = make(4);
-    enum { T = 8 };
-    size_t per = tu_scaled(10000, 200);
-    struct scen_stress s[T];
-    pthread_t t[T];
+    fut_executor *ex = make(workers);
+    struct scen_stress s[SCEN_STRESS_MAX_THREADS];
+    pthread_t t[SCEN_STRESS_MAX_THREADS];
+    CHECK(T <= SCEN_STRESS_MAX_THREADS);
     tu_latch near_end;
-    tu_latch_init(&near_end, T);
+    tu_latch_init(&near_end, (long)T);
     for (int i = 0; i < T; i++) {
         s[i] = (struct scen_stress){ex, per, malloc(per * sizeof(fut_future *)), 0, 0, 0, &near_end};
         CHECK(s[i].fs != NULL);
         CHECK(pthread_create(&t[i], NULL, scen_stress_thread, &s[i]) == 0);
     }
     LATCH_WAIT(&near_end);
-    CHECK_OK(fut_executor_shutdown(ex, true, false));
+    CHECK_OK(fut_executor_shutdown(ex, true, cancel_futures));
     for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
     size_t accepted = 0;
     for (int i = 0; i < T; i++) {
@@ -611,9 +615,13 @@ static void scen_stress_submit_shutdown_race(scen_make_fn make) {
         CHECK_EQ(s[i].accepted + s[i].refused, per);
         accepted += s[i].accepted;
         for (size_t k = 0; k < s[i].accepted; k++) {
-            /* Done already: shutdown(wait) ran them all. */
+            /* Done already: shutdown(wait) ran (or cancelled) them all. */
             CHECK(fut_future_done(s[i].fs[k]));
-            CHECK_ST(fut_future_result(s[i].fs[k], 0, NULL, NULL), FUT_OK);
+            fut_status st = fut_future_result(s[i].fs[k], 0, NULL, NULL);
+            if (cancel_futures)
+                CHECK(st == FUT_OK || st == FUT_ERR_CANCELLED);
+            else
+                CHECK_ST(st, FUT_OK);
             fut_future_release(s[i].fs[k]);
         }
         free(s[i].fs);
@@ -624,37 +632,14 @@ static void scen_stress_submit_shutdown_race(scen_make_fn make) {
     fut_executor_release(ex);
 }
 
+static void scen_stress_submit_shutdown_race(scen_make_fn make) {
+    scen_stress_race(make, 4, 8, tu_scaled(10000, 200), false);
+}
+
 /* Same race, but with cancel_futures: every accepted future is done, either
  * finished or cancelled. */
 static void scen_stress_cancel_race(scen_make_fn make) {
-    int base = count_threads();
-    fut_executor *ex = make(2);
-    enum { T = 4 };
-    size_t per = tu_scaled(5000, 100);
-    struct scen_stress s[T];
-    pthread_t t[T];
-    tu_latch near_end;
-    tu_latch_init(&near_end, T);
-    for (int i = 0; i < T; i++) {
-        s[i] = (struct scen_stress){ex, per, malloc(per * sizeof(fut_future *)), 0, 0, 0, &near_end};
-        CHECK(pthread_create(&t[i], NULL, scen_stress_thread, &s[i]) == 0);
-    }
-    LATCH_WAIT(&near_end);
-    CHECK_OK(fut_executor_shutdown(ex, true, true));
-    for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
-    for (int i = 0; i < T; i++) {
-        CHECK_EQ(s[i].other, 0);
-        for (size_t k = 0; k < s[i].accepted; k++) {
-            CHECK(fut_future_done(s[i].fs[k]));
-            fut_status st = fut_future_result(s[i].fs[k], 0, NULL, NULL);
-            CHECK(st == FUT_OK || st == FUT_ERR_CANCELLED);
-            fut_future_release(s[i].fs[k]);
-        }
-        free(s[i].fs);
-    }
-    CHECK_EQ(count_threads(), base);
-    tu_latch_destroy(&near_end);
-    fut_executor_release(ex);
+    scen_stress_race(make, 2, 4, tu_scaled(5000, 100), true);
 }
 
 /* Runs every shared scenario on the executors `make` builds, each under the
