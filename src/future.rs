@@ -211,6 +211,11 @@ pub struct FutureCore {
     /// lock at every transition, so that queries and scans over many futures
     /// (W4) need no lock: each load is one consistent state (F3).
     snapshot: AtomicU8,
+    /// Whether readers spin before parking: set by executors whose running
+    /// tasks complete in-process (the thread pool), not for process-pool
+    /// futures, which are RUNNING from dispatch and complete only after a
+    /// round trip through a worker process.
+    spin_on_wait: bool,
 }
 
 /// How long a reader spins on a running future before it parks, and how long
@@ -264,6 +269,12 @@ impl Default for Future {
 impl Future {
     /// A new future in PENDING, for an executor or a promise-style producer.
     pub fn new() -> Future {
+        Future::with_spin_on_wait(false)
+    }
+
+    /// A new PENDING future whose readers spin briefly before parking while
+    /// it runs (for executors that complete tasks on their own threads).
+    pub fn with_spin_on_wait(spin_on_wait: bool) -> Future {
         let core = FutureCore {
             inner: Mutex::new(Inner {
                 state: State::Pending,
@@ -273,6 +284,7 @@ impl Future {
             }),
             readers: Condvar::new(),
             snapshot: AtomicU8::new(SNAP_PENDING),
+            spin_on_wait,
         };
         Future {
             shared: ManuallyDrop::new(FUTURES.alloc(core)),
@@ -534,7 +546,8 @@ impl Future {
         // Spin only while a worker runs the task: a future still PENDING
         // after a moment has no one about to complete it (its worker may be
         // asleep, and spinning could hold the CPU that worker is woken on).
-        if deadline.map_or(true, |d| d > Instant::now())
+        if self.core().spin_on_wait
+            && deadline.map_or(true, |d| d > Instant::now())
             && crate::spin_until(SPIN_FOR_START, deadline, || self.state() != State::Pending)
             && self.state() == State::Running
             && crate::spin_until(SPIN_BEFORE_PARK, deadline, || self.done())

@@ -388,7 +388,7 @@ impl Inner {
         if let Err(status) = self.adjust_thread_count(&mut q) {
             return Err(Refused { status, task });
         }
-        let future = Future::new();
+        let future = Future::with_spin_on_wait(true);
         q.items.push_back(WorkItem {
             task,
             future: future.clone(),
