@@ -46,8 +46,8 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 step "consumer through find_package(futures)"
 cmake -S "$consumer" -B "$tmp/cmake" "${generator[@]}" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$tmp/cmake"
-readelf -d "$tmp/cmake/consumer_c" | grep -q "NEEDED.*\[libfutures.so.$major\]" || fail "consumer_c does not need libfutures.so.$major"
-if readelf -d "$tmp/cmake/consumer_c_static" | grep -q 'NEEDED.*libfutures'; then fail "consumer_c_static needs libfutures.so"; fi
+readelf -d "$tmp/cmake/consumer_c" | grep "NEEDED.*\[libfutures.so.$major\]" >/dev/null || fail "consumer_c does not need libfutures.so.$major"
+if readelf -d "$tmp/cmake/consumer_c_static" | grep 'NEEDED.*libfutures' >/dev/null; then fail "consumer_c_static needs libfutures.so"; fi
 for exe in consumer_c consumer_c_static consumer_cpp; do
   "$tmp/cmake/$exe" || fail "$exe failed"
 done
@@ -68,7 +68,7 @@ static_libs=$(pkg-config --static --libs futures)
 static_libs=${static_libs/-lfutures/-l:libfutures.a}
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Wextra -Werror $cflags "$consumer/main.c" $static_libs -o "$tmp/pc_c_static"
-if readelf -d "$tmp/pc_c_static" | grep -q 'NEEDED.*libfutures'; then fail "pc_c_static needs libfutures.so"; fi
+if readelf -d "$tmp/pc_c_static" | grep 'NEEDED.*libfutures' >/dev/null; then fail "pc_c_static needs libfutures.so"; fi
 for exe in pc_c pc_cpp pc_c_static; do
   "$tmp/$exe" || fail "$exe failed"
 done
