@@ -181,4 +181,25 @@ BU_FN int bu_main(int argc, char **argv, const struct bu_workload *w, size_t nw)
     return 0;
 }
 
+/* I1, the same for every implementation: `start()` makes a pool with all 4
+ * workers started and idle, `stop(pool)` frees it; between the two, the
+ * process's CPU time and context switches over an idle second are measured. */
+BU_FN void bu_i1(void *(*start)(void), void (*stop)(void *pool)) {
+    double idle_s = bu_scale < 1 ? 0.1 : 1.0;
+    double cpu[BU_MAX_RUNS], sw[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) {
+        void *pool = start();
+        bu_sleep_s(0.05); /* let the workers go back to waiting */
+        long s0, s1;
+        double c0 = bu_cpu_s(&s0);
+        bu_sleep_s(idle_s);
+        double c1 = bu_cpu_s(&s1);
+        cpu[r] = (c1 - c0) * 1e3 / idle_s;
+        sw[r] = (double)(s1 - s0) / idle_s;
+        stop(pool);
+    }
+    bu_emit("I1", "idle_cpu_ms_per_s", "ms CPU/s", "lower", 4, cpu, bu_runs);
+    bu_emit("I1", "idle_ctx_switches_per_s", "switches/s", "lower", 4, sw, bu_runs);
+}
+
 #endif /* BENCH_UTIL_H */

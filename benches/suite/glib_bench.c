@@ -232,30 +232,24 @@ static void meet_task(gpointer data, gpointer user) {
     count_task(data, user);
 }
 
-static void i1(void) {
-    double idle_s = bu_scale < 1 ? 0.1 : 1.0;
-    double cpu[BU_MAX_RUNS], sw[BU_MAX_RUNS];
-    for (int r = 0; r < bu_runs; r++) {
-        struct ctx c;
-        ctx_init(&c, 4);
-        pthread_barrier_init(&i1_barrier, NULL, 4);
-        GThreadPool *p = pool(meet_task, &c, 4);
-        for (int i = 0; i < 4; i++) push(p, GSIZE_TO_POINTER(1));
-        wait_done(&c);
-        bu_sleep_s(0.05);
-        long s0, s1;
-        double c0 = bu_cpu_s(&s0);
-        bu_sleep_s(idle_s);
-        double c1 = bu_cpu_s(&s1);
-        cpu[r] = (c1 - c0) * 1e3 / idle_s;
-        sw[r] = (double)(s1 - s0) / idle_s;
-        g_thread_pool_free(p, FALSE, TRUE);
-        pthread_barrier_destroy(&i1_barrier);
-        ctx_clear(&c);
-    }
-    bu_emit("I1", "idle_cpu_ms_per_s", "ms CPU/s", "lower", 4, cpu, bu_runs);
-    bu_emit("I1", "idle_ctx_switches_per_s", "switches/s", "lower", 4, sw, bu_runs);
+/* All four workers started (tasks that meet at a barrier), then idle. */
+static struct ctx i1_ctx;
+static void *i1_start(void) {
+    ctx_init(&i1_ctx, 4);
+    pthread_barrier_init(&i1_barrier, NULL, 4);
+    GThreadPool *p = pool(meet_task, &i1_ctx, 4);
+    for (int i = 0; i < 4; i++) push(p, GSIZE_TO_POINTER(1));
+    wait_done(&i1_ctx);
+    return p;
 }
+
+static void i1_stop(void *p) {
+    g_thread_pool_free(p, FALSE, TRUE);
+    pthread_barrier_destroy(&i1_barrier);
+    ctx_clear(&i1_ctx);
+}
+
+static void i1(void) { bu_i1(i1_start, i1_stop); }
 
 int main(int argc, char **argv) {
     bu_impl = "glib";

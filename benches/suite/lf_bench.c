@@ -543,32 +543,25 @@ static int32_t meet(fut_task *t, const void *arg, size_t len) {
     return 0;
 }
 
-static void i1(void) {
-    double idle_s = bu_scale < 1 ? 0.1 : 1.0;
-    double cpu[BU_MAX_RUNS], sw[BU_MAX_RUNS];
-    for (int r = 0; r < bu_runs; r++) {
-        fut_executor *ex = thread_pool(4);
-        /* four tasks that meet at a barrier: all four workers are started */
-        pthread_barrier_init(&i1_barrier, NULL, 4);
-        fut_future *fs[4];
-        for (int i = 0; i < 4; i++) check("submit", fut_executor_submit(ex, meet, NULL, 0, NULL, &fs[i]));
-        for (int i = 0; i < 4; i++) {
-            check("result", fut_future_result(fs[i], TIMEOUT_NS, NULL, NULL));
-            fut_future_release(fs[i]);
-        }
-        bu_sleep_s(0.05); /* let the workers go back to waiting */
-        long s0, s1;
-        double c0 = bu_cpu_s(&s0);
-        bu_sleep_s(idle_s);
-        double c1 = bu_cpu_s(&s1);
-        cpu[r] = (c1 - c0) * 1e3 / idle_s;
-        sw[r] = (double)(s1 - s0) / idle_s;
-        fut_executor_release(ex);
-        pthread_barrier_destroy(&i1_barrier);
+/* Four tasks that meet at a barrier: all four workers are started, then idle. */
+static void *i1_start(void) {
+    fut_executor *ex = thread_pool(4);
+    pthread_barrier_init(&i1_barrier, NULL, 4);
+    fut_future *fs[4];
+    for (int i = 0; i < 4; i++) check("submit", fut_executor_submit(ex, meet, NULL, 0, NULL, &fs[i]));
+    for (int i = 0; i < 4; i++) {
+        check("result", fut_future_result(fs[i], TIMEOUT_NS, NULL, NULL));
+        fut_future_release(fs[i]);
     }
-    bu_emit("I1", "idle_cpu_ms_per_s", "ms CPU/s", "lower", 4, cpu, bu_runs);
-    bu_emit("I1", "idle_ctx_switches_per_s", "switches/s", "lower", 4, sw, bu_runs);
+    return ex;
 }
+
+static void i1_stop(void *ex) {
+    fut_executor_release(ex);
+    pthread_barrier_destroy(&i1_barrier);
+}
+
+static void i1(void) { bu_i1(i1_start, i1_stop); }
 
 int main(int argc, char **argv) {
     bu_impl = "libfutures";
