@@ -56,6 +56,15 @@ static scen_arg scen_plain(int64_t value) {
     return a;
 }
 
+/* A task that reports on `started` once it runs, then blocks until a token
+ * arrives on `gate`. */
+static scen_arg scen_gated(int64_t value, test_pipe gate, test_pipe started) {
+    scen_arg a = scen_plain(value);
+    a.wait_fd = gate.rd;
+    a.started_fd = started.wr;
+    return a;
+}
+
 /* A heap copy of `a`, for submit with scen_arg_drop. */
 static atomic_long scen_drops;
 static void scen_arg_drop(void *p) {
@@ -309,10 +318,7 @@ static void scen_shutdown_nowait(scen_make_fn make) {
     test_pipe gate = pipe_open(), started = pipe_open();
     fut_executor *ex = make(1);
     fut_future *f, *g;
-    scen_arg a = scen_plain(5);
-    a.wait_fd = gate.rd;
-    a.started_fd = started.wr;
-    CHECK_OK(scen_submit(ex, a, &f));
+    CHECK_OK(scen_submit(ex, scen_gated(5, gate, started), &f));
     CHECK_OK(scen_submit(ex, scen_plain(6), &g)); /* queued behind f */
     CHECK(fd_take(started.rd, TU_LONG_TIMEOUT_MS));
     /* Would hang (watchdog) if it waited: f waits for a token sent below. */
@@ -386,10 +392,7 @@ static void scen_cancel_futures(scen_make_fn make) {
     atomic_store(&scen_drops, 0);
     atomic_store(&scen_callbacks, 0);
     fut_future *blocker;
-    scen_arg a = scen_plain(4);
-    a.wait_fd = gate.rd;
-    a.started_fd = started.wr;
-    CHECK_OK(scen_submit(ex, a, &blocker));
+    CHECK_OK(scen_submit(ex, scen_gated(4, gate, started), &blocker));
     CHECK(fd_take(started.rd, TU_LONG_TIMEOUT_MS));
     enum { N = 20 };
     fut_future *fs[N];
@@ -471,10 +474,7 @@ static void scen_callback_submit_during_shutdown(scen_make_fn make) {
     fut_executor *ex = make(1);
     struct scen_cb_submit c = {ex, gate.wr, 0, 0};
     fut_future *blocker;
-    scen_arg a = scen_plain(2);
-    a.wait_fd = gate.rd;
-    a.started_fd = started.wr;
-    CHECK_OK(scen_submit(ex, a, &blocker));
+    CHECK_OK(scen_submit(ex, scen_gated(2, gate, started), &blocker));
     CHECK(fd_take(started.rd, TU_LONG_TIMEOUT_MS));
     enum { N = 8 };
     fut_future *fs[N];
