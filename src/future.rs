@@ -4,6 +4,14 @@
 //! are notified and blocked readers woken under the future's lock; callbacks run
 //! after it was released, on a reference the completer owns, so that a callback
 //! may call anything, including releasing the last reference the host held.
+//!
+//! The state is one atomic byte. Every transition to a done state happens
+//! with the lock held, so that the outcome, the listeners and the done state
+//! change together for anyone holding the lock; PENDING→RUNNING (and
+//! CANCELLED→CANCELLED_AND_NOTIFIED, which touches nothing else) are a bare
+//! compare-and-swap, so an executor starting a task takes no lock. Under the
+//! lock, then, the state can still move from PENDING to RUNNING: code there
+//! that leaves PENDING does so by compare-and-swap too.
 
 use crate::handle::{Pool, Shared};
 use crate::status::{ErrorRecord, Status};
@@ -120,8 +128,21 @@ impl State {
 /// A done-callback. It receives the future it was registered on.
 pub type Callback = Box<dyn FnOnce(&Future) + Send>;
 
+/// A C done-callback, `void (*)(fut_future *f, void *user)`, kept as two
+/// words rather than boxed: registering one allocates nothing.
+#[derive(Clone, Copy)]
+pub struct RawCallback {
+    pub func: unsafe extern "C" fn(future: *mut c_void, user: *mut c_void),
+    pub user: *mut c_void,
+}
+
+// SAFETY: the host registers `user` for a callback that runs on whichever
+// thread completes the future, as documented.
+unsafe impl Send for RawCallback {}
+
 pub(crate) enum Listener {
     Callback(Callback),
+    Raw(RawCallback),
     Waiter(Arc<Waiter>, usize),
 }
 
@@ -172,10 +193,10 @@ impl Listeners {
 
     /// Runs every callback, in registration order, dropping the waiters.
     fn run_callbacks(self, f: &Future) {
-        let run = |l: Listener| {
-            if let Listener::Callback(cb) = l {
-                f.run_callback(cb);
-            }
+        let run = |l: Listener| match l {
+            Listener::Callback(cb) => f.run_callback(cb),
+            Listener::Raw(cb) => f.run_raw_callback(cb),
+            Listener::Waiter(..) => {}
         };
         match self {
             Listeners::None => {}
@@ -187,7 +208,7 @@ impl Listeners {
     fn has_callbacks(&self) -> bool {
         self.as_slice()
             .iter()
-            .any(|l| matches!(l, Listener::Callback(_)))
+            .any(|l| matches!(l, Listener::Callback(_) | Listener::Raw(_)))
     }
 }
 
@@ -197,7 +218,6 @@ enum Outcome {
 }
 
 struct Inner {
-    state: State,
     /// Set by `cancel()` on a running future: the task may stop early (X9).
     cancel_requested: bool,
     outcome: Option<Outcome>,
@@ -207,10 +227,10 @@ struct Inner {
 pub struct FutureCore {
     inner: Mutex<Inner>,
     readers: Condvar,
-    /// A copy of `inner.state` (and whether it failed), written under the
-    /// lock at every transition, so that queries and scans over many futures
-    /// (W4) need no lock: each load is one consistent state (F3).
-    snapshot: AtomicU8,
+    /// The state (F1), and whether a finished future failed: queries and
+    /// scans over many futures (W4) need no lock, each load is one
+    /// consistent state (F3).
+    state: AtomicU8,
     /// Whether readers spin before parking: set by executors whose running
     /// tasks complete in-process (the thread pool), not for process-pool
     /// futures, which are RUNNING from dispatch and complete only after a
@@ -277,13 +297,12 @@ impl Future {
     pub fn with_spin_on_wait(spin_on_wait: bool) -> Future {
         let core = FutureCore {
             inner: Mutex::new(Inner {
-                state: State::Pending,
                 cancel_requested: false,
                 outcome: None,
                 listeners: Listeners::None,
             }),
             readers: Condvar::new(),
-            snapshot: AtomicU8::new(SNAP_PENDING),
+            state: AtomicU8::new(SNAP_PENDING),
             spin_on_wait,
         };
         Future {
@@ -329,21 +348,30 @@ impl Future {
     }
 
     fn snapshot(&self) -> u8 {
-        self.core().snapshot.load(Ordering::Acquire)
+        self.core().state.load(Ordering::Acquire)
     }
 
-    /// Sets the state; the caller holds the future's lock.
-    fn set_state(&self, inner: &mut Inner, state: State, failed: bool) {
-        inner.state = state;
-        let snap = match state {
-            State::Pending => SNAP_PENDING,
-            State::Running => SNAP_RUNNING,
-            State::Cancelled => SNAP_CANCELLED,
-            State::CancelledAndNotified => SNAP_CANCELLED_NOTIFIED,
-            State::Finished if failed => SNAP_FAILED,
-            State::Finished => SNAP_FINISHED,
-        };
-        self.core().snapshot.store(snap, Ordering::Release);
+    /// One compare-and-swap of the state byte.
+    fn swap_state(&self, from: u8, to: u8) -> Result<(), u8> {
+        self.core()
+            .state
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+    }
+
+    /// Moves a future that is PENDING or RUNNING to `to` and answers true;
+    /// false when it was done already. The caller holds the future's lock,
+    /// so only a concurrent PENDING→RUNNING can interfere: it is retried.
+    fn leave_live_state_locked(&self, _locked: &Inner, to: u8) -> bool {
+        loop {
+            let from = self.snapshot();
+            if from != SNAP_PENDING && from != SNAP_RUNNING {
+                return false;
+            }
+            if self.swap_state(from, to).is_ok() {
+                return true;
+            }
+        }
     }
 
     pub fn state(&self) -> State {
@@ -383,16 +411,21 @@ impl Future {
     /// false on RUNNING (which records a cooperative request, X9) or FINISHED.
     pub fn cancel(&self) -> bool {
         let mut inner = self.core().inner.lock();
-        match inner.state {
-            State::Running => {
-                inner.cancel_requested = true;
-                false
-            }
-            State::Finished => false,
-            State::Cancelled | State::CancelledAndNotified => true,
-            State::Pending => {
-                self.finish_locked(inner, State::Cancelled, None);
-                true
+        loop {
+            match self.state() {
+                State::Running => {
+                    inner.cancel_requested = true;
+                    return false;
+                }
+                State::Finished => return false,
+                State::Cancelled | State::CancelledAndNotified => return true,
+                State::Pending => {
+                    // Lost to a concurrent start: look again (it is RUNNING).
+                    if self.swap_state(SNAP_PENDING, SNAP_CANCELLED).is_ok() {
+                        self.finish_locked(inner, None);
+                        return true;
+                    }
+                }
             }
         }
     }
@@ -401,8 +434,8 @@ impl Future {
     /// going away), whether PENDING or RUNNING.
     fn abandon(&self) {
         let inner = self.core().inner.lock();
-        if matches!(inner.state, State::Pending | State::Running) {
-            self.finish_locked(inner, State::Cancelled, None);
+        if self.leave_live_state_locked(&inner, SNAP_CANCELLED) {
+            self.finish_locked(inner, None);
         }
     }
 
@@ -410,10 +443,15 @@ impl Future {
     /// future becomes cancelled. False if it was not running.
     pub fn set_cancelled_while_running(&self) -> bool {
         let inner = self.core().inner.lock();
-        if inner.state != State::Running {
+        // Only RUNNING may end this way; a RUNNING future changes state only
+        // under the lock, which we hold.
+        if self
+            .swap_state(SNAP_RUNNING, SNAP_CANCELLED_NOTIFIED)
+            .is_err()
+        {
             return false;
         }
-        self.finish_locked(inner, State::CancelledAndNotified, None);
+        self.finish_locked(inner, None);
         true
     }
 
@@ -421,26 +459,25 @@ impl Future {
     /// answers Ok(false) (skip it). Any other state is an executor bug: it is
     /// logged and answered with `InvalidState`.
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, Status> {
-        let mut inner = self.core().inner.lock();
-        match inner.state {
-            State::Pending => {
-                self.set_state(&mut inner, State::Running, false);
-                Ok(true)
-            }
-            // Waiters were notified by cancel() already (W2 decision).
-            State::Cancelled => {
-                self.set_state(&mut inner, State::CancelledAndNotified, false);
-                Ok(false)
-            }
-            other => {
-                drop(inner);
-                crate::log::log(&format!(
-                    "set_running_or_notify_cancel on {} in unexpected state {:?}",
-                    self, other
-                ));
-                Err(Status::InvalidState)
-            }
+        let found = match self.swap_state(SNAP_PENDING, SNAP_RUNNING) {
+            Ok(()) => return Ok(true),
+            Err(found) => found,
+        };
+        // Waiters were notified by cancel() already (W2 decision), so this
+        // step changes nothing but the state: no lock.
+        if found == SNAP_CANCELLED
+            && self
+                .swap_state(SNAP_CANCELLED, SNAP_CANCELLED_NOTIFIED)
+                .is_ok()
+        {
+            return Ok(false);
         }
+        crate::log::log(&format!(
+            "set_running_or_notify_cancel on {} in unexpected state {:?}",
+            self,
+            self.state()
+        ));
+        Err(Status::InvalidState)
     }
 
     /// F7: stores `value` and completes the future. A done future refuses it
@@ -464,23 +501,26 @@ impl Future {
 
     fn complete(&self, outcome: Outcome) -> Result<(), Outcome> {
         let inner = self.core().inner.lock();
-        if !matches!(inner.state, State::Pending | State::Running) {
+        let to = match outcome {
+            Outcome::Error(_) => SNAP_FAILED,
+            Outcome::Value(_) => SNAP_FINISHED,
+        };
+        if !self.leave_live_state_locked(&inner, to) {
             return Err(outcome);
         }
-        self.finish_locked(inner, State::Finished, Some(outcome));
+        self.finish_locked(inner, Some(outcome));
         Ok(())
     }
 
-    /// Moves to a terminal state, notifies waiters and readers under the lock,
-    /// then runs the callbacks outside it on a reference of our own.
+    /// Completes a move to a done state, made under `inner`'s lock: stores
+    /// the outcome, notifies waiters and readers under the lock, then runs
+    /// the callbacks outside it on a reference of our own.
     fn finish_locked(
         &self,
         mut inner: parking_lot::MutexGuard<'_, Inner>,
-        state: State,
         outcome: Option<Outcome>,
     ) {
         let failed = matches!(outcome, Some(Outcome::Error(_)));
-        self.set_state(&mut inner, state, failed);
         inner.outcome = outcome;
         let listeners = std::mem::take(&mut inner.listeners);
         for l in listeners.as_slice() {
@@ -501,15 +541,33 @@ impl Future {
         }
     }
 
+    fn run_raw_callback(&self, cb: RawCallback) {
+        // SAFETY: the host gave us this function for exactly this call, with
+        // this user pointer; `self` keeps the future alive during the call.
+        unsafe { (cb.func)(self.as_ptr(), cb.user) }
+    }
+
     /// F12/F14: registers `cb`, or runs it at once on this thread if done.
     pub fn add_done_callback(&self, cb: Callback) {
+        self.add_callback_listener(Listener::Callback(cb));
+    }
+
+    /// `add_done_callback` for a C function and its user pointer.
+    pub fn add_raw_done_callback(&self, cb: RawCallback) {
+        self.add_callback_listener(Listener::Raw(cb));
+    }
+
+    fn add_callback_listener(&self, l: Listener) {
         let mut inner = self.core().inner.lock();
-        if inner.state.is_done() {
-            drop(inner);
-            let keep = self.clone();
-            keep.run_callback(cb);
-        } else {
-            inner.listeners.push(Listener::Callback(cb));
+        if !self.done() {
+            return inner.listeners.push(l);
+        }
+        drop(inner);
+        let keep = self.clone();
+        match l {
+            Listener::Callback(cb) => keep.run_callback(cb),
+            Listener::Raw(cb) => keep.run_raw_callback(cb),
+            Listener::Waiter(..) => {}
         }
     }
 
@@ -517,8 +575,8 @@ impl Future {
     /// Some(failed) and installs nothing (W3, per future).
     pub(crate) fn install_waiter(&self, waiter: &Arc<Waiter>, token: usize) -> Option<bool> {
         let mut inner = self.core().inner.lock();
-        if inner.state.is_done() {
-            return Some(matches!(inner.outcome, Some(Outcome::Error(_))));
+        if self.done() {
+            return Some(self.failed());
         }
         inner
             .listeners
@@ -555,12 +613,12 @@ impl Future {
             return true;
         }
         let mut inner = self.core().inner.lock();
-        while !inner.state.is_done() {
+        while !self.done() {
             match deadline {
                 None => self.core().readers.wait(&mut inner),
                 Some(d) => {
                     if self.core().readers.wait_until(&mut inner, d).timed_out() {
-                        return inner.state.is_done();
+                        return self.done();
                     }
                 }
             }
@@ -575,7 +633,7 @@ impl Future {
         }
         let inner = self.core().inner.lock();
         match &inner.outcome {
-            _ if inner.state.is_cancelled() => Err(Status::Cancelled),
+            _ if self.cancelled() => Err(Status::Cancelled),
             Some(Outcome::Value(v)) => Ok((v.ptr(), v.len())),
             Some(Outcome::Error(e)) => Err(e.kind),
             None => Err(Status::Internal),
@@ -590,7 +648,7 @@ impl Future {
         }
         let inner = self.core().inner.lock();
         match &inner.outcome {
-            _ if inner.state.is_cancelled() => Err(Status::Cancelled),
+            _ if self.cancelled() => Err(Status::Cancelled),
             Some(Outcome::Value(_)) => Ok(None),
             Some(Outcome::Error(e)) => {
                 let rec: *const ErrorRecord = &**e;
@@ -607,7 +665,7 @@ impl fmt::Display for Future {
     /// F19: `<Future at 0x... state=finished returned value>` and the like.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.core().inner.lock();
-        let what = match (&inner.state, &inner.outcome) {
+        let what = match (self.state(), &inner.outcome) {
             (State::Pending, _) => "pending".to_string(),
             (State::Running, _) => "running".to_string(),
             (State::Cancelled | State::CancelledAndNotified, _) => "cancelled".to_string(),

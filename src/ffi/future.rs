@@ -2,7 +2,7 @@
 
 use super::types::*;
 use super::{guard, guard_value, non_null};
-use crate::future::{Future, Value};
+use crate::future::{Future, RawCallback, Value};
 use crate::status::{ErrorRecord, Status};
 use std::ffi::{c_char, c_void, CStr};
 use std::mem::ManuallyDrop;
@@ -17,22 +17,23 @@ pub(crate) fn to_c(f: Future) -> *mut fut_future {
     f.into_raw() as *mut fut_future
 }
 
-/// A C callback and its user pointer, as a core callback.
+/// A C callback and its user pointer, as a core callback (no allocation).
 pub(crate) fn c_callback(
     cb: unsafe extern "C" fn(*mut fut_future, *mut c_void),
     user: *mut c_void,
-) -> crate::Callback {
-    struct User(*mut c_void);
-    // SAFETY: the host registered `user` for a callback that runs on whichever
-    // thread completes the future, as documented.
-    unsafe impl Send for User {}
-    let user = User(user);
-    Box::new(move |f: &Future| {
-        let user = user;
-        // SAFETY: the host gave us this function for exactly this call; `f` is
-        // kept alive by the caller for the duration of the call.
-        unsafe { cb(f.as_ptr() as *mut fut_future, user.0) }
-    })
+) -> RawCallback {
+    RawCallback {
+        // SAFETY: the two function pointer types differ only in the pointee
+        // of the first argument (an opaque struct vs void), which the C ABI
+        // passes identically; the core calls it with a future handle.
+        func: unsafe {
+            std::mem::transmute::<
+                unsafe extern "C" fn(*mut fut_future, *mut c_void),
+                unsafe extern "C" fn(*mut c_void, *mut c_void),
+            >(cb)
+        },
+        user,
+    }
 }
 
 /// Creates a promise-style future in PENDING, to be completed with
@@ -177,7 +178,7 @@ pub extern "C" fn fut_future_add_done_callback(
     guard(|| {
         let cb = cb.ok_or(Status::InvalidArgument)?;
         let f = borrow(f)?;
-        f.add_done_callback(c_callback(cb, user));
+        f.add_raw_done_callback(c_callback(cb, user));
         Ok(())
     })
 }
