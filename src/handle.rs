@@ -12,9 +12,17 @@
 //! one range test, one modulo and two loads: a pointer is accepted only if it
 //! lies on a slot boundary inside the committed range and that slot is live
 //! with the pool's tag. This matters for `fut_wait` over 10^6 handles.
+//!
+//! The free list is behind one process-wide lock per pool. So that allocating
+//! and freeing do not take it every time, each thread keeps a small cache per
+//! pool (see `ThreadCaches`): it takes up to `BATCH` slots off the head of the
+//! list at once and allocates from them, and it gathers the slots it frees and
+//! appends them to the tail of the list `BATCH` at a time. A freed slot thus
+//! still waits behind every slot freed before it, and is never handed out
+//! again straight away by the thread that freed it.
 
 use crate::fork::ForkMutex;
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -28,6 +36,14 @@ const RESERVE: usize = 16 << 30;
 const MIN_RESERVE: usize = 16 << 20;
 /// The first commit; each later one doubles what is committed.
 const FIRST_COMMIT: usize = 64 << 10;
+/// Slots a thread takes off the free list, or gives back to it, at once.
+const BATCH: usize = 32;
+/// Pools that get per-thread caches; any further pool always takes the lock.
+const MAX_CACHED_POOLS: usize = 8;
+/// `Pool::cache` of a pool without per-thread caches.
+const UNCACHED: usize = usize::MAX;
+/// The next per-thread cache index to hand to a pool.
+static NEXT_CACHE: AtomicUsize = AtomicUsize::new(0);
 
 #[repr(C)]
 pub(crate) struct Slot<T> {
@@ -36,18 +52,19 @@ pub(crate) struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
-struct FreeList<T> {
-    slots: VecDeque<NonNull<Slot<T>>>,
+struct FreeList {
+    /// Addresses of the free slots, the longest free first.
+    slots: VecDeque<usize>,
     reserved: usize,
     committed: usize,
 }
-// SAFETY: the list only stores addresses of free slots; it is always accessed
-// under the pool's mutex and never dereferences them.
-unsafe impl<T> Send for FreeList<T> {}
 
 pub(crate) struct Pool<T> {
     tag: u32,
-    free: ForkMutex<FreeList<T>>,
+    free: ForkMutex<FreeList>,
+    /// 1 + this pool's index in every thread's `ThreadCaches`, 0 until
+    /// assigned, `UNCACHED` if there was none left.
+    cache: AtomicUsize,
     /// Start of the reserved range; 0 until the first allocation.
     base: AtomicUsize,
     /// End of the slots handed to the free list so far.
@@ -55,10 +72,96 @@ pub(crate) struct Pool<T> {
     _slots: std::marker::PhantomData<T>,
 }
 
-// SAFETY: the range is described by atomics; the free list is behind a mutex;
-// the values in slots are only reached through `Shared<T>`, which requires
-// T: Sync + Send.
+// SAFETY: the range is described by atomics; the free list is behind a mutex
+// (per-thread caches hold slot addresses only); the values in slots are only
+// reached through `Shared<T>`, which requires T: Sync + Send.
 unsafe impl<T: Send + Sync> Sync for Pool<T> {}
+
+/// Up to `BATCH` slot addresses.
+struct Batch {
+    len: usize,
+    slots: [usize; BATCH],
+}
+
+impl Batch {
+    const EMPTY: Batch = Batch {
+        len: 0,
+        slots: [0; BATCH],
+    };
+
+    fn pop(&mut self) -> Option<usize> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.slots[self.len])
+    }
+
+    /// Adds `slot`; true if the batch is full now.
+    fn push(&mut self, slot: usize) -> bool {
+        self.slots[self.len] = slot;
+        self.len += 1;
+        self.len == BATCH
+    }
+
+    /// Empties the batch, returning what it held, first pushed first.
+    fn take(&mut self) -> &[usize] {
+        let n = std::mem::replace(&mut self.len, 0);
+        &self.slots[..n]
+    }
+}
+
+/// One thread's free slots of one pool, held off the pool's free list.
+struct Cache {
+    /// The pool's free list; `None` until this thread first uses the pool.
+    list: Option<&'static ForkMutex<FreeList>>,
+    /// Slots taken off the head of the list, to allocate from; the next one
+    /// (the longest free) is the last.
+    fresh: Batch,
+    /// Slots this thread freed, in order, bound for the tail of the list.
+    freed: Batch,
+}
+
+impl Cache {
+    const EMPTY: Cache = Cache {
+        list: None,
+        fresh: Batch::EMPTY,
+        freed: Batch::EMPTY,
+    };
+
+    /// Appends the freed slots to the tail of the list.
+    fn flush_freed(&mut self, list: &mut FreeList) {
+        list.slots.extend(self.freed.take());
+    }
+}
+
+/// A thread's caches, indexed by `Pool::cache`. When the thread exits, its
+/// slots go back to the free lists: the unused ones to the head, where they
+/// came from, the freed ones to the tail. Rust runs this destructor for any
+/// thread that used it, including threads created by C code.
+///
+/// In the child of a `fork()`, the caches of the other threads of the parent
+/// are gone, and so are the slots they held: the child never reuses them (at
+/// most `2 * BATCH` slots per pool and thread, in address space that is never
+/// returned anyway). The forking thread's caches stay valid in the child.
+struct ThreadCaches([Cache; MAX_CACHED_POOLS]);
+
+impl Drop for ThreadCaches {
+    fn drop(&mut self) {
+        for cache in &mut self.0 {
+            let Some(list) = cache.list else { continue };
+            let mut list = list.lock();
+            // `fresh` holds the next slot last, so pushing to the front in
+            // order restores the order they were taken in.
+            for &slot in cache.fresh.take() {
+                list.slots.push_front(slot);
+            }
+            cache.flush_freed(&mut list);
+        }
+    }
+}
+
+thread_local! {
+    static CACHES: RefCell<ThreadCaches> =
+        const { RefCell::new(ThreadCaches([Cache::EMPTY; MAX_CACHED_POOLS])) };
+}
 
 /// Values reachable only from a live handle's slot are not leaks; tell
 /// LeakSanitizer (when the host runs under it) to scan the slots for
@@ -91,13 +194,14 @@ impl<T> Pool<T> {
                 reserved: 0,
                 committed: 0,
             }),
+            cache: AtomicUsize::new(0),
             base: AtomicUsize::new(0),
             limit: AtomicUsize::new(0),
             _slots: std::marker::PhantomData,
         }
     }
 
-    fn reserve(&self, free: &mut FreeList<T>) {
+    fn reserve(&self, free: &mut FreeList) {
         let mut size = RESERVE;
         loop {
             // SAFETY: an anonymous PROT_NONE mapping reserves addresses only.
@@ -127,7 +231,7 @@ impl<T> Pool<T> {
     }
 
     /// Commits more of the reserved range and puts its slots on the free list.
-    fn grow(&self, free: &mut FreeList<T>) {
+    fn grow(&self, free: &mut FreeList) {
         if free.reserved == 0 {
             self.reserve(free);
         }
@@ -153,31 +257,109 @@ impl<T> Pool<T> {
         let first = free.committed.div_ceil(size);
         let end = new_committed / size;
         free.committed = new_committed;
-        for i in first..end {
-            // Fresh pages are zero-filled: tag FREE and no references, which
-            // is a valid free slot (the value stays uninitialised).
-            let slot = (base + i * size) as *mut Slot<T>;
-            // SAFETY: inside the committed range, hence non-null.
-            free.slots
-                .push_back(unsafe { NonNull::new_unchecked(slot) });
-        }
+        // Fresh pages are zero-filled: tag FREE and no references, which is a
+        // valid free slot (the value stays uninitialised).
+        free.slots.extend((first..end).map(|i| base + i * size));
         self.limit.store(base + end * size, Ordering::Release);
     }
 
+    /// Registers the free-list lock with the fork handlers, and gives the
+    /// pool its per-thread cache index (so that the C API's pools, registered
+    /// when the library is loaded, are the ones that get one).
     pub(crate) fn register_for_fork(&'static self) {
         self.free.register_for_fork();
+        self.cache_index();
+    }
+
+    /// This pool's index in `ThreadCaches`, if it has one.
+    fn cache_index(&'static self) -> Option<usize> {
+        let mut cache = self.cache.load(Ordering::Relaxed);
+        if cache == 0 {
+            cache = self.assign_cache_index();
+        }
+        (cache != UNCACHED).then(|| cache - 1)
+    }
+
+    #[cold]
+    fn assign_cache_index(&'static self) -> usize {
+        // Under the lock, so that two threads do not both assign one.
+        let _list = self.free.lock();
+        let mut cache = self.cache.load(Ordering::Relaxed);
+        if cache == 0 {
+            let i = NEXT_CACHE.fetch_add(1, Ordering::Relaxed);
+            cache = if i < MAX_CACHED_POOLS {
+                i + 1
+            } else {
+                UNCACHED
+            };
+            self.cache.store(cache, Ordering::Relaxed);
+        }
+        cache
+    }
+
+    /// Runs `f` on this thread's cache of this pool. `None` (without running
+    /// `f`) if there is none: the pool has no cache index, the thread is
+    /// exiting and its caches are gone (a handle dropped by a later
+    /// thread-local destructor), or the caches are already borrowed further
+    /// up this thread's stack (only a signal handler could do that). The
+    /// caller then uses the free list directly.
+    fn with_cache<R>(&'static self, f: impl FnOnce(&mut Cache) -> R) -> Option<R> {
+        let i = self.cache_index()?;
+        CACHES
+            .try_with(|caches| {
+                let mut caches = caches.try_borrow_mut().ok()?;
+                let cache = &mut caches.0[i];
+                let list = *cache.list.get_or_insert(&self.free);
+                debug_assert!(std::ptr::eq(list, &self.free), "one index per pool");
+                Some(f(cache))
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Takes the address of a free slot, now owned by the caller.
+    fn take_slot(&'static self) -> usize {
+        let cached = self.with_cache(|cache| {
+            if let Some(slot) = cache.fresh.pop() {
+                return slot;
+            }
+            let mut list = self.free.lock();
+            if list.slots.is_empty() {
+                self.grow(&mut list);
+            }
+            let n = list.slots.len().min(BATCH);
+            for slot in list.slots.drain(..n).rev() {
+                cache.fresh.push(slot);
+            }
+            // Only after taking the batch, so none of them comes straight back.
+            cache.flush_freed(&mut list);
+            cache.fresh.pop().expect("grown free list")
+        });
+        cached.unwrap_or_else(|| {
+            let mut list = self.free.lock();
+            if list.slots.is_empty() {
+                self.grow(&mut list);
+            }
+            list.slots.pop_front().expect("grown free list")
+        })
+    }
+
+    /// Gives back a slot the caller owns (its tag already FREE).
+    fn put_slot(&'static self, slot: usize) {
+        let cached = self.with_cache(|cache| {
+            if cache.freed.push(slot) {
+                cache.flush_freed(&mut self.free.lock());
+            }
+        });
+        if cached.is_none() {
+            self.free.lock().slots.push_back(slot);
+        }
     }
 
     /// Moves `value` into a fresh slot with one reference.
     pub(crate) fn alloc(&'static self, value: T) -> Shared<T> {
-        let slot = {
-            let mut free = self.free.lock();
-            if free.slots.is_empty() {
-                self.grow(&mut free);
-            }
-            free.slots.pop_front().expect("grown free list")
-        };
-        // SAFETY: the slot came off the free list, so no one else uses it.
+        let slot = NonNull::new(self.take_slot() as *mut Slot<T>).expect("slots are not null");
+        // SAFETY: the slot was free and is now ours, so no one else uses it.
         unsafe {
             let s = slot.as_ref();
             (*s.value.get()).write(value);
@@ -301,7 +483,7 @@ impl<T> Shared<T> {
         s.refs.store(0, Ordering::Release);
         // SAFETY: the caller owns the slot; the value was initialised by alloc.
         unsafe { (*s.value.get()).assume_init_drop() };
-        self.pool.free.lock().slots.push_back(self.slot);
+        self.pool.put_slot(self.slot.as_ptr() as usize);
     }
 }
 
@@ -335,7 +517,7 @@ impl<T> std::ops::Deref for Shared<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
 
     struct Counted(&'static AtomicUsize);
     impl Drop for Counted {
@@ -388,6 +570,55 @@ mod tests {
         drop(a);
         let b = POOL.alloc(Counted(&DROPS));
         assert_ne!(b.as_ptr(), p, "FIFO reuse keeps stale handles detectable");
+    }
+
+    #[test]
+    fn freed_slots_wait_their_turn_and_exiting_threads_return_theirs() {
+        static EXITS: Pool<u64> = Pool::new(0x6578_6974);
+        static LATE_RAN_WITHOUT_CACHES: AtomicBool = AtomicBool::new(false);
+        /// Its destructor runs after the thread's caches are gone.
+        struct Late(Vec<Shared<u64>>);
+        impl Drop for Late {
+            fn drop(&mut self) {
+                LATE_RAN_WITHOUT_CACHES.store(CACHES.try_with(|_| ()).is_err(), Ordering::SeqCst);
+                self.0.clear();
+                drop(EXITS.alloc(7));
+            }
+        }
+        thread_local! {
+            static LATE: RefCell<Late> = const { RefCell::new(Late(Vec::new())) };
+        }
+        std::thread::spawn(|| {
+            // Thread-local destructors run in reverse order of first use.
+            LATE.with(|_| ());
+            let first: Vec<_> = (0..2 * BATCH as u64 + 5).map(|i| EXITS.alloc(i)).collect();
+            let freed: Vec<_> = first.iter().map(|h| h.as_ptr()).collect();
+            drop(first);
+            let mut second: Vec<_> = (0..2 * BATCH as u64 + 5).map(|i| EXITS.alloc(i)).collect();
+            assert!(
+                second.iter().all(|h| !freed.contains(&h.as_ptr())),
+                "freed slots go behind the older free ones"
+            );
+            // Leaves slots in both batches of this thread's cache.
+            second.truncate(BATCH);
+            LATE.with(|late| late.borrow_mut().0.extend(second));
+        })
+        .join()
+        .unwrap();
+        assert!(
+            EXITS.cache_index().is_some(),
+            "EXITS got no per-thread cache: more pools than MAX_CACHED_POOLS"
+        );
+        assert!(
+            LATE_RAN_WITHOUT_CACHES.load(Ordering::SeqCst),
+            "the fallback to the free list was exercised"
+        );
+        let committed = EXITS.limit.load(Ordering::Acquire) - EXITS.base.load(Ordering::Acquire);
+        assert_eq!(
+            EXITS.free.lock().slots.len(),
+            committed / std::mem::size_of::<Slot<u64>>(),
+            "every slot is back on the free list"
+        );
     }
 
     #[test]
