@@ -6,6 +6,7 @@
 //! pipes, may allocate (glibc's malloc is reset at fork), and leaves with
 //! `_exit`, never returning into the parent's stack.
 
+use super::ring::Ring;
 use super::sys;
 use super::wire;
 use crate::executor::{run_task, Arg, Task, TaskContext, TaskFn, TaskOutcome};
@@ -48,29 +49,49 @@ fn leave(code: i32) -> ! {
     sys::exit_now(code)
 }
 
-fn send(fd: RawFd, bytes: &[u8]) {
-    if sys::write_all(fd, bytes).is_err() {
-        // The parent is gone or closed our pipe: nothing left to do.
-        sys::exit_now(EXIT_PIPE);
+/// Where results go: the shared ring, with the result pipe for wake-ups.
+struct Out {
+    ring: Ring,
+    token_fd: RawFd,
+}
+
+impl Out {
+    /// Sends `parts` as one message (published at once when they fit).
+    fn send(&self, parts: &[&[u8]]) {
+        if self.ring.write(self.token_fd, parts).is_err() {
+            // The parent is gone or closed our pipe: nothing left to do.
+            sys::exit_now(EXIT_PIPE);
+        }
     }
 }
 
-/// The worker's whole life. `parent` is the pid of the forking process;
-/// `close` lists descriptors of the parent that this worker must not hold
-/// (other workers' pipes, the pool's own channels).
+/// The worker's whole life. `ring_fd` is the memfd of its result ring;
+/// `parent` is the pid of the forking process; `close` lists descriptors of
+/// the parent that this worker must not hold (other workers' pipes, the
+/// pool's own channels).
 pub(crate) fn worker_main(
     cfg: &WorkerConfig,
     call_fd: RawFd,
     result_fd: RawFd,
+    ring_fd: RawFd,
     parent: libc::pid_t,
     close: &[RawFd],
 ) -> ! {
     sys::die_with_parent(parent);
     for &fd in close {
-        if fd != call_fd && fd != result_fd {
+        if fd != call_fd && fd != result_fd && fd != ring_fd {
             sys::close(fd);
         }
     }
+    let ring = match Ring::map(ring_fd) {
+        Ok(r) => r,
+        Err(_) => sys::exit_now(EXIT_PIPE),
+    };
+    sys::close(ring_fd);
+    let out = Out {
+        ring,
+        token_fd: result_fd,
+    };
     sys::default_crash_signals();
     // Drop stdout bytes the host had buffered before the fork: the host
     // prints them itself; the worker flushes only what its tasks print.
@@ -91,11 +112,11 @@ pub(crate) fn worker_main(
         })
         .unwrap_or(crate::ffi::FUT_ERR_INTERNAL);
         if r != 0 {
-            send(result_fd, &wire::header(wire::INIT_FAILED, r as u32, 0));
+            out.send(&[&wire::header(wire::INIT_FAILED, r as u32, 0)]);
             leave(EXIT_INIT_FAILED);
         }
     }
-    send(result_fd, &wire::header(wire::READY, 0, 0));
+    out.send(&[&wire::header(wire::READY, 0, 0)]);
 
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
@@ -132,7 +153,7 @@ pub(crate) fn worker_main(
         for (i, (task_id, range)) in call.items.iter().enumerate() {
             let last = last_call && i + 1 == n;
             let arg = &payload[range.clone()];
-            run_one(call.func, *task_id, arg, last, result_fd, me);
+            run_one(call.func, *task_id, arg, last, &out, me);
         }
         if last_call {
             leave(EXIT_OK);
@@ -144,7 +165,7 @@ pub(crate) fn worker_main(
     }
 }
 
-fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, result_fd: RawFd, me: libc::pid_t) {
+fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, out: &Out, me: libc::pid_t) {
     // SAFETY: `func` is the task pointer the parent sent; the worker is a fork
     // of the parent's image, so the address names the same function (X10).
     let func: TaskFn = unsafe { std::mem::transmute::<usize, TaskFn>(func) };
@@ -170,14 +191,8 @@ fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, result_fd: RawFd, 
                 // until after the bytes were written.
                 unsafe { std::slice::from_raw_parts(v.ptr() as *const u8, len) }
             };
-            let mut head = wire::result_value_head(task_id, last, bytes.len());
-            if bytes.len() < 64 * 1024 {
-                head.extend_from_slice(bytes);
-                send(result_fd, &head);
-            } else {
-                send(result_fd, &head);
-                send(result_fd, bytes);
-            }
+            let head = wire::result_value_head(task_id, last, bytes.len());
+            out.send(&[&head, bytes]);
             drop(v); // the task's destructor runs here, after the copy
         }
         TaskOutcome::Error(e) => {
@@ -193,9 +208,9 @@ fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, result_fd: RawFd, 
                 e.message.to_bytes(),
                 &detail,
             );
-            send(result_fd, &frame);
+            out.send(&[&frame]);
         }
-        TaskOutcome::Cancelled => send(result_fd, &wire::result_cancelled(task_id, last)),
+        TaskOutcome::Cancelled => out.send(&[&wire::result_cancelled(task_id, last)]),
     }
     drop(task);
 }
