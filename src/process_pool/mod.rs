@@ -192,6 +192,10 @@ impl Executor for ProcessPool {
         items: &[Item],
         chunksize: usize,
     ) -> Result<Vec<Future>, Status> {
+        if self.shared.forked_away() {
+            // Before any lock the parent's threads may have held at fork.
+            return Err(Status::Shutdown);
+        }
         let chunksize = chunksize.max(1);
         let func = func as usize;
         let mut futures = Vec::with_capacity(items.len());
@@ -202,10 +206,14 @@ impl Executor for ProcessPool {
             .next_id
             .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let mut id = first_id;
+        let n_calls = items.len().div_ceil(chunksize);
+        let (mut frames, mut lists) = self.shared.spares.lock().take(n_calls);
         for chunk in items.chunks(chunksize) {
             let arg_bytes = chunk.iter().map(|i| i.arg_len).sum();
-            let mut frame = wire::CallBuilder::new(func, chunk.len(), arg_bytes);
-            let mut works = Vec::with_capacity(chunk.len());
+            let buf = frames.pop().unwrap_or_default();
+            let mut frame = wire::CallBuilder::reusing(buf, func, chunk.len(), arg_bytes);
+            let mut works = lists.pop().unwrap_or_default();
+            works.reserve(chunk.len());
             for item in chunk {
                 let bytes: &[u8] = if item.arg.is_null() || item.arg_len == 0 {
                     &[]
@@ -224,6 +232,9 @@ impl Executor for ProcessPool {
                 frame: Arc::new(frame.finish()),
                 items: works,
             });
+        }
+        if !frames.is_empty() || !lists.is_empty() {
+            self.shared.spares.lock().absorb(&mut frames, &mut lists);
         }
         self.shared.push(calls)?;
         Ok(futures)

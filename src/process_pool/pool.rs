@@ -60,8 +60,52 @@ pub(crate) struct State {
     pub broken: Option<String>,
 }
 
+/// Buffers of finished calls, for later submits to reuse: a map otherwise
+/// allocates every chunk's frame and item list afresh, and glibc returns
+/// that memory to the kernel in between (page faults on every map).
+#[derive(Default)]
+pub(crate) struct Spares {
+    pub frames: Vec<Vec<u8>>,
+    frame_bytes: usize,
+    pub works: Vec<Vec<Work>>,
+}
+
+/// Frame capacity kept in all, and the largest frame kept.
+const SPARE_FRAME_BYTES: usize = 4 << 20;
+const SPARE_FRAME_MAX: usize = 256 << 10;
+/// Item lists kept, and the largest capacity kept.
+const SPARE_WORKS: usize = 1024;
+const SPARE_WORKS_MAX: usize = 1024;
+
+impl Spares {
+    /// Keeps what fits within the limits; frees the rest.
+    pub(crate) fn absorb(&mut self, frames: &mut Vec<Vec<u8>>, works: &mut Vec<Vec<Work>>) {
+        for f in frames.drain(..) {
+            let cap = f.capacity();
+            if cap <= SPARE_FRAME_MAX && self.frame_bytes + cap <= SPARE_FRAME_BYTES {
+                self.frame_bytes += cap;
+                self.frames.push(f);
+            }
+        }
+        for w in works.drain(..) {
+            if w.is_empty() && w.capacity() <= SPARE_WORKS_MAX && self.works.len() < SPARE_WORKS {
+                self.works.push(w);
+            }
+        }
+    }
+
+    /// Takes up to `n` frames and `n` item lists.
+    pub(crate) fn take(&mut self, n: usize) -> (Vec<Vec<u8>>, Vec<Vec<Work>>) {
+        let frames = self.frames.split_off(self.frames.len().saturating_sub(n));
+        self.frame_bytes -= frames.iter().map(|f| f.capacity()).sum::<usize>();
+        let works = self.works.split_off(self.works.len().saturating_sub(n));
+        (frames, works)
+    }
+}
+
 pub(crate) struct Shared {
     pub state: Mutex<State>,
+    pub spares: Mutex<Spares>,
     /// eventfd waking the manager; written without any lock (P17).
     pub wake_fd: RawFd,
     /// Set while a wake-up is pending: coalesces eventfd writes.
@@ -82,6 +126,7 @@ impl Shared {
                 cancel_futures: false,
                 broken: None,
             }),
+            spares: Mutex::new(Spares::default()),
             wake_fd,
             wake_flag: AtomicBool::new(false),
             finished: Mutex::new(false),
@@ -286,6 +331,9 @@ struct Manager {
     completions: Vec<(Future, Outcome)>,
     /// Where small result values are copied.
     values: ValueBlocks,
+    /// Buffers of calls finished since the last hand-back to `Shared`.
+    spare_frames: Vec<Vec<u8>>,
+    spare_works: Vec<Vec<Work>>,
 }
 
 /// Delay before the replacement after `n` consecutive crashes: none for the
@@ -325,6 +373,8 @@ pub(crate) fn run(shared: Arc<Shared>, cfg: ManagerConfig, started: super::Start
         need_tick: false,
         completions: Vec::new(),
         values: ValueBlocks::new(),
+        spare_frames: Vec::new(),
+        spare_works: Vec::new(),
     };
     if let Err(e) = m.start() {
         m.kill_all();
@@ -722,6 +772,12 @@ impl Manager {
         let r = self.handle_frames(i, &mut done);
         complete_all(&mut done);
         self.completions = done;
+        if !self.spare_frames.is_empty() || !self.spare_works.is_empty() {
+            self.shared
+                .spares
+                .lock()
+                .absorb(&mut self.spare_frames, &mut self.spare_works);
+        }
         if let Err(e) = r {
             self.break_pool(format!(
                 "bad message from worker {}: {e}",
@@ -766,7 +822,11 @@ impl Manager {
                         )));
                     }
                     if call.items.is_empty() {
-                        w.assigned.pop_front();
+                        let call = w.assigned.pop_front().expect("front exists");
+                        if let Ok(frame) = Arc::try_unwrap(call.frame) {
+                            self.spare_frames.push(frame);
+                        }
+                        self.spare_works.push(Vec::from(call.items));
                     }
                     if timed {
                         w.started = if w.assigned.is_empty() {

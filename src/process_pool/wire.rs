@@ -134,7 +134,18 @@ pub(crate) struct CallBuilder {
 impl CallBuilder {
     /// A frame for `func`; `items` and `arg_bytes` size the buffer.
     pub(crate) fn new(func: usize, items: usize, arg_bytes: usize) -> CallBuilder {
-        let mut buf = Vec::with_capacity(HEADER_LEN + 8 + 16 * items + arg_bytes);
+        CallBuilder::reusing(Vec::new(), func, items, arg_bytes)
+    }
+
+    /// The same, in `buf` (a spare buffer; its contents are dropped).
+    pub(crate) fn reusing(
+        mut buf: Vec<u8>,
+        func: usize,
+        items: usize,
+        arg_bytes: usize,
+    ) -> CallBuilder {
+        buf.clear();
+        buf.reserve(HEADER_LEN + 8 + 16 * items + arg_bytes);
         buf.extend_from_slice(&header(CALL, 0, 0));
         buf.extend_from_slice(&(func as u64).to_ne_bytes());
         CallBuilder { buf, n: 0 }
