@@ -6,8 +6,11 @@
 //! manager's largest cost on small tasks (a producer/consumer pattern that
 //! glibc serves slowly). Small values are therefore bump-allocated from
 //! blocks of `BLOCK_BYTES`: each value is preceded by the distance back to
-//! its block, whose header counts the values alive in it (plus one while
-//! the manager still allocates from it); the last release frees the block.
+//! its block, whose header counts references; the last release frees the
+//! block. While the manager allocates from a block it holds `BIAS`
+//! references and counts the values it handed out itself, so that handing
+//! out a value costs no atomic operation on the line that releasing
+//! threads write; retiring the block gives back `BIAS` minus that count.
 //! A value keeps at most its own block alive: `BLOCK_BYTES` is kept small so
 //! that holding one result pins little memory.
 
@@ -23,7 +26,7 @@ const ALIGN: usize = 16;
 /// Values above this size get a buffer of their own.
 pub(crate) const MAX_SMALL: usize = 512;
 
-/// Block header: values alive in the block, plus one for the allocator.
+/// Block header: the block's references (see the module comment).
 #[repr(C)]
 struct BlockHeader {
     refs: AtomicUsize,
@@ -34,11 +37,16 @@ struct BlockHeader {
 const PREFIX: usize = ALIGN;
 const HEADER: usize = ALIGN; // size_of::<BlockHeader>() rounded up to ALIGN
 
+/// The allocator's references to its current block.
+const BIAS: usize = 1 << 40;
+
 /// Allocates values; owned by the manager thread.
 pub(crate) struct ValueBlocks {
     /// The current block (null when none) and the next free offset in it.
     block: *mut u8,
     used: usize,
+    /// Values handed out from the current block.
+    given: usize,
 }
 
 // SAFETY: the current block is only used by the thread that owns this
@@ -50,6 +58,7 @@ impl ValueBlocks {
         ValueBlocks {
             block: std::ptr::null_mut(),
             used: 0,
+            given: 0,
         }
     }
 
@@ -64,22 +73,16 @@ impl ValueBlocks {
         }
         let off = self.used + PREFIX;
         self.used += need;
+        self.given += 1;
         // SAFETY: [off - PREFIX, off + len) lies inside the block (checked
-        // above); the block is ours until the count drops to zero, which the
-        // allocator's own reference prevents while we write.
+        // above); the block stays allocated while the allocator holds its
+        // `BIAS` references, of which this value now owns one.
         unsafe {
             let p = self.block.add(off);
             (p.sub(PREFIX) as *mut usize).write(off);
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-            self.header().refs.fetch_add(1, Ordering::Relaxed);
             Value::new(p as *mut c_void, bytes.len(), Some(release_value))
         }
-    }
-
-    fn header(&self) -> &BlockHeader {
-        // SAFETY: `block` is a live block (callers check), starting with
-        // its header.
-        unsafe { &*(self.block as *const BlockHeader) }
     }
 
     /// Retires the current block and starts a new one; false without memory.
@@ -95,19 +98,21 @@ impl ValueBlocks {
         // SAFETY: the block is fresh and large enough for its header.
         unsafe {
             (block as *mut BlockHeader).write(BlockHeader {
-                refs: AtomicUsize::new(1),
+                refs: AtomicUsize::new(BIAS),
             })
         };
         self.block = block;
         self.used = HEADER;
+        self.given = 0;
         true
     }
 
-    /// Drops the allocator's reference to the current block.
+    /// Drops the allocator's references to the current block (those it
+    /// did not hand out with a value).
     fn retire(&mut self) {
         if !self.block.is_null() {
-            // SAFETY: the block is live; we hold one of its references.
-            unsafe { release_block(self.block) };
+            // SAFETY: the block is live; we hold `BIAS - given` references.
+            unsafe { release_block(self.block, BIAS - self.given) };
             self.block = std::ptr::null_mut();
         }
     }
@@ -119,14 +124,14 @@ impl Drop for ValueBlocks {
     }
 }
 
-/// Drops one reference to `block`, freeing it with the last.
+/// Drops `n` references to `block`, freeing it with the last.
 ///
 /// # Safety
-/// `block` is a live block and the caller owns one of its references.
-unsafe fn release_block(block: *mut u8) {
+/// `block` is a live block and the caller owns `n` of its references.
+unsafe fn release_block(block: *mut u8, n: usize) {
     // SAFETY: forwarded from the caller.
     let h = unsafe { &*(block as *const BlockHeader) };
-    if h.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+    if h.refs.fetch_sub(n, Ordering::AcqRel) == n {
         // SAFETY: the last reference: nobody uses the block any more; it
         // came from posix_memalign.
         unsafe { libc::free(block as *mut c_void) };
@@ -140,7 +145,7 @@ unsafe extern "C" fn release_value(p: *mut c_void) {
     // value's offset from its block in front of it.
     unsafe {
         let off = (p.sub(PREFIX) as *const usize).read();
-        release_block(p.sub(off));
+        release_block(p.sub(off), 1);
     }
 }
 
