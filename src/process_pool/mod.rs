@@ -15,6 +15,8 @@ mod fork_server;
 mod pool;
 mod ring;
 mod sys;
+#[cfg(test)]
+mod tests;
 mod values;
 mod wire;
 mod worker;

@@ -13,7 +13,12 @@
 //! Death detection: a pidfd per direct child (polled; a 50 ms `waitpid`
 //! tick where pidfds are unavailable) and, for the fork server's children,
 //! its `FS_EXITED` report after it reaped them. Before a death is handled the
-//! worker's result pipe is drained, so no result it wrote is lost.
+//! worker's result ring is drained, so no result it published is lost.
+//!
+//! Channels per worker: calls go down a pipe; results come back through a
+//! shared-memory ring (`ring`), with the result pipe for wake-up tokens and
+//! end of file. Results read together are completed in groups, last to
+//! first (`complete_all`), so that an in-order reader wakes once per group.
 
 use super::fork_server::{self, ForkServer};
 use super::ring::Ring;
