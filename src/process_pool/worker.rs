@@ -2,9 +2,11 @@
 //!
 //! This code runs in a forked child. It touches no lock another thread of
 //! the parent may have held (no parking_lot mutex, no Rust stdout/stderr, no
-//! log hook); it talks to the parent with raw `read`/`write` on its two
-//! pipes, may allocate (glibc's malloc is reset at fork), and leaves with
-//! `_exit`, never returning into the parent's stack.
+//! log hook); it reads calls with raw `read` from its call pipe, copies
+//! results into its shared result ring (atomics and a futex, no lock; one
+//! byte on the result pipe when the manager asked to be woken), may
+//! allocate (glibc's malloc is reset at fork), and leaves with `_exit`,
+//! never returning into the parent's stack.
 
 use super::ring::Ring;
 use super::sys;
