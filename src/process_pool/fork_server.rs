@@ -15,7 +15,7 @@
 use super::ring::Ring;
 use super::sys;
 use super::wire::{self, Ctl};
-use super::worker::{worker_main, WorkerConfig};
+use super::worker::{worker_main, RingSource, WorkerConfig};
 use std::os::fd::RawFd;
 
 /// The manager's view of its fork server.
@@ -374,7 +374,8 @@ fn server_main(cfg: &WorkerConfig, sock: RawFd, parent: libc::pid_t, close: &[Ra
                     unsafe {
                         libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut())
                     };
-                    worker_main(cfg, fds[0], fds[1], fds[2], me, &[sock, sfd]);
+                    let ring = RingSource::Fd(fds[2]);
+                    worker_main(cfg, fds[0], fds[1], ring, me, &[sock, sfd]);
                 }
                 let e = sys::errno();
                 for fd in fds {

@@ -25,7 +25,7 @@ use super::ring::Ring;
 use super::sys;
 use super::values::ValueBlocks;
 use super::wire::{self, Ctl, Seg};
-use super::worker::{worker_main, WorkerConfig, EXIT_INIT_FAILED};
+use super::worker::{worker_main, RingSource, WorkerConfig, EXIT_INIT_FAILED};
 use super::{CrashPolicy, StartMethod};
 use crate::future::{Future, Value};
 use crate::status::{ErrorRecord, Status};
@@ -462,22 +462,17 @@ impl Manager {
             self.server = Some(s);
         }
         if self.cfg.start_method == StartMethod::Fork {
-            for _ in 0..self.cfg.max_workers {
-                self.fork_direct()?;
+            // One mapping for all their rings: one munmap at the end.
+            for ring in Ring::create_inherited(self.cfg.max_workers)? {
+                self.fork_direct(ring)?;
             }
         }
         Ok(())
     }
 
-    fn fork_direct(&mut self) -> Result<(), i32> {
-        let (ring, ring_fd) = Ring::create()?;
-        let pipes = match sys::WorkerPipes::new() {
-            Ok(p) => p,
-            Err(e) => {
-                sys::close(ring_fd);
-                return Err(e);
-            }
-        };
+    /// Forks a worker that inherits `ring` (mapped before the fork).
+    fn fork_direct(&mut self, ring: Ring) -> Result<(), i32> {
+        let pipes = sys::WorkerPipes::new()?;
         let sys::WorkerPipes {
             call_r,
             call_w,
@@ -494,15 +489,14 @@ impl Manager {
         if pid < 0 {
             let e = sys::errno();
             pipes.close_all();
-            sys::close(ring_fd);
             return Err(e);
         }
         if pid == 0 {
-            worker_main(&self.cfg.worker, call_r, res_w, ring_fd, parent, &close);
+            let src = RingSource::Inherited(&ring);
+            worker_main(&self.cfg.worker, call_r, res_w, src, parent, &close);
         }
         sys::close(call_r);
         sys::close(res_w);
-        sys::close(ring_fd);
         let pidfd = sys::pidfd_open(pid).ok();
         if pidfd.is_none() {
             self.need_tick = true;

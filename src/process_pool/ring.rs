@@ -21,6 +21,7 @@
 use super::sys;
 use std::os::fd::RawFd;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Bytes of result data in flight per worker (the old pipe's buffer size).
 pub(crate) const RING_BYTES: usize = 1 << 20;
@@ -43,17 +44,52 @@ struct Header {
     writer_waiting: AtomicU32,
 }
 
-/// One mapping of a ring (the manager's or the worker's).
-pub(crate) struct Ring {
+/// A shared mapping holding one or more rings; unmapped with the last
+/// ring. (Unmapping costs a TLB shootdown on every CPU that runs one of
+/// the host's threads, so the workers forked at a pool's start share one.)
+struct Mapping {
     base: *mut u8,
+    len: usize,
 }
 
-// SAFETY: the mapping is owned by this value; the shared header is only
-// accessed through atomics, and each side writes only its own part of the
-// data area (the worker the free part, the manager nothing).
+// SAFETY: the mapping is plain shared memory, owned by this value.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; `Mapping` itself is never written through.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        sys::unmap(self.base, self.len);
+    }
+}
+
+/// One ring, in a mapping of the manager or of the worker.
+pub(crate) struct Ring {
+    base: *mut u8,
+    _mapping: Arc<Mapping>,
+}
+
+// SAFETY: the mapping stays alive with `_mapping`; the shared header is
+// only accessed through atomics, and each side writes only its own part of
+// the data area (the worker the free part, the manager nothing).
 unsafe impl Send for Ring {}
 
 impl Ring {
+    /// `n` rings in one anonymous shared mapping, for workers forked
+    /// directly (they inherit it at the same address).
+    pub(crate) fn create_inherited(n: usize) -> Result<Vec<Ring>, i32> {
+        let len = n * MAP_BYTES;
+        let base = sys::map_shared_anonymous(len)?;
+        let mapping = Arc::new(Mapping { base, len });
+        Ok((0..n)
+            .map(|k| Ring {
+                // SAFETY: slot k lies inside the mapping of n slots.
+                base: unsafe { base.add(k * MAP_BYTES) },
+                _mapping: Arc::clone(&mapping),
+            })
+            .collect())
+    }
+
     /// A new ring: the manager's mapping and the memfd to hand to the worker
     /// (close-on-exec; the caller closes it once the worker has it).
     pub(crate) fn create() -> Result<(Ring, RawFd), i32> {
@@ -71,7 +107,13 @@ impl Ring {
     /// afterwards).
     pub(crate) fn map(fd: RawFd) -> Result<Ring, i32> {
         let base = sys::map_shared(fd, MAP_BYTES)?;
-        Ok(Ring { base })
+        Ok(Ring {
+            base,
+            _mapping: Arc::new(Mapping {
+                base,
+                len: MAP_BYTES,
+            }),
+        })
     }
 
     fn header(&self) -> &Header {
@@ -210,12 +252,6 @@ impl Ring {
     }
 }
 
-impl Drop for Ring {
-    fn drop(&mut self) {
-        sys::unmap(self.base, MAP_BYTES);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +278,22 @@ mod tests {
         ring.read_into(&mut out).unwrap();
         assert!(!ring.has_data());
         assert_eq!(out, expect);
+        sys::close(r);
+        sys::close(w);
+    }
+
+    #[test]
+    fn rings_of_one_mapping_are_apart() {
+        let rings = Ring::create_inherited(3).unwrap();
+        let (r, w) = sys::pipe().unwrap();
+        for (k, ring) in rings.iter().enumerate() {
+            ring.write(w, &[&[k as u8; 100]]).unwrap();
+        }
+        for (k, ring) in rings.iter().enumerate() {
+            let mut out = Vec::new();
+            assert_eq!(ring.read_into(&mut out), Ok(100));
+            assert_eq!(out, vec![k as u8; 100]);
+        }
         sys::close(r);
         sys::close(w);
     }

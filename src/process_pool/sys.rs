@@ -237,7 +237,28 @@ pub(crate) fn map_shared(fd: RawFd, len: usize) -> Result<*mut u8, i32> {
     }
 }
 
-/// Unmaps what `map_shared` mapped.
+/// Maps `len` zero bytes shared with the children forked later.
+pub(crate) fn map_shared_anonymous(len: usize) -> Result<*mut u8, i32> {
+    // SAFETY: a fresh mapping chosen by the kernel; no existing memory is
+    // affected.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(p as *mut u8)
+    }
+}
+
+/// Unmaps what `map_shared` or `map_shared_anonymous` mapped.
 pub(crate) fn unmap(p: *mut u8, len: usize) {
     // SAFETY: the caller owns the mapping and no reference into it remains.
     unsafe { libc::munmap(p as *mut libc::c_void, len) };

@@ -51,13 +51,21 @@ fn leave(code: i32) -> ! {
     sys::exit_now(code)
 }
 
+/// Where a worker finds its result ring.
+pub(crate) enum RingSource<'a> {
+    /// Mapped by the manager before the fork: inherited at the same address.
+    Inherited(&'a Ring),
+    /// A memfd to map (workers of the fork server).
+    Fd(RawFd),
+}
+
 /// Where results go: the shared ring, with the result pipe for wake-ups.
-struct Out {
-    ring: Ring,
+struct Out<'a> {
+    ring: &'a Ring,
     token_fd: RawFd,
 }
 
-impl Out {
+impl Out<'_> {
     /// Sends `parts` as one message (published at once when they fit).
     fn send(&self, parts: &[&[u8]]) {
         if self.ring.write(self.token_fd, parts).is_err() {
@@ -67,29 +75,39 @@ impl Out {
     }
 }
 
-/// The worker's whole life. `ring_fd` is the memfd of its result ring;
-/// `parent` is the pid of the forking process; `close` lists descriptors of
-/// the parent that this worker must not hold (other workers' pipes, the
-/// pool's own channels).
+/// The worker's whole life. `ring` is its result ring; `parent` is the pid
+/// of the forking process; `close` lists descriptors of the parent that this
+/// worker must not hold (other workers' pipes, the pool's own channels).
 pub(crate) fn worker_main(
     cfg: &WorkerConfig,
     call_fd: RawFd,
     result_fd: RawFd,
-    ring_fd: RawFd,
+    ring: RingSource<'_>,
     parent: libc::pid_t,
     close: &[RawFd],
 ) -> ! {
     sys::die_with_parent(parent);
+    let ring_fd = match ring {
+        RingSource::Fd(fd) => fd,
+        RingSource::Inherited(_) => -1,
+    };
     for &fd in close {
         if fd != call_fd && fd != result_fd && fd != ring_fd {
             sys::close(fd);
         }
     }
-    let ring = match Ring::map(ring_fd) {
-        Ok(r) => r,
-        Err(_) => sys::exit_now(EXIT_PIPE),
+    let mapped;
+    let ring = match ring {
+        RingSource::Inherited(r) => r,
+        RingSource::Fd(fd) => {
+            mapped = match Ring::map(fd) {
+                Ok(r) => r,
+                Err(_) => sys::exit_now(EXIT_PIPE),
+            };
+            sys::close(fd);
+            &mapped
+        }
     };
-    sys::close(ring_fd);
     let out = Out {
         ring,
         token_fd: result_fd,
