@@ -5,16 +5,17 @@
 //!
 //! Manager ↔ server: a `SOCK_SEQPACKET` socket pair carrying fixed-size
 //! `wire::Ctl` messages. `FS_SPAWN` carries the new worker's two pipe ends
-//! (SCM_RIGHTS); the server answers `FS_SPAWNED` (pid) or `FS_SPAWN_FAILED`
+//! and its result ring's memfd (SCM_RIGHTS); the server answers `FS_SPAWNED` (pid) or `FS_SPAWN_FAILED`
 //! (errno), reports every child's end with `FS_EXITED` (pid, wait status)
 //! after reaping it, and on `FS_KILL` signals a child it has not reaped yet
 //! (so a recycled pid is never hit). The server watches its children with a
 //! signalfd for SIGCHLD (its own signal state, not the host's). When the
 //! manager's end closes, it kills and reaps every child left and exits.
 
+use super::ring::Ring;
 use super::sys;
 use super::wire::{self, Ctl};
-use super::worker::{worker_main, WorkerConfig};
+use super::worker::{worker_main, RingSource, WorkerConfig};
 use std::os::fd::RawFd;
 
 /// The manager's view of its fork server.
@@ -79,10 +80,17 @@ pub(crate) fn start(cfg: &WorkerConfig, close_in_child: &[RawFd]) -> Result<Fork
 
 impl ForkServer {
     /// Asks for a new worker; returns the manager's ends (call write end,
-    /// result read end), both non-blocking. The answer comes later as
-    /// `FS_SPAWNED` or `FS_SPAWN_FAILED` with `token`.
-    pub(crate) fn spawn(&self, token: u64) -> Result<(RawFd, RawFd), i32> {
-        let pipes = sys::WorkerPipes::new()?;
+    /// result read end, both non-blocking, and the result ring). The answer
+    /// comes later as `FS_SPAWNED` or `FS_SPAWN_FAILED` with `token`.
+    pub(crate) fn spawn(&self, token: u64) -> Result<(RawFd, RawFd, Ring), i32> {
+        let (ring, ring_fd) = Ring::create()?;
+        let pipes = match sys::WorkerPipes::new() {
+            Ok(p) => p,
+            Err(e) => {
+                sys::close(ring_fd);
+                return Err(e);
+            }
+        };
         let sys::WorkerPipes {
             call_r,
             call_w,
@@ -91,6 +99,7 @@ impl ForkServer {
         } = pipes;
         let close_all = |e| {
             pipes.close_all();
+            sys::close(ring_fd);
             Err(e)
         };
         if let Err(e) = sys::set_nonblocking(call_w).and(sys::set_nonblocking(res_r)) {
@@ -102,12 +111,13 @@ impl ForkServer {
             token,
             b: 0,
         };
-        if let Err(e) = send_ctl(self.sock, &msg, &[call_r, res_w]) {
+        if let Err(e) = send_ctl(self.sock, &msg, &[call_r, res_w, ring_fd]) {
             return close_all(e);
         }
         sys::close(call_r);
         sys::close(res_w);
-        Ok((call_w, res_r))
+        sys::close(ring_fd);
+        Ok((call_w, res_r, ring))
     }
 
     /// Asks the server to send `sig` to its child `pid` (if not reaped yet).
@@ -162,14 +172,14 @@ fn send_ctl(sock: RawFd, msg: &Ctl, fds: &[RawFd]) -> Result<(), i32> {
         iov_base: bytes.as_ptr() as *mut libc::c_void,
         iov_len: bytes.len(),
     };
-    // Room for up to two descriptors, aligned for cmsghdr.
+    // Room for up to three descriptors, aligned for cmsghdr.
     let mut cbuf = [0u64; 8];
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
     let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
     mh.msg_iov = &mut iov;
     mh.msg_iovlen = 1;
     if !fds.is_empty() {
-        assert!(fds.len() <= 2);
+        assert!(fds.len() <= 3);
         let data_len = std::mem::size_of_val(fds) as u32;
         // SAFETY: CMSG_SPACE is pure arithmetic.
         let space = unsafe { libc::CMSG_SPACE(data_len) } as usize;
@@ -202,7 +212,7 @@ fn send_ctl(sock: RawFd, msg: &Ctl, fds: &[RawFd]) -> Result<(), i32> {
     }
 }
 
-/// Receives one control message and up to two descriptors (close-on-exec).
+/// Receives one control message and up to three descriptors (close-on-exec).
 /// Ok(None) at end of file.
 fn recv_ctl(sock: RawFd) -> Result<Option<(Ctl, Vec<RawFd>)>, i32> {
     let mut buf = [0u8; wire::CTL_LEN];
@@ -356,7 +366,7 @@ fn server_main(cfg: &WorkerConfig, sock: RawFd, parent: libc::pid_t, close: &[Ra
         };
         let (ctl, fds) = msg;
         match ctl.op {
-            wire::FS_SPAWN if fds.len() == 2 => {
+            wire::FS_SPAWN if fds.len() == 3 => {
                 // SAFETY: fork from the server's only thread.
                 let pid = unsafe { libc::fork() };
                 if pid == 0 {
@@ -364,7 +374,8 @@ fn server_main(cfg: &WorkerConfig, sock: RawFd, parent: libc::pid_t, close: &[Ra
                     unsafe {
                         libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut())
                     };
-                    worker_main(cfg, fds[0], fds[1], me, &[sock, sfd]);
+                    let ring = RingSource::Fd(fds[2]);
+                    worker_main(cfg, fds[0], fds[1], ring, me, &[sock, sfd]);
                 }
                 let e = sys::errno();
                 for fd in fds {

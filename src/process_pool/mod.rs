@@ -6,12 +6,18 @@
 //!   shutdown) and the state submitters share with it.
 //! - `worker`: the worker loop, run in a forked child.
 //! - `fork_server`: the single-threaded server that forks later workers.
-//! - `wire`: framing on the pipes and the fork server's socket.
+//! - `wire`: framing on the pipes, the result rings and the fork server's
+//!   socket.
+//! - `ring`: the shared-memory ring that carries a worker's results.
 //! - `sys`: raw system calls.
 
 mod fork_server;
 mod pool;
+mod ring;
 mod sys;
+#[cfg(test)]
+mod tests;
+mod values;
 mod wire;
 mod worker;
 
@@ -155,12 +161,17 @@ impl Executor for ProcessPool {
     /// the submit was accepted (the bytes are ours then).
     fn submit(&self, task: Task) -> Result<Future, Refused> {
         // SAFETY: the C contract makes `arg` readable for `arg_len` bytes.
-        let arg = Arc::new(unsafe { task.arg.bytes() }.to_vec());
+        let bytes = unsafe { task.arg.bytes() };
+        let func = task.func as usize;
+        let id = self.next_id();
+        let mut frame = wire::CallBuilder::new(func, 1, bytes.len());
+        let arg = frame.push(id, bytes);
         let future = Future::new();
         let call = CallReq {
-            func: task.func as usize,
+            func,
+            frame: Arc::new(frame.finish()),
             items: vec![Work {
-                id: self.next_id(),
+                id,
                 future: future.clone(),
                 arg,
             }],
@@ -175,19 +186,36 @@ impl Executor for ProcessPool {
     }
 
     /// E9/E14: groups consecutive items into calls of `chunksize` (one
-    /// message each); each item keeps its own future, so an error stays at
-    /// its position.
+    /// message each, whose frame is built here: one buffer per chunk); each
+    /// item keeps its own future, so an error stays at its position.
     fn submit_many(
         &self,
         func: TaskFn,
         items: &[Item],
         chunksize: usize,
     ) -> Result<Vec<Future>, Status> {
+        if self.shared.forked_away() {
+            // Before any lock the parent's threads may have held at fork.
+            return Err(Status::Shutdown);
+        }
         let chunksize = chunksize.max(1);
+        let func = func as usize;
         let mut futures = Vec::with_capacity(items.len());
         let mut calls = Vec::with_capacity(items.len().div_ceil(chunksize));
+        // One id per item, taken at once: consecutive within the map.
+        let first_id = self
+            .shared
+            .next_id
+            .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut id = first_id;
+        let n_calls = items.len().div_ceil(chunksize);
+        let (mut frames, mut lists) = self.shared.spares.lock().take(n_calls);
         for chunk in items.chunks(chunksize) {
-            let mut works = Vec::with_capacity(chunk.len());
+            let arg_bytes = chunk.iter().map(|i| i.arg_len).sum();
+            let buf = frames.pop().unwrap_or_default();
+            let mut frame = wire::CallBuilder::reusing(buf, func, chunk.len(), arg_bytes);
+            let mut works = lists.pop().unwrap_or_default();
+            works.reserve(chunk.len());
             for item in chunk {
                 let bytes: &[u8] = if item.arg.is_null() || item.arg_len == 0 {
                     &[]
@@ -197,16 +225,18 @@ impl Executor for ProcessPool {
                 };
                 let future = Future::new();
                 futures.push(future.clone());
-                works.push(Work {
-                    id: self.next_id(),
-                    future,
-                    arg: Arc::new(bytes.to_vec()),
-                });
+                let arg = frame.push(id, bytes);
+                works.push(Work { id, future, arg });
+                id += 1;
             }
             calls.push(CallReq {
-                func: func as usize,
+                func,
+                frame: Arc::new(frame.finish()),
                 items: works,
             });
+        }
+        if !frames.is_empty() || !lists.is_empty() {
+            self.shared.spares.lock().absorb(&mut frames, &mut lists);
         }
         self.shared.push(calls)?;
         Ok(futures)

@@ -13,12 +13,19 @@
 //! Death detection: a pidfd per direct child (polled; a 50 ms `waitpid`
 //! tick where pidfds are unavailable) and, for the fork server's children,
 //! its `FS_EXITED` report after it reaped them. Before a death is handled the
-//! worker's result pipe is drained, so no result it wrote is lost.
+//! worker's result ring is drained, so no result it published is lost.
+//!
+//! Channels per worker: calls go down a pipe; results come back through a
+//! shared-memory ring (`ring`), with the result pipe for wake-up tokens and
+//! end of file. Results read together are completed in groups, last to
+//! first (`complete_all`), so that an in-order reader wakes once per group.
 
 use super::fork_server::{self, ForkServer};
+use super::ring::Ring;
 use super::sys;
-use super::wire::{self, CallItem, Ctl, Seg};
-use super::worker::{worker_main, WorkerConfig, EXIT_INIT_FAILED};
+use super::values::ValueBlocks;
+use super::wire::{self, Ctl, Seg};
+use super::worker::{worker_main, RingSource, WorkerConfig, EXIT_INIT_FAILED};
 use super::{CrashPolicy, StartMethod};
 use crate::future::{Future, Value};
 use crate::status::{ErrorRecord, Status};
@@ -33,17 +40,20 @@ use std::time::{Duration, Instant};
 pub(crate) const BROKEN_MESSAGE: &str =
     "A child process terminated abruptly, the process pool is not usable anymore";
 
-/// One submitted call of one item: its task id, future and argument copy
-/// (kept until the item is done, so it can be sent again to a replacement).
+/// One submitted item: its task id, future and where its argument lies in
+/// its call's frame (kept until the item is done, so that it can be sent
+/// again to a replacement).
 pub(crate) struct Work {
     pub id: u64,
     pub future: Future,
-    pub arg: Arc<Vec<u8>>,
+    pub arg: std::ops::Range<usize>,
 }
 
-/// A call as submitted: one item (submit) or a chunk of map items.
+/// A call as submitted: one item (submit) or a chunk of map items, with its
+/// `CALL` frame, built by the submitter (`wire::CallBuilder`).
 pub(crate) struct CallReq {
     pub func: usize,
+    pub frame: Arc<Vec<u8>>,
     pub items: Vec<Work>,
 }
 
@@ -55,8 +65,52 @@ pub(crate) struct State {
     pub broken: Option<String>,
 }
 
+/// Buffers of finished calls, for later submits to reuse: a map otherwise
+/// allocates every chunk's frame and item list afresh, and glibc returns
+/// that memory to the kernel in between (page faults on every map).
+#[derive(Default)]
+pub(crate) struct Spares {
+    pub frames: Vec<Vec<u8>>,
+    frame_bytes: usize,
+    pub works: Vec<Vec<Work>>,
+}
+
+/// Frame capacity kept in all, and the largest frame kept.
+const SPARE_FRAME_BYTES: usize = 4 << 20;
+const SPARE_FRAME_MAX: usize = 256 << 10;
+/// Item lists kept, and the largest capacity kept.
+const SPARE_WORKS: usize = 1024;
+const SPARE_WORKS_MAX: usize = 1024;
+
+impl Spares {
+    /// Keeps what fits within the limits; frees the rest.
+    pub(crate) fn absorb(&mut self, frames: &mut Vec<Vec<u8>>, works: &mut Vec<Vec<Work>>) {
+        for f in frames.drain(..) {
+            let cap = f.capacity();
+            if cap <= SPARE_FRAME_MAX && self.frame_bytes + cap <= SPARE_FRAME_BYTES {
+                self.frame_bytes += cap;
+                self.frames.push(f);
+            }
+        }
+        for w in works.drain(..) {
+            if w.is_empty() && w.capacity() <= SPARE_WORKS_MAX && self.works.len() < SPARE_WORKS {
+                self.works.push(w);
+            }
+        }
+    }
+
+    /// Takes up to `n` frames and `n` item lists.
+    pub(crate) fn take(&mut self, n: usize) -> (Vec<Vec<u8>>, Vec<Vec<Work>>) {
+        let frames = self.frames.split_off(self.frames.len().saturating_sub(n));
+        self.frame_bytes -= frames.iter().map(|f| f.capacity()).sum::<usize>();
+        let works = self.works.split_off(self.works.len().saturating_sub(n));
+        (frames, works)
+    }
+}
+
 pub(crate) struct Shared {
     pub state: Mutex<State>,
+    pub spares: Mutex<Spares>,
     /// eventfd waking the manager; written without any lock (P17).
     pub wake_fd: RawFd,
     /// Set while a wake-up is pending: coalesces eventfd writes.
@@ -77,6 +131,7 @@ impl Shared {
                 cancel_futures: false,
                 broken: None,
             }),
+            spares: Mutex::new(Spares::default()),
             wake_fd,
             wake_flag: AtomicBool::new(false),
             finished: Mutex::new(false),
@@ -149,6 +204,9 @@ pub(crate) struct ManagerConfig {
 /// A call sent to a worker, items not yet answered (front = running).
 struct Dispatched {
     func: usize,
+    /// The frame as submitted; written as it is while it holds exactly
+    /// `items` (nothing cancelled at dispatch, nothing answered yet).
+    frame: Arc<Vec<u8>>,
     items: VecDeque<Work>,
 }
 
@@ -180,7 +238,9 @@ struct Slot {
     pid: libc::pid_t,
     origin: Origin,
     call_fd: RawFd,
+    /// Wake-up tokens and end of file; the results come through `ring`.
     result_fd: RawFd,
+    ring: Ring,
     ready: bool,
     init_failed: Option<i32>,
     out: VecDeque<OutMsg>,
@@ -199,12 +259,13 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(pid: libc::pid_t, origin: Origin, call_fd: RawFd, result_fd: RawFd) -> Slot {
+    fn new(pid: libc::pid_t, origin: Origin, call_fd: RawFd, result_fd: RawFd, ring: Ring) -> Slot {
         Slot {
             pid,
             origin,
             call_fd,
             result_fd,
+            ring,
             ready: false,
             init_failed: None,
             out: VecDeque::new(),
@@ -256,8 +317,9 @@ struct Manager {
     cfg: ManagerConfig,
     server: Option<ForkServer>,
     workers: Vec<Slot>,
-    /// Spawn requests sent to the fork server: (token, call fd, result fd).
-    spawning: Vec<(u64, RawFd, RawFd)>,
+    /// Spawn requests sent to the fork server: (token, call fd, result fd,
+    /// result ring).
+    spawning: Vec<(u64, RawFd, RawFd, Ring)>,
     next_token: u64,
     pending: VecDeque<CallReq>,
     /// Calls already RUNNING (F6 done) that no worker holds yet: the call
@@ -270,6 +332,13 @@ struct Manager {
     spawn_not_before: Option<Instant>,
     /// Some child has no pidfd: poll with a tick and waitpid.
     need_tick: bool,
+    /// Results read but not yet completed (kept to reuse its buffer).
+    completions: Vec<(Future, Outcome)>,
+    /// Where small result values are copied.
+    values: ValueBlocks,
+    /// Buffers of calls finished since the last hand-back to `Shared`.
+    spare_frames: Vec<Vec<u8>>,
+    spare_works: Vec<Vec<Work>>,
 }
 
 /// Delay before the replacement after `n` consecutive crashes: none for the
@@ -307,6 +376,10 @@ pub(crate) fn run(shared: Arc<Shared>, cfg: ManagerConfig, started: super::Start
         crashes: 0,
         spawn_not_before: None,
         need_tick: false,
+        completions: Vec::new(),
+        values: ValueBlocks::new(),
+        spare_frames: Vec::new(),
+        spare_works: Vec::new(),
     };
     if let Err(e) = m.start() {
         m.kill_all();
@@ -362,7 +435,7 @@ impl Manager {
         for w in &self.workers {
             v.extend(w.fds());
         }
-        for (_, a, b) in &self.spawning {
+        for (_, a, b, _) in &self.spawning {
             v.push(*a);
             v.push(*b);
         }
@@ -389,14 +462,16 @@ impl Manager {
             self.server = Some(s);
         }
         if self.cfg.start_method == StartMethod::Fork {
-            for _ in 0..self.cfg.max_workers {
-                self.fork_direct()?;
+            // One mapping for all their rings: one munmap at the end.
+            for ring in Ring::create_inherited(self.cfg.max_workers)? {
+                self.fork_direct(ring)?;
             }
         }
         Ok(())
     }
 
-    fn fork_direct(&mut self) -> Result<(), i32> {
+    /// Forks a worker that inherits `ring` (mapped before the fork).
+    fn fork_direct(&mut self, ring: Ring) -> Result<(), i32> {
         let pipes = sys::WorkerPipes::new()?;
         let sys::WorkerPipes {
             call_r,
@@ -417,7 +492,8 @@ impl Manager {
             return Err(e);
         }
         if pid == 0 {
-            worker_main(&self.cfg.worker, call_r, res_w, parent, &close);
+            let src = RingSource::Inherited(&ring);
+            worker_main(&self.cfg.worker, call_r, res_w, src, parent, &close);
         }
         sys::close(call_r);
         sys::close(res_w);
@@ -426,8 +502,13 @@ impl Manager {
             self.need_tick = true;
         }
         let nb = sys::set_nonblocking(call_w).and(sys::set_nonblocking(res_r));
-        self.workers
-            .push(Slot::new(pid, Origin::Direct { pidfd }, call_w, res_r));
+        self.workers.push(Slot::new(
+            pid,
+            Origin::Direct { pidfd },
+            call_w,
+            res_r,
+            ring,
+        ));
         nb
     }
 
@@ -533,7 +614,7 @@ impl Manager {
             let token = self.next_token;
             self.next_token += 1;
             match server.spawn(token) {
-                Ok((c, r)) => self.spawning.push((token, c, r)),
+                Ok((c, r, ring)) => self.spawning.push((token, c, r, ring)),
                 Err(e) => {
                     self.spawn_failed(e);
                     return;
@@ -585,16 +666,13 @@ impl Manager {
             let Some(req) = self.pending.pop_front() else {
                 return;
             };
-            let mut items = VecDeque::with_capacity(req.items.len());
-            for w in req.items {
-                match w.future.set_running_or_notify_cancel() {
-                    Ok(true) => items.push_back(w),
-                    _ => drop(w), // cancelled: waiters were notified by cancel()
-                }
-            }
+            let mut items = VecDeque::from(req.items);
+            // cancelled: waiters were notified by cancel()
+            items.retain(|w| matches!(w.future.set_running_or_notify_cancel(), Ok(true)));
             if !items.is_empty() {
                 self.held.push_back(Dispatched {
                     func: req.func,
+                    frame: req.frame,
                     items,
                 });
             }
@@ -603,21 +681,22 @@ impl Manager {
 
     fn send_call(&mut self, i: usize, call: Dispatched) {
         let w = &mut self.workers[i];
-        let items: Vec<CallItem> = call
-            .items
-            .iter()
-            .map(|x| CallItem {
-                task_id: x.id,
-                arg: Arc::clone(&x.arg),
-            })
-            .collect();
+        let segs = if call.items.len() == wire::call_items(&call.frame) {
+            // The frame as built at submit: written as it is.
+            let len = call.frame.len();
+            vec![Seg::Slice(Arc::clone(&call.frame), 0..len)]
+        } else {
+            let items: Vec<(u64, std::ops::Range<usize>)> =
+                call.items.iter().map(|x| (x.id, x.arg.clone())).collect();
+            wire::encode_call_from(call.func, &call.frame, &items)
+        };
         w.out.push_back(OutMsg {
-            segs: wire::encode_call(call.func, &items),
+            segs,
             seg: 0,
             off: 0,
         });
         w.calls_sent += 1;
-        if w.assigned.is_empty() && w.ready {
+        if w.assigned.is_empty() && w.ready && self.cfg.time_limit.is_some() {
             w.started = Some(Instant::now());
         }
         w.assigned.push_back(call);
@@ -672,65 +751,48 @@ impl Manager {
         }
     }
 
-    /// Reads everything a worker wrote so far and handles complete frames.
+    /// Takes the worker's wake-up tokens and every byte it published, and
+    /// handles the complete frames.
     fn read_results(&mut self, i: usize) {
-        loop {
-            let w = &mut self.workers[i];
-            if w.result_fd < 0 {
-                return;
-            }
-            // Compact, then make room: at least 64 KiB, or the whole frame.
-            if w.in_start > 0 && w.in_start * 2 >= w.inbuf.len() {
-                w.inbuf.drain(..w.in_start);
-                w.in_start = 0;
-            }
-            let pending = &w.inbuf[w.in_start..];
-            let want = wire::frame_len_hint(pending)
-                .map(|t| t.saturating_sub(pending.len()))
-                .unwrap_or(0)
-                .max(64 * 1024);
-            let len = w.inbuf.len();
-            w.inbuf.reserve(want);
-            let cap = w.inbuf.capacity() - len;
-            // SAFETY: reads into the vector's spare capacity, then extends its
-            // length by exactly what was read.
-            let n = unsafe {
-                libc::read(
-                    w.result_fd,
-                    w.inbuf.as_mut_ptr().add(len) as *mut libc::c_void,
-                    cap,
-                )
-            };
-            if n < 0 {
-                let e = sys::errno();
-                if e == libc::EINTR {
-                    continue;
-                }
-                if e != libc::EAGAIN {
-                    sys::close(w.result_fd);
-                    w.result_fd = -1;
-                }
-                return;
-            }
-            if n == 0 {
-                // End of file: the worker is gone or going; death comes next.
-                sys::close(w.result_fd);
-                w.result_fd = -1;
-                return;
-            }
-            // SAFETY: `n` bytes were just written into the spare capacity.
-            unsafe { w.inbuf.set_len(len + n as usize) };
-            if let Err(e) = self.handle_frames(i) {
-                self.break_pool(format!(
-                    "bad message from worker {}: {e}",
-                    self.workers[i].pid
-                ));
-                return;
-            }
+        let w = &mut self.workers[i];
+        drain_tokens(w);
+        if w.in_start > 0 && w.in_start * 2 >= w.inbuf.len() {
+            w.inbuf.drain(..w.in_start);
+            w.in_start = 0;
+        }
+        if w.ring.read_into(&mut w.inbuf).is_err() {
+            let pid = w.pid;
+            self.break_pool(format!(
+                "bad message from worker {pid}: protocol error: corrupt result ring"
+            ));
+            return;
+        }
+        let mut done = std::mem::take(&mut self.completions);
+        let r = self.handle_frames(i, &mut done);
+        complete_all(&mut done);
+        self.completions = done;
+        if !self.spare_frames.is_empty() || !self.spare_works.is_empty() {
+            self.shared
+                .spares
+                .lock()
+                .absorb(&mut self.spare_frames, &mut self.spare_works);
+        }
+        if let Err(e) = r {
+            self.break_pool(format!(
+                "bad message from worker {}: {e}",
+                self.workers[i].pid
+            ));
         }
     }
 
-    fn handle_frames(&mut self, i: usize) -> Result<(), wire::WireError> {
+    /// Decodes the complete frames of worker `i`; the results go to `done`
+    /// (completed by the caller, with no lock of ours held).
+    fn handle_frames(
+        &mut self,
+        i: usize,
+        done: &mut Vec<(Future, Outcome)>,
+    ) -> Result<(), wire::WireError> {
+        let timed = self.cfg.time_limit.is_some();
         loop {
             let w = &mut self.workers[i];
             let Some((h, total)) = wire::complete_frame(&w.inbuf[w.in_start..])? else {
@@ -741,7 +803,7 @@ impl Manager {
             match h.kind {
                 wire::READY => {
                     w.ready = true;
-                    if !w.assigned.is_empty() && w.started.is_none() {
+                    if timed && !w.assigned.is_empty() && w.started.is_none() {
                         w.started = Some(Instant::now());
                     }
                 }
@@ -759,18 +821,24 @@ impl Manager {
                         )));
                     }
                     if call.items.is_empty() {
-                        w.assigned.pop_front();
+                        let call = w.assigned.pop_front().expect("front exists");
+                        if let Ok(frame) = Arc::try_unwrap(call.frame) {
+                            self.spare_frames.push(frame);
+                        }
+                        self.spare_works.push(Vec::from(call.items));
                     }
-                    w.started = if w.assigned.is_empty() {
-                        None
-                    } else {
-                        Some(Instant::now())
-                    };
+                    if timed {
+                        w.started = if w.assigned.is_empty() {
+                            None
+                        } else {
+                            Some(Instant::now())
+                        };
+                    }
                     if msg.last {
                         w.got_last = true;
                     }
                     let outcome = match msg.body {
-                        wire::Body::Value(b) => Ok(Value::from_bytes(b)),
+                        wire::Body::Value(b) => Outcome::Value(self.values.value(b)),
                         wire::Body::Error {
                             kind,
                             code,
@@ -785,29 +853,16 @@ impl Manager {
                             if !detail.is_empty() {
                                 rec = rec.with_detail(&String::from_utf8_lossy(detail));
                             }
-                            Err(Some(rec))
+                            Outcome::Error(rec)
                         }
-                        wire::Body::Cancelled => Err(None),
+                        wire::Body::Cancelled => Outcome::Cancelled,
                     };
-                    w.in_start = end;
                     self.crashes = 0;
-                    // Completing runs callbacks: no lock of ours is held.
-                    match outcome {
-                        Ok(v) => {
-                            let _ = item.future.set_result(v);
-                        }
-                        Err(Some(rec)) => {
-                            let _ = item.future.set_exception(rec);
-                        }
-                        Err(None) => {
-                            item.future.set_cancelled_while_running();
-                        }
-                    }
-                    continue;
+                    done.push((item.future, outcome));
                 }
                 k => return Err(wire::WireError(format!("unexpected message kind {k}"))),
             }
-            w.in_start = end;
+            self.workers[i].in_start = end;
         }
     }
 
@@ -853,9 +908,20 @@ impl Manager {
                 }
             }
         }
-        let timeout = self.poll_timeout();
+        // Ask every worker for a token before sleeping; do not sleep when
+        // one has published results already.
+        let mut waiting = false;
+        for w in &self.workers {
+            if w.dead.is_none() {
+                waiting |= w.ring.arm();
+            }
+        }
+        let timeout = if waiting { 0 } else { self.poll_timeout() };
         // SAFETY: polls a live array of pollfd entries.
         let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        for w in &self.workers {
+            w.ring.disarm();
+        }
         if r < 0 {
             return; // EINTR: go round again
         }
@@ -872,6 +938,11 @@ impl Manager {
                 Ev::Result(i) => self.read_results(i),
                 Ev::Call(i) => self.flush(i),
                 Ev::Pid(i) => self.reap_direct(i),
+            }
+        }
+        for i in 0..self.workers.len() {
+            if self.workers[i].dead.is_none() && self.workers[i].ring.has_data() {
+                self.read_results(i);
             }
         }
         if server_event {
@@ -1001,14 +1072,14 @@ impl Manager {
                 let Some(pos) = self.spawning.iter().position(|s| s.0 == msg.token) else {
                     return;
                 };
-                let (_, call_fd, result_fd) = self.spawning.swap_remove(pos);
+                let (_, call_fd, result_fd, ring) = self.spawning.swap_remove(pos);
                 if msg.op == wire::FS_SPAWN_FAILED {
                     sys::close(call_fd);
                     sys::close(result_fd);
                     self.spawn_failed(msg.a);
                     return;
                 }
-                let mut slot = Slot::new(msg.a, Origin::Server, call_fd, result_fd);
+                let mut slot = Slot::new(msg.a, Origin::Server, call_fd, result_fd, ring);
                 if self.broken {
                     slot.kill = Kill::Teardown;
                 }
@@ -1044,7 +1115,7 @@ impl Manager {
         if let Some(p) = s.pidfd {
             sys::close(p);
         }
-        for (_, a, b) in self.spawning.drain(..) {
+        for (_, a, b, _) in self.spawning.drain(..) {
             sys::close(a);
             sys::close(b);
         }
@@ -1305,7 +1376,7 @@ impl Manager {
     /// exits) and reaps the server.
     fn close_server(&mut self) {
         let Some(s) = self.server.take() else { return };
-        for (_, a, b) in self.spawning.drain(..) {
+        for (_, a, b, _) in self.spawning.drain(..) {
             sys::close(a);
             sys::close(b);
         }
@@ -1325,6 +1396,66 @@ impl Manager {
             sys::close(p);
         }
         sys::reap_blocking(s.pid);
+    }
+}
+
+/// A result read from a worker, not yet given to its future.
+enum Outcome {
+    Value(Value),
+    Error(ErrorRecord),
+    Cancelled,
+}
+
+/// Completes the futures of results read together. Each group of up to
+/// `COMPLETE_GROUP` is completed last to first: a reader waiting for the
+/// first of them (a map consumer in input order) is woken once, by the
+/// last completion of the group, and then finds the rest done instead of
+/// sleeping and being woken again for each. Completion order across
+/// futures is not specified (E2); callbacks run here, on the manager thread.
+fn complete_all(done: &mut Vec<(Future, Outcome)>) {
+    const COMPLETE_GROUP: usize = 64;
+    for group in done.chunks_mut(COMPLETE_GROUP) {
+        group.reverse();
+    }
+    for (future, outcome) in done.drain(..) {
+        match outcome {
+            Outcome::Value(v) => {
+                let _ = future.set_result(v);
+            }
+            Outcome::Error(rec) => {
+                let _ = future.set_exception(rec);
+            }
+            Outcome::Cancelled => {
+                future.set_cancelled_while_running();
+            }
+        }
+    }
+}
+
+/// Reads the wake-up tokens of a worker's result pipe; closes it at end of
+/// file (the worker is gone or going: its death is handled next).
+fn drain_tokens(w: &mut Slot) {
+    let mut buf = [0u8; 64];
+    while w.result_fd >= 0 {
+        // SAFETY: reads into a live buffer of the given size.
+        let n = unsafe { libc::read(w.result_fd, buf.as_mut_ptr() as *mut libc::c_void, 64) };
+        if n > 0 {
+            if (n as usize) < buf.len() {
+                return; // read them all (more make the pipe readable again)
+            }
+            continue;
+        }
+        if n < 0 {
+            let e = sys::errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            if e == libc::EAGAIN {
+                return;
+            }
+        }
+        sys::close(w.result_fd);
+        w.result_fd = -1;
     }
 }
 

@@ -23,8 +23,9 @@ pub(crate) fn pipe() -> Result<(RawFd, RawFd), i32> {
     Ok((fds[0], fds[1]))
 }
 
-/// The two pipes between the manager and one worker: calls go down `call`,
-/// results come back up `res`. Write ends have 1 MiB buffers.
+/// The two pipes between the manager and one worker: calls go down `call`
+/// (1 MiB buffer); `res` carries only wake-up tokens and the end of file
+/// that tells a worker's end (the results travel through its ring).
 #[derive(Copy, Clone)]
 pub(crate) struct WorkerPipes {
     pub(crate) call_r: RawFd,
@@ -45,7 +46,6 @@ impl WorkerPipes {
             }
         };
         grow_pipe(call_w, 1 << 20);
-        grow_pipe(res_w, 1 << 20);
         Ok(WorkerPipes {
             call_r,
             call_w,
@@ -198,6 +198,109 @@ pub(crate) fn read_exact(fd: RawFd, buf: &mut [u8]) -> Result<bool, i32> {
         got += n as usize;
     }
     Ok(true)
+}
+
+/// A close-on-exec memfd of `size` zero bytes.
+pub(crate) fn memfd(name: &std::ffi::CStr, size: usize) -> Result<RawFd, i32> {
+    // SAFETY: `name` is a valid C string; plain system call.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: ftruncate on the descriptor just created.
+    if unsafe { libc::ftruncate(fd, size as libc::off_t) } != 0 {
+        let e = errno();
+        close(fd);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+/// Maps `len` bytes of `fd` shared, readable and writable.
+pub(crate) fn map_shared(fd: RawFd, len: usize) -> Result<*mut u8, i32> {
+    // SAFETY: a fresh mapping chosen by the kernel; no existing memory is
+    // affected.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(p as *mut u8)
+    }
+}
+
+/// Maps `len` zero bytes shared with the children forked later.
+pub(crate) fn map_shared_anonymous(len: usize) -> Result<*mut u8, i32> {
+    // SAFETY: a fresh mapping chosen by the kernel; no existing memory is
+    // affected.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(p as *mut u8)
+    }
+}
+
+/// Unmaps what `map_shared` or `map_shared_anonymous` mapped.
+pub(crate) fn unmap(p: *mut u8, len: usize) {
+    // SAFETY: the caller owns the mapping and no reference into it remains.
+    unsafe { libc::munmap(p as *mut libc::c_void, len) };
+}
+
+/// Sleeps while `*word == val`, at most `timeout_ms`; false on time-out.
+/// Not a private futex: the word may live in memory shared with another
+/// process.
+pub(crate) fn futex_wait(word: &std::sync::atomic::AtomicU32, val: u32, timeout_ms: u64) -> bool {
+    let ts = libc::timespec {
+        tv_sec: (timeout_ms / 1000) as libc::time_t,
+        tv_nsec: ((timeout_ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: futex on a live, aligned u32; the timeout is a live timespec.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            val,
+            &ts as *const libc::timespec,
+        )
+    };
+    !(r < 0 && errno() == libc::ETIMEDOUT)
+}
+
+/// Wakes one waiter of `futex_wait` on `word`.
+pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32) {
+    // SAFETY: futex on a live, aligned u32.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1) };
+}
+
+/// True when the read end of the pipe whose write end is `fd` is closed.
+pub(crate) fn pipe_reader_gone(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: polls one live pollfd without blocking.
+    let r = unsafe { libc::poll(&mut pfd, 1, 0) };
+    r > 0 && pfd.revents & libc::POLLERR != 0
 }
 
 /// Leaves the process at once: no atexit handler, no Rust destructor.

@@ -2,12 +2,14 @@
 //!
 //! Every message is a 16-byte header (kind: u32, aux: u32, payload length:
 //! u64, native byte order: both ends are the same program) followed by the
-//! payload. Parent → worker: `CALL` (a function pointer and one or more
-//! items, each with its task id and argument bytes) and `STOP`. Worker →
-//! parent: `READY` (initializer done), `INIT_FAILED` (aux = its code) and one
-//! `RESULT` per item, in the order the items were sent.
+//! payload. Parent → worker, on the call pipe: `CALL` (a function pointer
+//! and one or more items, each with its task id and argument bytes) and
+//! `STOP`. Worker → parent, through the result ring (`ring`): `READY`
+//! (initializer done), `INIT_FAILED` (aux = its code) and one `RESULT` per
+//! item, in the order the items were sent.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 pub(crate) const HEADER_LEN: usize = 16;
@@ -80,17 +82,6 @@ pub(crate) fn complete_frame(buf: &[u8]) -> Result<Option<(Header, usize)>, Wire
     })
 }
 
-/// How many bytes the frame starting `buf` needs in total, once its header
-/// is there (to reserve room for a large payload at once).
-pub(crate) fn frame_len_hint(buf: &[u8]) -> Option<usize> {
-    if buf.len() < HEADER_LEN {
-        return None;
-    }
-    parse_header(buf[..HEADER_LEN].try_into().unwrap())
-        .ok()
-        .map(|h| HEADER_LEN + h.len as usize)
-}
-
 struct Reader<'a> {
     buf: &'a [u8],
 }
@@ -115,46 +106,98 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// One item of a call: its task id and argument bytes (shared with the
-/// work table, which keeps them until the item is answered).
-pub(crate) struct CallItem {
-    pub task_id: u64,
-    pub arg: Arc<Vec<u8>>,
-}
-
 /// A piece of an outgoing frame.
 pub(crate) enum Seg {
     Bytes(Vec<u8>),
-    Shared(Arc<Vec<u8>>),
+    /// A range of a shared buffer (a whole prebuilt frame, or a large
+    /// argument inside one).
+    Slice(Arc<Vec<u8>>, Range<usize>),
 }
 
 impl Seg {
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
             Seg::Bytes(v) => v,
-            Seg::Shared(a) => a,
+            Seg::Slice(a, r) => &a[r.clone()],
         }
     }
 }
 
-/// Encodes a `CALL` frame as segments to write in order: small items are
-/// copied into the running segment, large ones are written from their
-/// shared buffer (no copy).
-pub(crate) fn encode_call(func: usize, items: &[CallItem]) -> Vec<Seg> {
-    let payload_len: usize = 8 + items.iter().map(|i| 16 + i.arg.len()).sum::<usize>();
+/// Builds a `CALL` frame item by item, on the submitting thread: the
+/// arguments are copied once, into the frame that the manager later writes
+/// as it is (one buffer per call, not one per item).
+pub(crate) struct CallBuilder {
+    buf: Vec<u8>,
+    n: u32,
+}
+
+impl CallBuilder {
+    /// A frame for `func`; `items` and `arg_bytes` size the buffer.
+    pub(crate) fn new(func: usize, items: usize, arg_bytes: usize) -> CallBuilder {
+        CallBuilder::reusing(Vec::new(), func, items, arg_bytes)
+    }
+
+    /// The same, in `buf` (a spare buffer; its contents are dropped).
+    pub(crate) fn reusing(
+        mut buf: Vec<u8>,
+        func: usize,
+        items: usize,
+        arg_bytes: usize,
+    ) -> CallBuilder {
+        buf.clear();
+        buf.reserve(HEADER_LEN + 8 + 16 * items + arg_bytes);
+        buf.extend_from_slice(&header(CALL, 0, 0));
+        buf.extend_from_slice(&(func as u64).to_ne_bytes());
+        CallBuilder { buf, n: 0 }
+    }
+
+    /// Appends an item; answers where its argument lies in the frame.
+    pub(crate) fn push(&mut self, task_id: u64, arg: &[u8]) -> Range<usize> {
+        self.buf.extend_from_slice(&task_id.to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(arg.len() as u64).to_ne_bytes());
+        let start = self.buf.len();
+        self.buf.extend_from_slice(arg);
+        self.n += 1;
+        start..self.buf.len()
+    }
+
+    /// The finished frame (header filled in).
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let len = (self.buf.len() - HEADER_LEN) as u64;
+        self.buf[..HEADER_LEN].copy_from_slice(&header(CALL, self.n, len));
+        self.buf
+    }
+}
+
+/// How many items a frame built by `CallBuilder` holds.
+pub(crate) fn call_items(frame: &[u8]) -> usize {
+    u32::from_ne_bytes(frame[4..8].try_into().unwrap()) as usize
+}
+
+/// Encodes a `CALL` frame for some of the items of a prebuilt `frame` (a
+/// call re-sent after its worker died, or one whose cancelled items were
+/// dropped): small arguments are copied into the running segment, large
+/// ones are written from `frame` itself.
+pub(crate) fn encode_call_from(
+    func: usize,
+    frame: &Arc<Vec<u8>>,
+    items: &[(u64, Range<usize>)],
+) -> Vec<Seg> {
+    let payload_len: usize = 8 + items.iter().map(|(_, r)| 16 + r.len()).sum::<usize>();
     let n = items.len() as u32;
     let mut segs = Vec::new();
     let mut cur = Vec::with_capacity(HEADER_LEN + payload_len.min(INLINE_MAX * 2));
     cur.extend_from_slice(&header(CALL, n, payload_len as u64));
     cur.extend_from_slice(&(func as u64).to_ne_bytes());
-    for item in items {
-        cur.extend_from_slice(&item.task_id.to_ne_bytes());
-        cur.extend_from_slice(&(item.arg.len() as u64).to_ne_bytes());
-        if item.arg.len() >= INLINE_MAX {
+    for (id, r) in items {
+        cur.extend_from_slice(&id.to_ne_bytes());
+        cur.extend_from_slice(&(r.len() as u64).to_ne_bytes());
+        if r.len() >= INLINE_MAX {
             segs.push(Seg::Bytes(std::mem::take(&mut cur)));
-            segs.push(Seg::Shared(Arc::clone(&item.arg)));
+            segs.push(Seg::Slice(Arc::clone(frame), r.clone()));
         } else {
-            cur.extend_from_slice(&item.arg);
+            cur.extend_from_slice(&frame[r.clone()]);
         }
     }
     if !cur.is_empty() {
@@ -197,12 +240,20 @@ pub(crate) const OUT_VALUE: u8 = 0;
 pub(crate) const OUT_ERROR: u8 = 1;
 pub(crate) const OUT_CANCELLED: u8 = 2;
 
+/// Bytes of a value `RESULT` before the value itself.
+pub(crate) const RESULT_VALUE_HEAD: usize = HEADER_LEN + 16;
+
 /// Header and fixed prefix of a value `RESULT`; the value's bytes follow.
-pub(crate) fn result_value_head(task_id: u64, last: bool, value_len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(HEADER_LEN + 16 + value_len.min(INLINE_MAX));
-    v.extend_from_slice(&header(RESULT, 0, 16 + value_len as u64));
-    v.extend_from_slice(&task_id.to_ne_bytes());
-    v.extend_from_slice(&[OUT_VALUE, last as u8, 0, 0, 0, 0, 0, 0]);
+pub(crate) fn result_value_head(
+    task_id: u64,
+    last: bool,
+    value_len: usize,
+) -> [u8; RESULT_VALUE_HEAD] {
+    let mut v = [0u8; RESULT_VALUE_HEAD];
+    v[..HEADER_LEN].copy_from_slice(&header(RESULT, 0, 16 + value_len as u64));
+    v[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&task_id.to_ne_bytes());
+    v[HEADER_LEN + 8] = OUT_VALUE;
+    v[HEADER_LEN + 9] = last as u8;
     v
 }
 
@@ -304,7 +355,7 @@ pub(crate) fn decode_result(payload: &[u8]) -> Result<ResultMsg<'_>, WireError> 
 
 // ---- fork server control messages (SOCK_SEQPACKET, fixed size) -------------
 
-pub(crate) const FS_SPAWN: u32 = 1; // + 2 fds: the worker's call read end, result write end
+pub(crate) const FS_SPAWN: u32 = 1; // + 3 fds: the call read end, result write end, ring memfd
 pub(crate) const FS_KILL: u32 = 2; // a = signal, token = pid
 pub(crate) const FS_SPAWNED: u32 = 10; // a = pid
 pub(crate) const FS_SPAWN_FAILED: u32 = 11; // a = errno
@@ -351,61 +402,73 @@ mod tests {
         segs.iter().flat_map(|s| s.as_slice().to_vec()).collect()
     }
 
-    fn item(task_id: u64, arg: Vec<u8>) -> CallItem {
-        CallItem {
-            task_id,
-            arg: Arc::new(arg),
-        }
+    /// A prebuilt frame of `items`, and each item's (id, argument range).
+    fn build(func: usize, items: &[(u64, Vec<u8>)]) -> (Vec<u8>, Vec<(u64, Range<usize>)>) {
+        let bytes = items.iter().map(|(_, a)| a.len()).sum();
+        let mut b = CallBuilder::new(func, items.len(), bytes);
+        let ranges = items.iter().map(|(id, a)| (*id, b.push(*id, a))).collect();
+        (b.finish(), ranges)
+    }
+
+    fn check_call(frame: &[u8], func: usize, want: &[(u64, &[u8])]) {
+        let (h, total) = complete_frame(frame).unwrap().unwrap();
+        assert_eq!(total, frame.len());
+        assert_eq!(h.kind, CALL);
+        assert_eq!(h.aux as usize, want.len());
+        let payload = &frame[HEADER_LEN..];
+        let call = decode_call(h.aux, payload).unwrap();
+        assert_eq!(call.func, func);
+        let got: Vec<(u64, &[u8])> = call
+            .items
+            .iter()
+            .map(|(id, r)| (*id, &payload[r.clone()]))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
     fn call_round_trip_small_and_large() {
         let big = vec![7u8; INLINE_MAX + 5];
         let items = vec![
-            item(3, b"abc".to_vec()),
-            item(4, Vec::new()),
-            item(5, big.clone()),
-            item(6, b"z".to_vec()),
+            (3, b"abc".to_vec()),
+            (4, Vec::new()),
+            (5, big.clone()),
+            (6, b"z".to_vec()),
         ];
-        let segs = encode_call(0x1234, &items);
+        let (frame, ranges) = build(0x1234, &items);
+        assert_eq!(call_items(&frame), 4);
+        let all: Vec<(u64, &[u8])> = items.iter().map(|(id, a)| (*id, &a[..])).collect();
+        check_call(&frame, 0x1234, &all);
+
+        // Re-encoding a subset: the large item travels from the frame itself.
+        let frame = Arc::new(frame);
+        let segs = encode_call_from(0x1234, &frame, &ranges);
         assert!(segs.len() >= 3, "the large item travels as its own segment");
-        let frame = join(segs);
-        let (h, total) = complete_frame(&frame).unwrap().unwrap();
-        assert_eq!(total, frame.len());
-        assert_eq!(h.kind, CALL);
-        assert_eq!(h.aux, 4);
-        let payload = &frame[HEADER_LEN..];
-        let call = decode_call(h.aux, payload).unwrap();
-        assert_eq!(call.func, 0x1234);
-        let got: Vec<(u64, &[u8])> = call
-            .items
-            .iter()
-            .map(|(id, r)| (*id, &payload[r.clone()]))
-            .collect();
-        assert_eq!(got[0], (3, &b"abc"[..]));
-        assert_eq!(got[1], (4, &b""[..]));
-        assert_eq!(got[2], (5, &big[..]));
-        assert_eq!(got[3], (6, &b"z"[..]));
+        check_call(&join(segs), 0x1234, &all);
+        let some = [ranges[1].clone(), ranges[3].clone()];
+        check_call(
+            &join(encode_call_from(0x1234, &frame, &some)),
+            0x1234,
+            &[(4, &b""[..]), (6, &b"z"[..])],
+        );
     }
 
     #[test]
     fn incomplete_frames_wait_for_more() {
-        let frame = join(encode_call(1, &[item(1, vec![1; 100])]));
+        let (frame, _) = build(1, &[(1, vec![1; 100])]);
         for cut in 0..frame.len() {
             assert_eq!(complete_frame(&frame[..cut]).unwrap(), None);
         }
-        assert_eq!(frame_len_hint(&frame[..HEADER_LEN]), Some(frame.len()));
-        assert_eq!(frame_len_hint(&frame[..3]), None);
     }
 
     #[test]
     fn malformed_calls_are_refused() {
-        let frame = join(encode_call(9, &[item(1, vec![1; 10])]));
+        let (frame, _) = build(9, &[(1, vec![1; 10])]);
         let payload = &frame[HEADER_LEN..];
         assert!(decode_call(2, payload).is_err(), "more items than sent");
         assert!(decode_call(0, payload).is_err(), "trailing bytes");
         assert!(decode_call(1, &payload[..payload.len() - 1]).is_err());
-        let null = join(encode_call(0, &[]));
+        let (null, _) = build(0, &[]);
         assert!(decode_call(0, &null[HEADER_LEN..]).is_err());
         let huge = header(RESULT, 0, MAX_PAYLOAD + 1);
         assert!(complete_frame(&huge).is_err());
@@ -413,7 +476,7 @@ mod tests {
 
     #[test]
     fn results_round_trip() {
-        let mut v = result_value_head(17, true, 3);
+        let mut v = result_value_head(17, true, 3).to_vec();
         v.extend_from_slice(b"xyz");
         let (h, total) = complete_frame(&v).unwrap().unwrap();
         assert_eq!((h.kind, total), (RESULT, v.len()));

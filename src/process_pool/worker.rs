@@ -2,10 +2,13 @@
 //!
 //! This code runs in a forked child. It touches no lock another thread of
 //! the parent may have held (no parking_lot mutex, no Rust stdout/stderr, no
-//! log hook); it talks to the parent with raw `read`/`write` on its two
-//! pipes, may allocate (glibc's malloc is reset at fork), and leaves with
-//! `_exit`, never returning into the parent's stack.
+//! log hook); it reads calls with raw `read` from its call pipe, copies
+//! results into its shared result ring (atomics and a futex, no lock; one
+//! byte on the result pipe when the manager asked to be woken), may
+//! allocate (glibc's malloc is reset at fork), and leaves with `_exit`,
+//! never returning into the parent's stack.
 
+use super::ring::Ring;
 use super::sys;
 use super::wire;
 use crate::executor::{run_task, Arg, Task, TaskContext, TaskFn, TaskOutcome};
@@ -48,29 +51,67 @@ fn leave(code: i32) -> ! {
     sys::exit_now(code)
 }
 
-fn send(fd: RawFd, bytes: &[u8]) {
-    if sys::write_all(fd, bytes).is_err() {
-        // The parent is gone or closed our pipe: nothing left to do.
-        sys::exit_now(EXIT_PIPE);
+/// Where a worker finds its result ring.
+pub(crate) enum RingSource<'a> {
+    /// Mapped by the manager before the fork: inherited at the same address.
+    Inherited(&'a Ring),
+    /// A memfd to map (workers of the fork server).
+    Fd(RawFd),
+}
+
+/// Where results go: the shared ring, with the result pipe for wake-ups.
+struct Out<'a> {
+    ring: &'a Ring,
+    token_fd: RawFd,
+}
+
+impl Out<'_> {
+    /// Sends `parts` as one message (published at once when they fit).
+    fn send(&self, parts: &[&[u8]]) {
+        if self.ring.write(self.token_fd, parts).is_err() {
+            // The parent is gone or closed our pipe: nothing left to do.
+            sys::exit_now(EXIT_PIPE);
+        }
     }
 }
 
-/// The worker's whole life. `parent` is the pid of the forking process;
-/// `close` lists descriptors of the parent that this worker must not hold
-/// (other workers' pipes, the pool's own channels).
+/// The worker's whole life. `ring` is its result ring; `parent` is the pid
+/// of the forking process; `close` lists descriptors of the parent that this
+/// worker must not hold (other workers' pipes, the pool's own channels).
 pub(crate) fn worker_main(
     cfg: &WorkerConfig,
     call_fd: RawFd,
     result_fd: RawFd,
+    ring: RingSource<'_>,
     parent: libc::pid_t,
     close: &[RawFd],
 ) -> ! {
     sys::die_with_parent(parent);
+    let ring_fd = match ring {
+        RingSource::Fd(fd) => fd,
+        RingSource::Inherited(_) => -1,
+    };
     for &fd in close {
-        if fd != call_fd && fd != result_fd {
+        if fd != call_fd && fd != result_fd && fd != ring_fd {
             sys::close(fd);
         }
     }
+    let mapped;
+    let ring = match ring {
+        RingSource::Inherited(r) => r,
+        RingSource::Fd(fd) => {
+            mapped = match Ring::map(fd) {
+                Ok(r) => r,
+                Err(_) => sys::exit_now(EXIT_PIPE),
+            };
+            sys::close(fd);
+            &mapped
+        }
+    };
+    let out = Out {
+        ring,
+        token_fd: result_fd,
+    };
     sys::default_crash_signals();
     // Drop stdout bytes the host had buffered before the fork: the host
     // prints them itself; the worker flushes only what its tasks print.
@@ -91,11 +132,11 @@ pub(crate) fn worker_main(
         })
         .unwrap_or(crate::ffi::FUT_ERR_INTERNAL);
         if r != 0 {
-            send(result_fd, &wire::header(wire::INIT_FAILED, r as u32, 0));
+            out.send(&[&wire::header(wire::INIT_FAILED, r as u32, 0)]);
             leave(EXIT_INIT_FAILED);
         }
     }
-    send(result_fd, &wire::header(wire::READY, 0, 0));
+    out.send(&[&wire::header(wire::READY, 0, 0)]);
 
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
@@ -132,7 +173,7 @@ pub(crate) fn worker_main(
         for (i, (task_id, range)) in call.items.iter().enumerate() {
             let last = last_call && i + 1 == n;
             let arg = &payload[range.clone()];
-            run_one(call.func, *task_id, arg, last, result_fd, me);
+            run_one(call.func, *task_id, arg, last, &out, me);
         }
         if last_call {
             leave(EXIT_OK);
@@ -144,7 +185,7 @@ pub(crate) fn worker_main(
     }
 }
 
-fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, result_fd: RawFd, me: libc::pid_t) {
+fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, out: &Out, me: libc::pid_t) {
     // SAFETY: `func` is the task pointer the parent sent; the worker is a fork
     // of the parent's image, so the address names the same function (X10).
     let func: TaskFn = unsafe { std::mem::transmute::<usize, TaskFn>(func) };
@@ -170,14 +211,8 @@ fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, result_fd: RawFd, 
                 // until after the bytes were written.
                 unsafe { std::slice::from_raw_parts(v.ptr() as *const u8, len) }
             };
-            let mut head = wire::result_value_head(task_id, last, bytes.len());
-            if bytes.len() < 64 * 1024 {
-                head.extend_from_slice(bytes);
-                send(result_fd, &head);
-            } else {
-                send(result_fd, &head);
-                send(result_fd, bytes);
-            }
+            let head = wire::result_value_head(task_id, last, bytes.len());
+            out.send(&[&head, bytes]);
             drop(v); // the task's destructor runs here, after the copy
         }
         TaskOutcome::Error(e) => {
@@ -193,9 +228,9 @@ fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, result_fd: RawFd, 
                 e.message.to_bytes(),
                 &detail,
             );
-            send(result_fd, &frame);
+            out.send(&[&frame]);
         }
-        TaskOutcome::Cancelled => send(result_fd, &wire::result_cancelled(task_id, last)),
+        TaskOutcome::Cancelled => out.send(&[&wire::result_cancelled(task_id, last)]),
     }
     drop(task);
 }
