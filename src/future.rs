@@ -21,7 +21,7 @@ use std::ffi::c_void;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -146,48 +146,52 @@ pub(crate) enum Listener {
     Waiter(Arc<Waiter>, usize),
 }
 
-/// The listeners of a future: most have none or one (a waiter or a
-/// callback), which this keeps inline instead of allocating a vector.
+/// What a future keeps under its lock: its listeners until it is done, then
+/// its outcome. A done future takes no listener, so the two share the same
+/// bytes, and a future with its slot header fits one cache line (see
+/// `handle::Slot`). Most futures have no listener or one (a waiter or a
+/// callback), which is kept inline instead of in a vector.
 #[derive(Default)]
-enum Listeners {
+enum Body {
     #[default]
-    None,
+    NoListener,
     One(Listener),
     Many(Vec<Listener>),
+    Value(Value),
+    Error(Box<ErrorRecord>),
+    /// Cancelled: no outcome.
+    Cancelled,
 }
 
-impl Listeners {
+impl Body {
+    /// Adds a listener to a future that is not done (the caller checked).
     fn push(&mut self, l: Listener) {
         // Waiters of waits that returned are dropped here at the latest, so
         // that a future waited on again and again does not collect them.
         self.retain(|l| !matches!(l, Listener::Waiter(w, _) if w.is_retired()));
         *self = match std::mem::take(self) {
-            Listeners::None => Listeners::One(l),
-            Listeners::One(first) => Listeners::Many(vec![first, l]),
-            Listeners::Many(mut v) => {
+            Body::One(first) => Body::Many(vec![first, l]),
+            Body::Many(mut v) => {
                 v.push(l);
-                Listeners::Many(v)
+                Body::Many(v)
             }
+            _ => Body::One(l),
         };
     }
 
-    fn as_slice(&self) -> &[Listener] {
+    fn listeners(&self) -> &[Listener] {
         match self {
-            Listeners::None => &[],
-            Listeners::One(l) => std::slice::from_ref(l),
-            Listeners::Many(v) => v,
+            Body::One(l) => std::slice::from_ref(l),
+            Body::Many(v) => v,
+            _ => &[],
         }
     }
 
     fn retain(&mut self, keep: impl Fn(&Listener) -> bool) {
         match self {
-            Listeners::None => {}
-            Listeners::One(l) => {
-                if !keep(l) {
-                    *self = Listeners::None;
-                }
-            }
-            Listeners::Many(v) => v.retain(keep),
+            Body::One(l) if !keep(l) => *self = Body::NoListener,
+            Body::Many(v) => v.retain(keep),
+            _ => {}
         }
     }
 
@@ -199,14 +203,14 @@ impl Listeners {
             Listener::Waiter(..) => {}
         };
         match self {
-            Listeners::None => {}
-            Listeners::One(l) => run(l),
-            Listeners::Many(v) => v.into_iter().for_each(run),
+            Body::One(l) => run(l),
+            Body::Many(v) => v.into_iter().for_each(run),
+            _ => {}
         }
     }
 
     fn has_callbacks(&self) -> bool {
-        self.as_slice()
+        self.listeners()
             .iter()
             .any(|l| matches!(l, Listener::Callback(_) | Listener::Raw(_)))
     }
@@ -217,16 +221,11 @@ enum Outcome {
     Error(Box<ErrorRecord>),
 }
 
-struct Inner {
-    /// Set by `cancel()` on a running future: the task may stop early (X9).
-    cancel_requested: bool,
-    outcome: Option<Outcome>,
-    listeners: Listeners,
-}
-
 pub struct FutureCore {
-    inner: Mutex<Inner>,
+    body: Mutex<Body>,
     readers: Condvar,
+    /// Set by `cancel()` on a running future: the task may stop early (X9).
+    cancel_requested: AtomicBool,
     /// The state (F1), and whether a finished future failed: queries and
     /// scans over many futures (W4) need no lock, each load is one
     /// consistent state (F3).
@@ -296,11 +295,8 @@ impl Future {
     /// it runs (for executors that complete tasks on their own threads).
     pub fn with_spin_on_wait(spin_on_wait: bool) -> Future {
         let core = FutureCore {
-            inner: Mutex::new(Inner {
-                cancel_requested: false,
-                outcome: None,
-                listeners: Listeners::None,
-            }),
+            body: Mutex::new(Body::NoListener),
+            cancel_requested: AtomicBool::new(false),
             readers: Condvar::new(),
             state: AtomicU8::new(SNAP_PENDING),
             spin_on_wait,
@@ -362,7 +358,7 @@ impl Future {
     /// Moves a future that is PENDING or RUNNING to `to` and answers true;
     /// false when it was done already. The caller holds the future's lock,
     /// so only a concurrent PENDING→RUNNING can interfere: it is retried.
-    fn leave_live_state_locked(&self, _locked: &Inner, to: u8) -> bool {
+    fn leave_live_state_locked(&self, _locked: &Body, to: u8) -> bool {
         loop {
             let from = self.snapshot();
             if from != SNAP_PENDING && from != SNAP_RUNNING {
@@ -403,18 +399,18 @@ impl Future {
 
     /// Whether `cancel()` was asked of this future while it was running.
     pub fn cancel_requested(&self) -> bool {
-        self.core().inner.lock().cancel_requested
+        self.core().cancel_requested.load(Ordering::Acquire)
     }
 
     /// F4/W2: cancels a PENDING future (waiters are notified at once, callbacks
     /// run on this thread) and returns true; true on an already cancelled one;
     /// false on RUNNING (which records a cooperative request, X9) or FINISHED.
     pub fn cancel(&self) -> bool {
-        let mut inner = self.core().inner.lock();
+        let inner = self.core().body.lock();
         loop {
             match self.state() {
                 State::Running => {
-                    inner.cancel_requested = true;
+                    self.core().cancel_requested.store(true, Ordering::Release);
                     return false;
                 }
                 State::Finished => return false,
@@ -422,7 +418,7 @@ impl Future {
                 State::Pending => {
                     // Lost to a concurrent start: look again (it is RUNNING).
                     if self.swap_state(SNAP_PENDING, SNAP_CANCELLED).is_ok() {
-                        self.finish_locked(inner, None);
+                        self.finish_locked(inner, Body::Cancelled);
                         return true;
                     }
                 }
@@ -433,16 +429,16 @@ impl Future {
     /// Cancels a future nobody can complete any more (its last reference is
     /// going away), whether PENDING or RUNNING.
     fn abandon(&self) {
-        let inner = self.core().inner.lock();
+        let inner = self.core().body.lock();
         if self.leave_live_state_locked(&inner, SNAP_CANCELLED) {
-            self.finish_locked(inner, None);
+            self.finish_locked(inner, Body::Cancelled);
         }
     }
 
     /// Ends a RUNNING task that honoured a cooperative cancel request: the
     /// future becomes cancelled. False if it was not running.
     pub fn set_cancelled_while_running(&self) -> bool {
-        let inner = self.core().inner.lock();
+        let inner = self.core().body.lock();
         // Only RUNNING may end this way; a RUNNING future changes state only
         // under the lock, which we hold.
         if self
@@ -451,7 +447,7 @@ impl Future {
         {
             return false;
         }
-        self.finish_locked(inner, None);
+        self.finish_locked(inner, Body::Cancelled);
         true
     }
 
@@ -500,7 +496,7 @@ impl Future {
     }
 
     fn complete(&self, outcome: Outcome) -> Result<(), Outcome> {
-        let inner = self.core().inner.lock();
+        let inner = self.core().body.lock();
         let to = match outcome {
             Outcome::Error(_) => SNAP_FAILED,
             Outcome::Value(_) => SNAP_FINISHED,
@@ -508,22 +504,21 @@ impl Future {
         if !self.leave_live_state_locked(&inner, to) {
             return Err(outcome);
         }
-        self.finish_locked(inner, Some(outcome));
+        let body = match outcome {
+            Outcome::Value(v) => Body::Value(v),
+            Outcome::Error(e) => Body::Error(e),
+        };
+        self.finish_locked(inner, body);
         Ok(())
     }
 
     /// Completes a move to a done state, made under `inner`'s lock: stores
     /// the outcome, notifies waiters and readers under the lock, then runs
     /// the callbacks outside it on a reference of our own.
-    fn finish_locked(
-        &self,
-        mut inner: parking_lot::MutexGuard<'_, Inner>,
-        outcome: Option<Outcome>,
-    ) {
-        let failed = matches!(outcome, Some(Outcome::Error(_)));
-        inner.outcome = outcome;
-        let listeners = std::mem::take(&mut inner.listeners);
-        for l in listeners.as_slice() {
+    fn finish_locked(&self, mut inner: parking_lot::MutexGuard<'_, Body>, outcome: Body) {
+        let failed = matches!(outcome, Body::Error(_));
+        let listeners = std::mem::replace(&mut *inner, outcome);
+        for l in listeners.listeners() {
             if let Listener::Waiter(w, token) = l {
                 w.notify(*token, failed);
             }
@@ -558,9 +553,9 @@ impl Future {
     }
 
     fn add_callback_listener(&self, l: Listener) {
-        let mut inner = self.core().inner.lock();
+        let mut inner = self.core().body.lock();
         if !self.done() {
-            return inner.listeners.push(l);
+            return inner.push(l);
         }
         drop(inner);
         let keep = self.clone();
@@ -574,26 +569,22 @@ impl Future {
     /// Installs `waiter` unless the future is done already; then answers
     /// Some(failed) and installs nothing (W3, per future).
     pub(crate) fn install_waiter(&self, waiter: &Arc<Waiter>, token: usize) -> Option<bool> {
-        let mut inner = self.core().inner.lock();
+        let mut inner = self.core().body.lock();
         if self.done() {
             return Some(self.failed());
         }
-        inner
-            .listeners
-            .push(Listener::Waiter(Arc::clone(waiter), token));
+        inner.push(Listener::Waiter(Arc::clone(waiter), token));
         None
     }
 
     pub(crate) fn remove_waiter(&self, waiter: &Arc<Waiter>) {
-        let mut inner = self.core().inner.lock();
-        inner
-            .listeners
-            .retain(|l| !matches!(l, Listener::Waiter(w, _) if Arc::ptr_eq(w, waiter)));
+        let mut inner = self.core().body.lock();
+        inner.retain(|l| !matches!(l, Listener::Waiter(w, _) if Arc::ptr_eq(w, waiter)));
     }
 
     #[cfg(test)]
     pub(crate) fn listener_count(&self) -> usize {
-        self.core().inner.lock().listeners.as_slice().len()
+        self.core().body.lock().listeners().len()
     }
 
     /// Blocks until done or `deadline` (None: no limit); true when done.
@@ -612,7 +603,7 @@ impl Future {
         {
             return true;
         }
-        let mut inner = self.core().inner.lock();
+        let mut inner = self.core().body.lock();
         while !self.done() {
             match deadline {
                 None => self.core().readers.wait(&mut inner),
@@ -631,12 +622,12 @@ impl Future {
         if !self.wait_until(deadline) {
             return Err(Status::Timeout);
         }
-        let inner = self.core().inner.lock();
-        match &inner.outcome {
-            _ if self.cancelled() => Err(Status::Cancelled),
-            Some(Outcome::Value(v)) => Ok((v.ptr(), v.len())),
-            Some(Outcome::Error(e)) => Err(e.kind),
-            None => Err(Status::Internal),
+        let inner = self.core().body.lock();
+        match &*inner {
+            Body::Cancelled => Err(Status::Cancelled),
+            Body::Value(v) => Ok((v.ptr(), v.len())),
+            Body::Error(e) => Err(e.kind),
+            _ => Err(Status::Internal),
         }
     }
 
@@ -646,17 +637,17 @@ impl Future {
         if !self.wait_until(deadline) {
             return Err(Status::Timeout);
         }
-        let inner = self.core().inner.lock();
-        match &inner.outcome {
-            _ if self.cancelled() => Err(Status::Cancelled),
-            Some(Outcome::Value(_)) => Ok(None),
-            Some(Outcome::Error(e)) => {
+        let inner = self.core().body.lock();
+        match &*inner {
+            Body::Cancelled => Err(Status::Cancelled),
+            Body::Value(_) => Ok(None),
+            Body::Error(e) => {
                 let rec: *const ErrorRecord = &**e;
                 // SAFETY: a finished future's outcome is never replaced or freed
                 // before the future itself, and `self` keeps the future alive.
                 Ok(Some(unsafe { &*rec }))
             }
-            None => Err(Status::Internal),
+            _ => Err(Status::Internal),
         }
     }
 }
@@ -664,12 +655,12 @@ impl Future {
 impl fmt::Display for Future {
     /// F19: `<Future at 0x... state=finished returned value>` and the like.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = self.core().inner.lock();
-        let what = match (self.state(), &inner.outcome) {
+        let inner = self.core().body.lock();
+        let what = match (self.state(), &*inner) {
             (State::Pending, _) => "pending".to_string(),
             (State::Running, _) => "running".to_string(),
             (State::Cancelled | State::CancelledAndNotified, _) => "cancelled".to_string(),
-            (State::Finished, Some(Outcome::Error(e))) => format!("finished raised {}", e.kind),
+            (State::Finished, Body::Error(e)) => format!("finished raised {}", e.kind),
             (State::Finished, _) => "finished returned value".to_string(),
         };
         write!(f, "<Future at {:p} state={}>", self.as_ptr(), what)
@@ -837,5 +828,17 @@ mod tests {
         assert!(f
             .to_string()
             .contains("finished raised FUT_ERR_TASK_FAILED"));
+    }
+}
+#[cfg(test)]
+mod layout {
+    /// M1 and the thread pool's throughput both depend on a future and its
+    /// slot header filling exactly one cache line.
+    #[test]
+    fn a_future_fills_one_cache_line() {
+        assert_eq!(
+            std::mem::size_of::<crate::handle::Slot<super::FutureCore>>(),
+            64
+        );
     }
 }
