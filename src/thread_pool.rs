@@ -1,14 +1,16 @@
 //! ThreadPoolExecutor (SEMANTICS T1–T11, E1–E8, B8, B12, X16–X18).
 //!
-//! Layout: one lock guards the FIFO queue of work items (E2), the
-//! shutdown and broken flags, the idle credits and the thread count, so a
-//! submit takes one lock and a worker one lock per item. Workers sleep on a
-//! condition variable; a submit signals it only when a worker sleeps. Once
-//! the flags are set under the lock, no submit can add work any more, and a
-//! worker exits only when the pool is shut down and the queue is empty, so
-//! accepted work always runs first unless cancelled (T8).
+//! Layout: the FIFO of work items (E2) is a lock-free queue, so a submit and
+//! a worker taking an item take no lock. One atomic word, the gate, holds
+//! the shutdown and broken flags and counts the submits under way: a submit
+//! counts itself in before it reads the flags and out after it queued its
+//! item, and whoever sets a flag waits for that count to drop to zero. From
+//! then on nothing can be queued, and a worker exits only when the pool is
+//! shut down and the queue is empty, so accepted work always runs first
+//! unless cancelled (T8). Idle workers spin briefly, then sleep on a
+//! condition variable; a submit takes its lock only when a worker sleeps.
 //!
-//! Idle accounting (T2/T3) is a counter of credits: a worker adds one when
+//! Idle accounting (T2/T3) is an atomic count of credits: a worker adds one when
 //! its task function has returned and the queue is empty (before it
 //! completes the future, so that a caller woken by that completion and
 //! submitting again finds the credit: N sequential submit-then-wait rounds
@@ -23,17 +25,17 @@
 //!
 //! No callback and no user code ever runs under a pool lock (T9 decision):
 //! cancelling queued work and failing it after an initializer failure
-//! happen after the lock was released.
+//! happen with no lock held.
 
 use crate::executor::{complete, run_task, Executor, Refused, Task, TaskContext};
 use crate::future::Future;
 use crate::status::{ErrorRecord, Status};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 
@@ -245,19 +247,23 @@ struct WorkItem {
     future: Future,
 }
 
-/// Everything the workers and submitters share, under one lock.
-#[derive(Default)]
-struct Queue {
-    items: VecDeque<WorkItem>,
-    shutdown: bool,
-    /// Why the pool broke (T7), once it did.
-    broken: Option<String>,
-    /// Idle credits (T3).
-    idle: usize,
-    /// Workers blocked on `work`.
-    sleepers: usize,
-    /// Threads started so far; only grows, never past `max_workers`.
-    started: usize,
+/// `Inner::gate`: the pool refuses work once either flag is set (E1); the
+/// low bits count the submits under way.
+const SHUTDOWN: usize = 1 << (usize::BITS - 1);
+const BROKEN: usize = 1 << (usize::BITS - 2);
+const SUBMITTING: usize = BROKEN - 1;
+
+/// Keeps a value on cache lines of its own (two, for the adjacent-line
+/// prefetcher), so that threads writing one counter do not slow down
+/// threads using its neighbours.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 #[derive(Default)]
@@ -271,17 +277,32 @@ struct Inner {
     max_workers: usize,
     prefix: String,
     initializer: Option<Initializer>,
-    queue: Mutex<Queue>,
-    /// Signalled when work arrives and at shutdown.
+    /// The FIFO of work items (E2), lock-free: a submit and a worker's pop
+    /// take no lock.
+    items_in: Sender<WorkItem>,
+    items_out: Receiver<WorkItem>,
+    /// `SHUTDOWN` and `BROKEN`, and how many submits are under way:
+    /// written by every submit.
+    gate: Padded<AtomicUsize>,
+    /// The flags of `gate`, copied there after they are set there, for the
+    /// workers: they look at them often and must not steal the submitters'
+    /// cache line to do so.
+    closed: Padded<AtomicUsize>,
+    /// Why the pool broke (T7); written before `BROKEN` is set.
+    broken_why: Mutex<String>,
+    /// Idle credits (T3), kept only while threads may still be started.
+    idle: Padded<AtomicUsize>,
+    /// Threads started so far; only grows, never past `max_workers`.
+    /// Written under `threads`' lock.
+    started: AtomicUsize,
+    /// Workers announced to sleep on `work`; they sleep under `sleep`.
+    sleepers: Padded<AtomicUsize>,
+    sleep: Mutex<()>,
+    /// Signalled when work arrives for a sleeper, and at shutdown.
     work: Condvar,
     threads: Mutex<Threads>,
     joined: Condvar,
     fork_generation: usize,
-    /// `queue.items.len()`, stored under the lock at every change, so that
-    /// workers can look at it without the lock: to spin for work before
-    /// sleeping (see `spin_until`) and to skip the lock when crediting
-    /// themselves idle is pointless because work is waiting.
-    queued: AtomicUsize,
 }
 
 /// Python's ThreadPoolExecutor over C tasks.
@@ -306,17 +327,25 @@ impl ThreadPool {
             Some(p) if !p.is_empty() => p.replace('\0', ""),
             _ => format!("futpool-{number}"),
         };
+        let (items_in, items_out) = crossbeam_channel::unbounded();
         Ok(ThreadPool {
             inner: Arc::new(Inner {
                 max_workers,
                 prefix,
                 initializer: options.initializer,
-                queue: Mutex::new(Queue::default()),
+                items_in,
+                items_out,
+                gate: Padded(AtomicUsize::new(0)),
+                closed: Padded(AtomicUsize::new(0)),
+                broken_why: Mutex::new(String::new()),
+                idle: Padded(AtomicUsize::new(0)),
+                started: AtomicUsize::new(0),
+                sleepers: Padded(AtomicUsize::new(0)),
+                sleep: Mutex::new(()),
                 work: Condvar::new(),
                 threads: Mutex::new(Threads::default()),
                 joined: Condvar::new(),
                 fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
-                queued: AtomicUsize::new(0),
             }),
         })
     }
@@ -333,7 +362,7 @@ impl ThreadPool {
 
     /// How many worker threads were started so far.
     pub fn threads_started(&self) -> usize {
-        self.inner.queue.lock().started
+        self.inner.started.load(Ordering::Acquire)
     }
 }
 
@@ -356,6 +385,15 @@ impl Drop for ThreadPool {
     }
 }
 
+/// Counts one submit under way in `Inner::gate` for as long as it lives.
+struct Submitting<'a>(&'a AtomicUsize);
+
+impl Drop for Submitting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Inner {
     fn forked(&self) -> bool {
         FORK_GENERATION.load(Ordering::Relaxed) != self.fork_generation
@@ -373,11 +411,15 @@ impl Inner {
                 task,
             });
         }
-        let mut q = self.queue.lock();
+        // Counted from before the flags are read until the item is queued:
+        // whoever sets a flag waits for the count to drop to zero
+        // (`wait_for_submits`), after which nothing can be queued any more.
+        let gate = self.gate.fetch_add(1, Ordering::SeqCst);
+        let _counted = Submitting(&self.gate.0);
         // E1: broken before shut down.
-        let refusal = if q.broken.is_some() {
+        let refusal = if gate & BROKEN != 0 {
             Some(Status::BrokenPool)
-        } else if q.shutdown {
+        } else if gate & SHUTDOWN != 0 {
             Some(Status::Shutdown)
         } else {
             None
@@ -385,42 +427,65 @@ impl Inner {
         if let Some(status) = refusal {
             return Err(Refused { status, task });
         }
-        if let Err(status) = self.adjust_thread_count(&mut q) {
+        if let Err(status) = self.adjust_thread_count() {
             return Err(Refused { status, task });
         }
         let future = Future::with_spin_on_wait(true);
-        q.items.push_back(WorkItem {
+        let item = WorkItem {
             task,
             future: future.clone(),
-        });
-        self.queued.store(q.items.len(), Ordering::Release);
-        if q.sleepers > 0 {
-            self.work.notify_one();
+        };
+        if let Err(e) = self.items_in.send(item) {
+            // Cannot happen: `items_out` lives as long as `items_in`.
+            return Err(Refused {
+                status: Status::Internal,
+                task: e.into_inner().task,
+            });
         }
-        drop(q);
+        self.wake_one();
         Ok(future)
     }
 
+    /// Wakes a sleeping worker, if any, for the item just queued. The
+    /// queue-then-look here and the announce-then-look in `sleep_once`,
+    /// each with a full fence in between, make sure one side sees the
+    /// other: either this sees the sleeper, or the sleeper sees the item.
+    fn wake_one(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            // Under `sleep`, so that a worker between announcing itself and
+            // waiting is waiting by the time we notify.
+            let _sleep = self.sleep.lock();
+            self.work.notify_one();
+        }
+    }
+
     /// T2: takes an idle credit, or starts a thread if fewer than
-    /// `max_workers` exist (rare: at most `max_workers` times, so under the
-    /// lock). Fails only when no thread exists and none can be started.
-    fn adjust_thread_count(self: &Arc<Self>, q: &mut Queue) -> Result<(), Status> {
-        if q.idle > 0 {
-            q.idle -= 1;
+    /// `max_workers` exist (rare: at most `max_workers` times). Fails only
+    /// when no thread exists and none can be started.
+    fn adjust_thread_count(self: &Arc<Self>) -> Result<(), Status> {
+        if self.all_started() {
             return Ok(());
         }
-        if q.started >= self.max_workers {
+        let took_credit = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if took_credit {
             return Ok(());
         }
-        let index = q.started;
+        let mut t = self.threads.lock();
+        let index = self.started.load(Ordering::Acquire);
+        if index >= self.max_workers {
+            return Ok(());
+        }
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name(thread_name(&self.prefix, index))
             .spawn(move || me.worker_main());
         match spawned {
             Ok(h) => {
-                q.started += 1;
-                let mut t = self.threads.lock();
+                self.started.store(index + 1, Ordering::Release);
                 t.handles.push(h);
                 t.unjoined += 1;
                 Ok(())
@@ -433,6 +498,27 @@ impl Inner {
                     Ok(())
                 }
             }
+        }
+    }
+
+    /// Once every thread was started, idle credits matter no more: the
+    /// workers stop counting them, and a stream of tasks moves no counter
+    /// between the submitting thread and the workers.
+    fn all_started(&self) -> bool {
+        self.started.load(Ordering::Acquire) >= self.max_workers
+    }
+
+    /// Sets `flag` (SHUTDOWN or BROKEN) for submitters, then for workers.
+    fn close(&self, flag: usize) {
+        self.gate.fetch_or(flag, Ordering::SeqCst);
+        self.closed.fetch_or(flag, Ordering::SeqCst);
+    }
+
+    /// Waits until no submit is under way; once a flag is set in `gate`,
+    /// no new one starts, so after this nothing more is queued.
+    fn wait_for_submits(&self) {
+        while self.gate.load(Ordering::SeqCst) & SUBMITTING != 0 {
+            std::thread::yield_now();
         }
     }
 
@@ -467,36 +553,50 @@ impl Inner {
     /// The next item (and whether the pool is broken), or None once the
     /// pool is shut down and the queue is empty (T8: queued work runs first).
     fn next_item(&self, credited: &mut bool) -> Option<(WorkItem, bool)> {
-        let mut q = self.queue.lock();
         let mut spun = false;
         loop {
-            if let Some(item) = q.items.pop_front() {
-                self.queued.store(q.items.len(), Ordering::Release);
+            if let Ok(item) = self.items_out.try_recv() {
                 *credited = false;
-                return Some((item, q.broken.is_some()));
+                let broken = self.closed.load(Ordering::Acquire) & BROKEN != 0;
+                return Some((item, broken));
             }
-            if q.shutdown {
-                return None;
+            if self.closed.load(Ordering::SeqCst) & SHUTDOWN != 0 {
+                // A submit under way may still queue an item: wait for it.
+                let submitting = self.gate.load(Ordering::SeqCst) & SUBMITTING;
+                if submitting == 0 && self.items_out.is_empty() {
+                    return None;
+                }
+                std::thread::yield_now();
+                continue;
             }
-            if !*credited {
-                q.idle += 1;
+            if !*credited && !self.all_started() {
+                self.idle.fetch_add(1, Ordering::AcqRel);
                 *credited = true;
             }
             if !spun {
                 // Idle and credited: spin a little for the next submit
                 // before sleeping (a submit wakes only sleepers).
                 spun = true;
-                parking_lot::MutexGuard::unlocked(&mut q, || {
-                    crate::spin_until(SPIN_BEFORE_SLEEP, None, || {
-                        self.queued.load(Ordering::Acquire) > 0
-                    })
+                crate::spin_until(SPIN_BEFORE_SLEEP, None, || {
+                    !self.items_out.is_empty()
+                        || self.closed.load(Ordering::Relaxed) & SHUTDOWN != 0
                 });
                 continue;
             }
-            q.sleepers += 1;
-            self.work.wait(&mut q);
-            q.sleepers -= 1;
+            self.sleep_once();
         }
+    }
+
+    /// Sleeps until a submit or the shutdown wakes this worker (or for no
+    /// reason: the caller looks again either way). See `wake_one`.
+    fn sleep_once(&self) {
+        let mut sleep = self.sleep.lock();
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if self.items_out.is_empty() && self.closed.load(Ordering::SeqCst) & SHUTDOWN == 0 {
+            self.work.wait(&mut sleep);
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// T4: runs one item unless it was cancelled.
@@ -515,14 +615,10 @@ impl Inner {
         // `arg_drop` has run when a reader wakes.
         drop(task);
         // With work waiting, this worker takes the next item anyway (and
-        // credits itself in `next_item` if another worker got there first),
-        // so a burst costs no extra lock round trip per task here.
-        if self.queued.load(Ordering::Acquire) == 0 {
-            let mut q = self.queue.lock();
-            if q.items.is_empty() {
-                q.idle += 1;
-                *credited = true;
-            }
+        // credits itself in `next_item` if another worker got there first).
+        if !self.all_started() && self.items_out.is_empty() {
+            self.idle.fetch_add(1, Ordering::AcqRel);
+            *credited = true;
         }
         complete(&future, outcome);
     }
@@ -531,7 +627,7 @@ impl Inner {
     fn fail_broken(&self, item: WorkItem) {
         let WorkItem { task, future } = item;
         drop(task);
-        let why = self.queue.lock().broken.clone().unwrap_or_default();
+        let why = self.broken_why.lock().clone();
         let record = ErrorRecord::new(
             Status::BrokenPool,
             0,
@@ -547,16 +643,15 @@ impl Inner {
             "thread pool {}: worker initializer failed ({why}); the pool is broken",
             self.prefix
         ));
-        let items = {
-            let mut q = self.queue.lock();
-            if q.broken.is_none() {
-                q.broken = Some(why.to_string());
+        {
+            let mut first_why = self.broken_why.lock();
+            if self.gate.load(Ordering::Acquire) & BROKEN == 0 {
+                *first_why = why.to_string();
             }
-            {
-                self.queued.store(0, Ordering::Release);
-                std::mem::take(&mut q.items)
-            }
-        };
+            self.close(BROKEN);
+        }
+        self.wait_for_submits();
+        let items: Vec<WorkItem> = self.items_out.try_iter().collect();
         for item in items {
             self.fail_broken(item);
         }
@@ -567,25 +662,22 @@ impl Inner {
             // T11: the pool has no thread in this process; nothing to stop.
             return Ok(());
         }
-        let cancelled = {
-            let mut q = self.queue.lock();
-            q.shutdown = true;
+        self.close(SHUTDOWN);
+        self.wait_for_submits();
+        {
+            let _sleep = self.sleep.lock();
             self.work.notify_all();
-            if cancel_futures {
-                {
-                    self.queued.store(0, Ordering::Release);
-                    std::mem::take(&mut q.items)
-                }
-            } else {
-                VecDeque::new()
+        }
+        if cancel_futures {
+            // E6/T9: cancel what is still queued (a worker may take an item
+            // meanwhile; that one runs), outside every pool lock, so that
+            // callbacks may submit (refused) or even shutdown(wait). The
+            // argument goes first, so it is dropped when waiters wake.
+            let cancelled: Vec<WorkItem> = self.items_out.try_iter().collect();
+            for WorkItem { task, future } in cancelled {
+                drop(task);
+                future.cancel();
             }
-        };
-        // E6/T9: cancel what was still queued, outside every pool lock, so
-        // that callbacks may submit (refused) or even shutdown(wait). The
-        // argument goes first, so it is dropped when waiters wake.
-        for WorkItem { task, future } in cancelled {
-            drop(task);
-            future.cancel();
         }
         if !wait {
             return Ok(());
