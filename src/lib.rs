@@ -33,6 +33,19 @@ use std::time::{Duration, Instant};
 pub(crate) fn spin_until(
     budget: Duration,
     deadline: Option<Instant>,
+    ready: impl FnMut() -> bool,
+) -> bool {
+    spin_until_polling(budget, deadline, 1, ready)
+}
+
+/// `spin_until`, looking at `ready()` only every `pauses` spin-loop hints:
+/// a thread polling memory that another thread keeps writing takes that
+/// cache line away from the writer at each look, which slows the writer
+/// down more than the poller gains.
+pub(crate) fn spin_until_polling(
+    budget: Duration,
+    deadline: Option<Instant>,
+    pauses: u32,
     mut ready: impl FnMut() -> bool,
 ) -> bool {
     let start = Instant::now();
@@ -40,12 +53,16 @@ pub(crate) fn spin_until(
         Some(d) => d.min(start + budget),
         None => start + budget,
     };
+    // About 64 spin-loop hints between looks at the clock.
+    let looks = (64 / pauses.max(1)).max(1);
     loop {
-        for _ in 0..64 {
+        for _ in 0..looks {
             if ready() {
                 return true;
             }
-            std::hint::spin_loop();
+            for _ in 0..pauses {
+                std::hint::spin_loop();
+            }
         }
         if Instant::now() >= end {
             return ready();

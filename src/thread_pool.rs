@@ -45,6 +45,9 @@ pub const MAX_WORKERS_LIMIT: usize = 1024;
 /// How long an idle worker spins for new work before it sleeps.
 const SPIN_BEFORE_SLEEP: std::time::Duration = std::time::Duration::from_micros(20);
 
+/// Spin-loop hints between two looks at the queue of an idle worker.
+const POLL_PAUSES: u32 = 64;
+
 /// Linux keeps 15 bytes of a thread's name (plus the NUL).
 const THREAD_NAME_MAX: usize = 15;
 
@@ -577,7 +580,7 @@ impl Inner {
                 // Idle and credited: spin a little for the next submit
                 // before sleeping (a submit wakes only sleepers).
                 spun = true;
-                crate::spin_until(SPIN_BEFORE_SLEEP, None, || {
+                crate::spin_until_polling(SPIN_BEFORE_SLEEP, None, POLL_PAUSES, || {
                     !self.items_out.is_empty()
                         || self.closed.load(Ordering::Relaxed) & SHUTDOWN != 0
                 });
