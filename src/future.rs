@@ -569,6 +569,11 @@ impl Future {
     /// Installs `waiter` unless the future is done already; then answers
     /// Some(failed) and installs nothing (W3, per future).
     pub(crate) fn install_waiter(&self, waiter: &Arc<Waiter>, token: usize) -> Option<bool> {
+        // Done is final: no lock needed to see it (waits over many done
+        // futures, W4).
+        if self.done() {
+            return Some(self.failed());
+        }
         let mut inner = self.core().body.lock();
         if self.done() {
             return Some(self.failed());

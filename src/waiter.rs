@@ -8,8 +8,7 @@
 
 use crate::future::Future;
 use parking_lot::{Condvar, Mutex};
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -114,43 +113,34 @@ impl Waiter {
     }
 }
 
-/// A hasher for addresses: they are already well spread but aligned, so a
-/// multiply-shift is enough and much cheaper than SipHash.
-#[derive(Default)]
-pub(crate) struct AddrHasher(u64);
-
-impl Hasher for AddrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
-    }
-}
-
-pub(crate) type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
-
 /// W1: the distinct futures of `fs` (first occurrence order) and, for each
 /// position of `fs`, the index of its future among the distinct ones.
 fn dedupe<F: Deref<Target = Future>>(fs: &[F]) -> (Vec<&Future>, Vec<usize>) {
-    let mut first: AddrMap<usize> = AddrMap::default();
-    first.reserve(fs.len());
+    // Positions by address (a stable, run-adaptive sort: see `partition`),
+    // so that each future's positions are adjacent, the first one first.
+    let mut by_addr: Vec<(usize, usize)> = fs
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_ptr() as usize, i))
+        .collect();
+    by_addr.sort_by_key(|&(addr, _)| addr);
+    let mut first_of = vec![0usize; fs.len()];
+    let mut group_first = 0;
+    for (k, &(addr, i)) in by_addr.iter().enumerate() {
+        if k == 0 || by_addr[k - 1].0 != addr {
+            group_first = i;
+        }
+        first_of[i] = group_first;
+    }
     let mut distinct = Vec::with_capacity(fs.len());
     let mut slot_of = Vec::with_capacity(fs.len());
-    for f in fs {
-        let f: &Future = f;
-        let next = distinct.len();
-        let d = *first.entry(f.as_ptr() as usize).or_insert(next);
-        if d == next {
-            distinct.push(f);
-        }
+    for (i, f) in fs.iter().enumerate() {
+        let d = if first_of[i] == i {
+            distinct.push(&**f);
+            distinct.len() - 1
+        } else {
+            slot_of[first_of[i]]
+        };
         slot_of.push(d);
     }
     (distinct, slot_of)
@@ -160,6 +150,8 @@ fn dedupe<F: Deref<Target = Future>>(fs: &[F]) -> (Vec<&Future>, Vec<usize>) {
 pub struct WaitOutcome {
     pub done: Vec<bool>,
     pub n_done: usize,
+    /// Every position is done.
+    pub all_done: bool,
 }
 
 /// The partition at this moment (W9). A future is read once per position,
@@ -168,45 +160,40 @@ pub struct WaitOutcome {
 /// duplicates share their flag and agree with `n_done` (X7).
 fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
     let mut done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
-    let done_addrs: Vec<usize> = fs
+    let mut done_addrs: Vec<usize> = fs
         .iter()
         .zip(&done)
         .filter(|(_, d)| **d)
         .map(|(f, _)| f.as_ptr() as usize)
         .collect();
-    if done_addrs.is_empty() {
-        return WaitOutcome { done, n_done: 0 };
-    }
-    // Few done futures (the FIRST_COMPLETED case): a linear scan is cheaper
-    // than hashing every position.
-    let set: Option<AddrMap<()>> =
-        (done_addrs.len() > 16).then(|| done_addrs.iter().map(|a| (*a, ())).collect());
-    let is_done = |a: usize| match &set {
-        Some(set) => set.contains_key(&a),
-        None => done_addrs.contains(&a),
-    };
-    for (f, d) in fs.iter().zip(done.iter_mut()) {
-        if !*d && is_done(f.as_ptr() as usize) {
-            *d = true;
+    let done_positions = done_addrs.len();
+    // Distinct addresses by sorting rather than hashing: the stable sort
+    // merges the ascending runs it finds, and futures made one after
+    // another mostly have ascending addresses, so the usual case is nearly
+    // linear and reads memory in order.
+    done_addrs.sort();
+    done_addrs.dedup();
+    if done_positions < fs.len() && !done_addrs.is_empty() {
+        for (f, d) in fs.iter().zip(done.iter_mut()) {
+            if !*d && done_addrs.binary_search(&(f.as_ptr() as usize)).is_ok() {
+                *d = true;
+            }
         }
     }
-    let n_done = match &set {
-        Some(set) => set.len(),
-        None => {
-            let mut distinct = done_addrs.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            distinct.len()
-        }
-    };
-    WaitOutcome { done, n_done }
+    WaitOutcome {
+        all_done: done_positions == fs.len(),
+        n_done: done_addrs.len(),
+        done,
+    }
 }
 
-fn satisfied<F: Deref<Target = Future>>(fs: &[F], when: ReturnWhen) -> bool {
+fn satisfied<F: Deref<Target = Future>>(fs: &[F], now: &WaitOutcome, when: ReturnWhen) -> bool {
     match when {
-        ReturnWhen::FirstCompleted => fs.is_empty() || fs.iter().any(|f| f.done()),
-        ReturnWhen::FirstException => fs.iter().all(|f| f.done()) || fs.iter().any(|f| f.failed()),
-        ReturnWhen::AllCompleted => fs.iter().all(|f| f.done()),
+        ReturnWhen::FirstCompleted => fs.is_empty() || now.n_done > 0,
+        ReturnWhen::FirstException => {
+            now.all_done || fs.iter().zip(&now.done).any(|(f, d)| *d && f.failed())
+        }
+        ReturnWhen::AllCompleted => now.all_done,
     }
 }
 
@@ -217,8 +204,9 @@ pub fn wait<F: Deref<Target = Future>>(
     deadline: Option<Instant>,
     when: ReturnWhen,
 ) -> WaitOutcome {
-    if satisfied(fs, when) || deadline.is_some_and(|d| d <= Instant::now()) {
-        return partition(fs);
+    let now = partition(fs);
+    if satisfied(fs, &now, when) || deadline.is_some_and(|d| d <= Instant::now()) {
+        return now;
     }
     let (distinct, _) = dedupe(fs);
     let waiter = Waiter::new(Mode::Wait(when), distinct.len());
@@ -340,6 +328,29 @@ mod tests {
 
     fn soon() -> Option<Instant> {
         Some(Instant::now() + Duration::from_secs(30))
+    }
+
+    /// W1/X7: duplicates, wherever they sit, map to one distinct future, in
+    /// first-occurrence order; the partition agrees with itself.
+    #[test]
+    fn duplicates_share_one_entry_in_any_order() {
+        let made: Vec<Future> = (0..5).map(|_| Future::new()).collect();
+        // Positions: 3 1 3 0 1 4 3 (future 2 unused).
+        let order = [3, 1, 3, 0, 1, 4, 3];
+        let fs: Vec<&Future> = order.iter().map(|&k| &made[k]).collect();
+        let (distinct, slot_of) = dedupe(&fs);
+        let firsts: Vec<*mut std::ffi::c_void> = distinct.iter().map(|f| f.as_ptr()).collect();
+        let want: Vec<*mut std::ffi::c_void> =
+            [3, 1, 0, 4].iter().map(|&k| made[k].as_ptr()).collect();
+        assert_eq!(firsts, want);
+        assert_eq!(slot_of, vec![0, 1, 0, 2, 1, 3, 0]);
+
+        made[3].set_result(Value::empty()).map_err(|_| ()).unwrap();
+        made[4].set_result(Value::empty()).map_err(|_| ()).unwrap();
+        let p = partition(&fs);
+        assert_eq!(p.done, vec![true, false, true, false, false, true, true]);
+        assert_eq!(p.n_done, 2);
+        assert!(!p.all_done);
     }
 
     #[test]
