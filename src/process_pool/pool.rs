@@ -815,9 +815,12 @@ impl Manager {
                     };
                     let item = call.items.pop_front().expect("calls are never empty");
                     if item.id != msg.task_id {
+                        let running = item.id;
+                        // Keep it assigned: the break fails it (B3).
+                        call.items.push_front(item);
                         return Err(wire::WireError(format!(
-                            "result for task {} while task {} runs",
-                            msg.task_id, item.id
+                            "result for task {} while task {running} runs",
+                            msg.task_id
                         )));
                     }
                     if call.items.is_empty() {

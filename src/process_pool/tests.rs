@@ -193,3 +193,52 @@ fn values_of_every_size_come_back_whole() {
     }
     ex.shutdown(true, false).unwrap();
 }
+
+/// Publishes, through this worker's own result ring (found in
+/// /proc/self/maps), a value `RESULT` for a task id that is not running,
+/// then succeeds: the manager reads a result for the wrong task.
+unsafe extern "C" fn forge_result(_task: *mut c_void, _arg: *const c_void, _len: usize) -> i32 {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return 1;
+    };
+    let Some(base) = maps
+        .lines()
+        .find(|l| l.contains("libfutures-results"))
+        .and_then(|l| l.split('-').next())
+        .and_then(|a| usize::from_str_radix(a, 16).ok())
+    else {
+        return 2;
+    };
+    let frame = wire::result_value_head(u64::MAX, false, 0);
+    // SAFETY: `base` is this worker's ring mapping: `head` (a u64) at its
+    // start, the data area one page further; only this process writes
+    // either, and the frame fits before the end of the data area (the ring
+    // has carried a few dozen bytes so far).
+    unsafe {
+        let head = &*(base as *const std::sync::atomic::AtomicU64);
+        let h = head.load(Ordering::Relaxed);
+        let at = (h % ring::RING_BYTES as u64) as usize;
+        let data = (base + 4096) as *mut u8;
+        std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(at), frame.len());
+        head.store(h + frame.len() as u64, Ordering::SeqCst);
+    }
+    0
+}
+
+#[test]
+fn a_result_for_the_wrong_task_fails_the_running_one() {
+    // B3/B6: a result the manager cannot match breaks the pool, and the
+    // item that was running fails with it instead of being dropped while
+    // still RUNNING (its reader would wait forever).
+    let ex = pool(StartMethod::ForkServer, CrashPolicy::BreakPool);
+    let f = ex
+        .submit(Task {
+            func: forge_result,
+            arg: crate::executor::Arg::new(std::ptr::null(), 0, None),
+        })
+        .unwrap_or_else(|_| panic!("submit refused"));
+    let soon = Some(Instant::now() + Duration::from_secs(20));
+    assert!(f.wait_until(soon), "the running item was never completed");
+    assert_eq!(failure_of(&f), Status::BrokenPool);
+    ex.shutdown(true, false).unwrap();
+}
