@@ -90,7 +90,7 @@ static fut_status scen_submit(fut_executor *ex, scen_arg a, fut_future **out) {
 
 /* E1, F8, X3: submit returns a pending future; its result is the task's value. */
 static void scen_submit_result(scen_make_fn make) {
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = make(2);
     CHECK(ex != NULL);
     atomic_store(&scen_drops, 0);
@@ -110,7 +110,7 @@ static void scen_submit_result(scen_make_fn make) {
     CHECK_OK(fut_executor_shutdown(ex, true, false));
     CHECK_EQ(atomic_load(&scen_drops), N); /* arg_drop once per task */
     fut_executor_release(ex);
-    CHECK_EQ(count_threads(), base); /* E4: no pool thread left */
+    CHECK_EQ(threads_after_join(base), base); /* E4: no pool thread left */
 }
 
 /* X1, F7, B8: a failing task fails its own future only; the pool goes on. */
@@ -282,7 +282,7 @@ static void *scen_release_later(void *p) {
 /* E3, E4: shutdown(wait=true) returns once every accepted task finished and
  * every pool thread was joined. */
 static void scen_shutdown_wait(scen_make_fn make) {
-    int base = count_threads();
+    int base = baseline_threads();
     test_pipe gate = pipe_open();
     fut_executor *ex = make(2);
     enum { N = 6 };
@@ -307,7 +307,7 @@ static void scen_shutdown_wait(scen_make_fn make) {
     }
     pthread_join(t, NULL);
     tu_latch_destroy(&c.go);
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
     CHECK_OK(fut_executor_shutdown(ex, true, false)); /* E3: again */
     fut_executor_release(ex);
     pipe_close(&gate);
@@ -387,7 +387,7 @@ static void *scen_wait_thread(void *p) {
  * running work finishes. */
 static void scen_cancel_futures(scen_make_fn make) {
     test_pipe gate = pipe_open(), started = pipe_open();
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = make(1);
     atomic_store(&scen_drops, 0);
     atomic_store(&scen_callbacks, 0);
@@ -430,7 +430,7 @@ static void scen_cancel_futures(scen_make_fn make) {
     CHECK_EQ(atomic_load(&scen_callbacks), N);
     CHECK_EQ(atomic_load(&scen_drops), N + 1); /* exactly once each */
     pthread_join(t, NULL);
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
     tu_latch_destroy(&w.done);
     fut_future_release(blocker);
     fut_executor_release(ex);
@@ -512,7 +512,7 @@ static void *scen_sd_thread(void *p) {
     return NULL;
 }
 static void scen_shutdown_from_many_threads(scen_make_fn make) {
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = make(3);
     enum { N = 30, T = 4 };
     fut_future *fs[N];
@@ -536,7 +536,7 @@ static void scen_shutdown_from_many_threads(scen_make_fn make) {
         CHECK_EQ(result_i64(fs[i]), (int64_t)i * i);
         fut_future_release(fs[i]);
     }
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
     fut_executor_release(ex);
 }
 
@@ -544,7 +544,7 @@ static void scen_shutdown_from_many_threads(scen_make_fn make) {
  * completed: releasing ours right after submit is fine and callbacks still
  * run; the last executor release is shutdown(wait=true). */
 static void scen_release_early(scen_make_fn make) {
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = make(2);
     atomic_store(&scen_callbacks, 0);
     atomic_store(&scen_drops, 0);
@@ -558,7 +558,7 @@ static void scen_release_early(scen_make_fn make) {
     fut_executor_release(ex); /* joins: every task ran */
     CHECK_EQ(atomic_load(&scen_callbacks), (long)n);
     CHECK_EQ(atomic_load(&scen_drops), (long)n);
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
 }
 
 /* E1, E3, E4, X6: 8 threads submit 10,000 tasks each while a shutdown races
@@ -594,7 +594,7 @@ static void *scen_stress_thread(void *p) {
 enum { SCEN_STRESS_MAX_THREADS = 8 };
 static void scen_stress_race(scen_make_fn make, size_t workers, int T, size_t per,
                              bool cancel_futures) {
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = make(workers);
     struct scen_stress s[SCEN_STRESS_MAX_THREADS];
     pthread_t t[SCEN_STRESS_MAX_THREADS];
@@ -627,7 +627,7 @@ static void scen_stress_race(scen_make_fn make, size_t workers, int T, size_t pe
         free(s[i].fs);
     }
     CHECK(accepted >= (size_t)T * (per - per / 10));
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
     tu_latch_destroy(&near_end);
     fut_executor_release(ex);
 }

@@ -98,6 +98,21 @@ static inline int wait_threads_at_most(int n, int64_t timeout_ns) {
     return 1;
 }
 
+/* Thread counts around a join. pthread_join, and so a pool's
+ * shutdown(wait=true), returns when the kernel clears the thread's id, a
+ * moment before the thread leaves /proc/self/task: a count taken right after
+ * a join may still include it. Between tests only the main thread runs, so a
+ * test takes its baseline once the count is down to 1 (or, if it never gets
+ * there, the count after 5 s), and checks that a shutdown left no thread
+ * with threads_after_join(base): the count once it is down to `base`, or
+ * after 5 s (a leaked thread never leaves). */
+static inline int threads_after_join(int base) {
+    wait_threads_at_most(base, 5 * TU_SEC);
+    return count_threads();
+}
+
+static inline int baseline_threads(void) { return threads_after_join(1); }
+
 /* Counts threads whose name (comm) starts with `prefix`; if `names` is not
  * NULL, appends each full name and a space to it (capacity cap). */
 static inline int threads_named(const char *prefix, char *names, size_t cap) {

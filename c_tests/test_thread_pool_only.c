@@ -63,7 +63,7 @@ static int32_t task_noop(fut_task *t, const void *arg, size_t len) {
 /* ---- T2, T6, X17: no thread before the first submit; names ---------------------- */
 
 TEST(test_names_and_lazy_start) {
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = pool_named(4, "worker");
     CHECK_EQ(count_threads(), base); /* T2: none yet */
     fut_future *f;
@@ -74,7 +74,7 @@ TEST(test_names_and_lazy_start) {
     fut_future_release(f);
     CHECK_EQ(count_threads(), base + 1);
     fut_executor_release(ex);
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
 
     /* Default prefix: futpool-<k>_<n>. */
     CHECK_OK(fut_thread_pool_new(NULL, &ex));
@@ -114,13 +114,13 @@ TEST(test_names_and_lazy_start) {
     }
     fut_executor_release(ex);
     gate_destroy(&g);
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
 }
 
 /* ---- T3: idle accounting ----------------------------------------------------- */
 
 TEST(test_sequential_rounds_use_one_thread) {
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = pool_named(8, "seqpool");
     size_t rounds = tu_scaled(500, 50);
     for (size_t i = 0; i < rounds; i++) {
@@ -132,12 +132,12 @@ TEST(test_sequential_rounds_use_one_thread) {
     CHECK_EQ(threads_named("seqpool_", NULL, 0), 1);
     CHECK_EQ(count_threads(), base + 1);
     CHECK_OK(fut_executor_shutdown(ex, true, false));
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
     fut_executor_release(ex);
 }
 
 TEST(test_burst_creates_max_workers) {
-    int base = count_threads();
+    int base = baseline_threads();
     enum { MAXW = 3, N = 10 };
     fut_executor *ex = pool_named(MAXW, "burst");
     struct gate g;
@@ -154,7 +154,7 @@ TEST(test_burst_creates_max_workers) {
     }
     CHECK_EQ(count_threads(), base + MAXW); /* T2: none retires before shutdown */
     CHECK_OK(fut_executor_shutdown(ex, true, false));
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
     fut_executor_release(ex);
     gate_destroy(&g);
 }
@@ -181,7 +181,7 @@ static size_t expected_default_workers(void) {
 }
 
 TEST(test_max_workers_default) {
-    int base = count_threads();
+    int base = baseline_threads();
     size_t want = expected_default_workers();
     fut_executor *ex = pool_named(0, "dflt");
     size_t n = want + 5;
@@ -199,7 +199,7 @@ TEST(test_max_workers_default) {
     free(fs);
     fut_executor_release(ex);
     gate_destroy(&g);
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
 }
 
 TEST(test_options_validation) {
@@ -313,7 +313,7 @@ static int32_t init_fails(const void *arg, size_t len) {
 }
 
 TEST(test_initializer_failure_breaks_pool) {
-    int base = count_threads();
+    int base = baseline_threads();
     log_text[0] = 0;
     fut_set_log_hook(capture_log, NULL);
     fut_thread_pool_options o;
@@ -353,7 +353,7 @@ TEST(test_initializer_failure_breaks_pool) {
     pthread_mutex_lock(&log_mu);
     CHECK(strstr(log_text, "initializer failed (initializer returned 5)") != NULL);
     pthread_mutex_unlock(&log_mu);
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
 }
 
 /* ---- B12, X18: no self-join -------------------------------------------------- */
@@ -375,7 +375,7 @@ static int32_t task_shutdown_self(fut_task *t, const void *arg, size_t len) {
 }
 
 TEST(test_shutdown_wait_from_task) {
-    int base = count_threads();
+    int base = baseline_threads();
     struct self_ctx c = {.ex = pool_named(2, "selfsd")};
     fut_future *f, *g;
     struct gate gate;
@@ -390,7 +390,7 @@ TEST(test_shutdown_wait_from_task) {
     tu_latch_count_down(&gate.go); /* the other worker still finishes its task */
     CHECK_OK(fut_future_result(g, TU_LONG_TIMEOUT_NS, NULL, NULL));
     CHECK_OK(fut_executor_shutdown(c.ex, true, false));
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
     fut_future_release(f);
     fut_future_release(g);
     fut_executor_release(c.ex);
@@ -406,7 +406,7 @@ static void cb_shutdown_self(fut_future *f, void *user) {
 }
 
 TEST(test_shutdown_wait_from_worker_callback) {
-    int base = count_threads();
+    int base = baseline_threads();
     struct self_ctx c = {.ex = pool_named(1, "cbsd"), .st = -100};
     gate_init(&c.g, 1);
     fut_future *f;
@@ -419,7 +419,7 @@ TEST(test_shutdown_wait_from_worker_callback) {
     CHECK(c.ran);
     CHECK(!pthread_equal(c.thread, pthread_self())); /* F13: ran on the worker */
     CHECK_ST(c.st, FUT_ERR_WOULD_DEADLOCK);
-    CHECK_EQ(count_threads(), base);
+    CHECK_EQ(threads_after_join(base), base);
     fut_future_release(f);
     fut_executor_release(c.ex);
     gate_destroy(&c.g);
@@ -436,7 +436,7 @@ static int32_t task_release_last(fut_task *t, const void *arg, size_t len) {
 }
 
 TEST(test_last_release_from_task) {
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = pool_named(1, "lastrel");
     struct self_ctx c = {.ex = fut_executor_retain(ex)};
     gate_init(&c.g, 1);
@@ -464,7 +464,7 @@ static void cb_release_last(fut_future *f, void *user) {
 }
 
 TEST(test_last_release_from_worker_callback) {
-    int base = count_threads();
+    int base = baseline_threads();
     fut_executor *ex = pool_named(1, "cbrel");
     struct self_ctx c = {.ex = ex};
     gate_init(&c.g, 1);
