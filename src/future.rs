@@ -496,28 +496,49 @@ impl Future {
     }
 
     fn complete(&self, outcome: Outcome) -> Result<(), Outcome> {
-        let inner = self.core().body.lock();
-        let to = match outcome {
-            Outcome::Error(_) => SNAP_FAILED,
-            Outcome::Value(_) => SNAP_FINISHED,
-        };
-        if !self.leave_live_state_locked(&inner, to) {
+        let mut inner = self.core().body.lock();
+        let state = self.snapshot();
+        if state != SNAP_PENDING && state != SNAP_RUNNING {
             return Err(outcome);
         }
-        let body = match outcome {
-            Outcome::Value(v) => Body::Value(v),
-            Outcome::Error(e) => Body::Error(e),
+        let (to, body) = match outcome {
+            Outcome::Value(v) => (SNAP_FINISHED, Body::Value(v)),
+            Outcome::Error(e) => (SNAP_FAILED, Body::Error(e)),
         };
-        self.finish_locked(inner, body);
+        // The outcome goes in before the state says FINISHED or FAILED, so
+        // that readers who see either read it without the lock
+        // (`finished_body`). Under the lock only PENDING→RUNNING can happen
+        // meanwhile, so the move to done cannot fail.
+        let listeners = std::mem::replace(&mut *inner, body);
+        let moved = self.leave_live_state_locked(&inner, to);
+        debug_assert!(moved, "a live future under its lock stays live");
+        self.wake_and_call(inner, listeners);
         Ok(())
     }
 
-    /// Completes a move to a done state, made under `inner`'s lock: stores
-    /// the outcome, notifies waiters and readers under the lock, then runs
-    /// the callbacks outside it on a reference of our own.
+    /// The body of a FINISHED or FAILED future, read without the lock: its
+    /// outcome was stored before that state (`complete`), and a done
+    /// future's body is never written again until the future is freed.
+    fn finished_body(&self) -> Option<&Body> {
+        match self.snapshot() {
+            // SAFETY: see above: nothing writes the body any more, and
+            // `self` keeps the future alive while the reference is used.
+            SNAP_FINISHED | SNAP_FAILED => Some(unsafe { &*self.core().body.data_ptr() }),
+            _ => None,
+        }
+    }
+
+    /// Completes a move to a cancelled state, made under `inner`'s lock:
+    /// stores the outcome, then `wake_and_call`.
     fn finish_locked(&self, mut inner: parking_lot::MutexGuard<'_, Body>, outcome: Body) {
-        let failed = matches!(outcome, Body::Error(_));
         let listeners = std::mem::replace(&mut *inner, outcome);
+        self.wake_and_call(inner, listeners);
+    }
+
+    /// Notifies the waiters among `listeners` and the blocked readers under
+    /// the lock, then runs the callbacks outside it on a reference of our own.
+    fn wake_and_call(&self, inner: parking_lot::MutexGuard<'_, Body>, listeners: Body) {
+        let failed = matches!(*inner, Body::Error(_));
         for l in listeners.listeners() {
             if let Listener::Waiter(w, token) = l {
                 w.notify(*token, failed);
@@ -584,6 +605,11 @@ impl Future {
 
     pub(crate) fn remove_waiter(&self, waiter: &Arc<Waiter>) {
         let mut inner = self.core().body.lock();
+        if self.done() {
+            // Its waiters went when it became done; and readers may be
+            // reading a finished body without the lock (`finished_body`).
+            return;
+        }
         inner.retain(|l| !matches!(l, Listener::Waiter(w, _) if Arc::ptr_eq(w, waiter)));
     }
 
@@ -627,11 +653,10 @@ impl Future {
         if !self.wait_until(deadline) {
             return Err(Status::Timeout);
         }
-        let inner = self.core().body.lock();
-        match &*inner {
-            Body::Cancelled => Err(Status::Cancelled),
-            Body::Value(v) => Ok((v.ptr(), v.len())),
-            Body::Error(e) => Err(e.kind),
+        match self.finished_body() {
+            Some(Body::Value(v)) => Ok((v.ptr(), v.len())),
+            Some(Body::Error(e)) => Err(e.kind),
+            _ if self.cancelled() => Err(Status::Cancelled),
             _ => Err(Status::Internal),
         }
     }
@@ -642,16 +667,10 @@ impl Future {
         if !self.wait_until(deadline) {
             return Err(Status::Timeout);
         }
-        let inner = self.core().body.lock();
-        match &*inner {
-            Body::Cancelled => Err(Status::Cancelled),
-            Body::Value(_) => Ok(None),
-            Body::Error(e) => {
-                let rec: *const ErrorRecord = &**e;
-                // SAFETY: a finished future's outcome is never replaced or freed
-                // before the future itself, and `self` keeps the future alive.
-                Ok(Some(unsafe { &*rec }))
-            }
+        match self.finished_body() {
+            Some(Body::Value(_)) => Ok(None),
+            Some(Body::Error(e)) => Ok(Some(&**e)),
+            _ if self.cancelled() => Err(Status::Cancelled),
             _ => Err(Status::Internal),
         }
     }

@@ -12,6 +12,16 @@ pub(crate) fn borrow(f: *const fut_future) -> Result<ManuallyDrop<Future>, Statu
     Future::borrow_raw(f as *const c_void).ok_or(Status::InvalidArgument)
 }
 
+/// The deadline of a wait on `f`; none needed when `f` is done, which spares
+/// reading the clock on that common path.
+fn deadline_unless_done(f: &Future, timeout_ns: i64) -> Option<std::time::Instant> {
+    if f.done() {
+        None
+    } else {
+        crate::deadline_after_ns(timeout_ns)
+    }
+}
+
 /// Gives one reference to C.
 pub(crate) fn to_c(f: Future) -> *mut fut_future {
     f.into_raw() as *mut fut_future
@@ -120,7 +130,7 @@ pub unsafe extern "C" fn fut_future_result(
 ) -> fut_status {
     guard(|| {
         let f = borrow(f)?;
-        let (p, n) = f.result(crate::deadline_after_ns(timeout_ns))?;
+        let (p, n) = f.result(deadline_unless_done(&f, timeout_ns))?;
         if !ptr.is_null() {
             // SAFETY: non-NULL output pointer provided by the caller.
             unsafe { *ptr = p };
@@ -144,7 +154,7 @@ pub unsafe extern "C" fn fut_future_exception(
 ) -> fut_status {
     guard(|| {
         let f = borrow(f)?;
-        let info = match f.exception(crate::deadline_after_ns(timeout_ns))? {
+        let info = match f.exception(deadline_unless_done(&f, timeout_ns))? {
             None => fut_error_info {
                 kind: FUT_OK,
                 code: 0,
