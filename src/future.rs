@@ -230,10 +230,12 @@ pub struct FutureCore {
     /// scans over many futures (W4) need no lock, each load is one
     /// consistent state (F3).
     state: AtomicU8,
-    /// Whether readers spin before parking: set by executors whose running
-    /// tasks complete in-process (the thread pool), not for process-pool
-    /// futures, which are RUNNING from dispatch and complete only after a
-    /// round trip through a worker process.
+    /// Whether readers spin before parking: set by the executors, whose
+    /// RUNNING tasks often complete within microseconds (a thread-pool task;
+    /// a process-pool task, RUNNING from dispatch, whose result the manager
+    /// thread reads as soon as the worker publishes it). A reader that does
+    /// not park also spares the completing thread a kernel wake-up. Not for
+    /// promises: nothing says when their producer will complete them.
     spin_on_wait: bool,
 }
 
@@ -292,7 +294,7 @@ impl Future {
     }
 
     /// A new PENDING future whose readers spin briefly before parking while
-    /// it runs (for executors that complete tasks on their own threads).
+    /// it runs (for executors, see `FutureCore::spin_on_wait`).
     pub fn with_spin_on_wait(spin_on_wait: bool) -> Future {
         let core = FutureCore {
             body: Mutex::new(Body::NoListener),

@@ -166,7 +166,7 @@ impl Executor for ProcessPool {
         let id = self.next_id();
         let mut frame = wire::CallBuilder::new(func, 1, bytes.len());
         let arg = frame.push(id, bytes);
-        let future = Future::new();
+        let future = Future::with_spin_on_wait(true);
         let call = CallReq {
             func,
             frame: Arc::new(frame.finish()),
@@ -223,7 +223,7 @@ impl Executor for ProcessPool {
                     // SAFETY: the caller of map promises `arg_len` readable bytes.
                     unsafe { std::slice::from_raw_parts(item.arg as *const u8, item.arg_len) }
                 };
-                let future = Future::new();
+                let future = Future::with_spin_on_wait(true);
                 futures.push(future.clone());
                 let arg = frame.push(id, bytes);
                 works.push(Work { id, future, arg });

@@ -360,6 +360,10 @@ thread_local! {
 }
 
 /// The manager thread's body. Reports the start (forks) through `started`.
+/// How long the manager looks for results before it sleeps, while work is
+/// out (see `poll_once`).
+const MANAGER_SPIN: std::time::Duration = std::time::Duration::from_micros(30);
+
 pub(crate) fn run(shared: Arc<Shared>, cfg: ManagerConfig, started: super::StartSender) {
     MANAGER_OF.with(|m| m.set(Arc::as_ptr(&shared) as usize));
     let mut m = Manager {
@@ -910,6 +914,23 @@ impl Manager {
                     add(p, libc::POLLIN, Ev::Pid(i));
                 }
             }
+        }
+        // While a worker has work, results usually follow within
+        // microseconds: look at the rings (and for new submissions) for a
+        // moment before paying a kernel wake-up per result. An idle pool
+        // does not spin (nothing assigned).
+        if self
+            .workers
+            .iter()
+            .any(|w| w.dead.is_none() && !w.assigned.is_empty())
+        {
+            crate::spin_until(MANAGER_SPIN, None, || {
+                self.shared.wake_flag.load(Ordering::Relaxed)
+                    || self
+                        .workers
+                        .iter()
+                        .any(|w| w.dead.is_none() && w.ring.has_data())
+            });
         }
         // Ask every worker for a token before sleeping; do not sleep when
         // one has published results already.
