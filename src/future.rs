@@ -12,6 +12,9 @@
 //! compare-and-swap, so an executor starting a task takes no lock. Under the
 //! lock, then, the state can still move from PENDING to RUNNING: code there
 //! that leaves PENDING does so by compare-and-swap too.
+//! A finished future's outcome is stored before the state says FINISHED or
+//! FAILED and never written again, so a reader who sees either state reads
+//! it without the lock.
 
 use crate::handle::{Pool, Shared};
 use crate::status::{ErrorRecord, Status};
