@@ -18,6 +18,11 @@ pub struct TaskContext<'a> {
 pub type TaskFn =
     unsafe extern "C" fn(task: *mut c_void, arg: *const c_void, arg_len: usize) -> i32;
 
+/// A worker initializer, `int32_t (*)(const void *arg, size_t arg_len)`,
+/// run once in every worker (thread or process) before its first task:
+/// 0 is success, anything else breaks the pool.
+pub type InitFn = unsafe extern "C" fn(arg: *const c_void, arg_len: usize) -> i32;
+
 /// A task's argument: borrowed bytes with an optional destructor that runs
 /// exactly once (after the task ran, or when it was cancelled or refused
 /// after the executor took ownership).

@@ -7,6 +7,11 @@
 //! `ForkMutex`es: `pthread_atfork` handlers take every one before the fork,
 //! release them in the parent and re-initialise them in the (single-threaded)
 //! child. Pools (thread and process) themselves do not carry over into a child.
+//!
+//! This file is the library's one fork mechanism: handlers installed once,
+//! when the library is loaded, and a fork generation bumped by the child
+//! handler. Anything made before a fork (a pool, a handle registry) records
+//! the generation it was made in and, seeing another, knows it is in a child.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
@@ -27,6 +32,16 @@ static N_LOCKS: AtomicUsize = AtomicUsize::new(0);
 static ON_LOAD: extern "C" fn() = on_load;
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// How many forks separate this process from the one that loaded the
+/// library (0 in the original process).
+static GENERATION: AtomicUsize = AtomicUsize::new(0);
+
+/// The current fork generation: an object that recorded another one was made
+/// in an ancestor process and has no threads here.
+pub(crate) fn generation() -> usize {
+    GENERATION.load(Ordering::Relaxed)
+}
 
 extern "C" fn on_load() {
     install();
@@ -142,6 +157,7 @@ extern "C" fn release_in_parent() {
 }
 
 extern "C" fn reset_in_child() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
     for m in registered() {
         // SAFETY: the child has one thread, which holds every registered lock
         // (taken in `prepare`); re-initialising is the documented way to get

@@ -18,8 +18,8 @@
 
 use crate::handle::{Pool, Shared};
 use crate::status::{ErrorRecord, Status};
+use crate::sync::{Condvar, Mutex};
 use crate::waiter::Waiter;
-use parking_lot::{Condvar, Mutex};
 use std::ffi::c_void;
 use std::fmt;
 use std::mem::ManuallyDrop;
@@ -535,14 +535,14 @@ impl Future {
 
     /// Completes a move to a cancelled state, made under `inner`'s lock:
     /// stores the outcome, then `wake_and_call`.
-    fn finish_locked(&self, mut inner: parking_lot::MutexGuard<'_, Body>, outcome: Body) {
+    fn finish_locked(&self, mut inner: crate::sync::MutexGuard<'_, Body>, outcome: Body) {
         let listeners = std::mem::replace(&mut *inner, outcome);
         self.wake_and_call(inner, listeners);
     }
 
     /// Notifies the waiters among `listeners` and the blocked readers under
     /// the lock, then runs the callbacks outside it on a reference of our own.
-    fn wake_and_call(&self, inner: parking_lot::MutexGuard<'_, Body>, listeners: Body) {
+    fn wake_and_call(&self, inner: crate::sync::MutexGuard<'_, Body>, listeners: Body) {
         let failed = matches!(*inner, Body::Error(_));
         for l in listeners.listeners() {
             if let Listener::Waiter(w, token) = l {

@@ -6,6 +6,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod completion_queue;
+pub mod cpus;
 pub mod executor;
 pub mod ffi;
 mod fork;
@@ -14,6 +15,7 @@ mod handle;
 pub mod log;
 pub mod process_pool;
 pub mod status;
+pub(crate) mod sync;
 pub mod thread_pool;
 pub mod waiter;
 

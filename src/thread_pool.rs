@@ -30,13 +30,13 @@
 use crate::executor::{complete, run_task, Executor, Refused, Task, TaskContext};
 use crate::future::Future;
 use crate::status::{ErrorRecord, Status};
+use crate::sync::{Condvar, Mutex};
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// The largest `max_workers` a thread pool accepts (X17).
@@ -51,8 +51,7 @@ const POLL_PAUSES: u32 = 64;
 /// Linux keeps 15 bytes of a thread's name (plus the NUL).
 const THREAD_NAME_MAX: usize = 15;
 
-/// `int32_t (*)(const void *arg, size_t arg_len)`: 0 is success.
-pub type InitFn = unsafe extern "C" fn(arg: *const c_void, arg_len: usize) -> i32;
+pub use crate::executor::InitFn;
 
 /// A worker initializer and its argument.
 ///
@@ -140,79 +139,7 @@ pub struct ThreadPoolOptions {
 
 /// Python's ThreadPoolExecutor default: `min(32, usable CPUs + 4)` (T1).
 pub fn default_max_workers() -> usize {
-    (usable_cpus() + 4).min(32)
-}
-
-/// CPUs this process may use: its affinity mask, capped by the cgroup v2 CPU
-/// quota (`cpu.max`) of its cgroup and every ancestor; at least 1.
-pub fn usable_cpus() -> usize {
-    let affinity =
-        affinity_cpus().or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
-    let quota = cgroup_cpu_limit();
-    let n = match (affinity, quota) {
-        (Some(a), Some(q)) => a.min(q),
-        (Some(a), None) => a,
-        (None, Some(q)) => q,
-        (None, None) => 1,
-    };
-    n.max(1)
-}
-
-fn affinity_cpus() -> Option<usize> {
-    // SAFETY: cpu_set_t is plain data; zeroed is a valid empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, writable cpu_set_t of the size passed.
-    let rc =
-        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if rc != 0 {
-        return None; // more than 1024 CPUs, or no affinity support
-    }
-    // SAFETY: `set` was filled in by the kernel.
-    let n = unsafe { libc::CPU_COUNT(&set) };
-    usize::try_from(n).ok().filter(|&n| n > 0)
-}
-
-/// The tightest `cpu.max` quota on the path from this process's cgroup up to
-/// the root, rounded up to whole CPUs; None when unlimited or unknown.
-fn cgroup_cpu_limit() -> Option<usize> {
-    let root = std::path::Path::new("/sys/fs/cgroup");
-    let own = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
-        })
-        .unwrap_or_default();
-    let mut best: Option<usize> = None;
-    let mut rel = std::path::PathBuf::from(own.trim().trim_start_matches('/'));
-    loop {
-        if let Ok(text) = std::fs::read_to_string(root.join(&rel).join("cpu.max")) {
-            if let Some(n) = parse_cpu_max(&text) {
-                best = Some(best.map_or(n, |b| b.min(n)));
-            }
-        }
-        if !rel.pop() {
-            break;
-        }
-    }
-    best
-}
-
-/// Parses cgroup v2 `cpu.max` ("<quota> <period>" or "max <period>").
-fn parse_cpu_max(text: &str) -> Option<usize> {
-    let mut parts = text.split_whitespace();
-    let quota = parts.next()?;
-    if quota == "max" {
-        return None;
-    }
-    let quota: u64 = quota.parse().ok()?;
-    let period: u64 = parts.next().map_or(Some(100_000), |p| p.parse().ok())?;
-    if period == 0 || quota == 0 {
-        return None;
-    }
-    usize::try_from(quota.div_ceil(period))
-        .ok()
-        .map(|n| n.max(1))
+    (crate::cpus::usable_cpus() + 4).min(32)
 }
 
 /// `<prefix>_<index>`, the prefix cut (at a character boundary) so that the
@@ -229,15 +156,6 @@ pub fn thread_name(prefix: &str, index: usize) -> String {
 
 /// Counts thread pools in the process, for the default name prefix (T6).
 static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// Bumped in every forked child: a pool from before the fork has no threads
-/// there (T11) and refuses work instead of hanging.
-static FORK_GENERATION: AtomicUsize = AtomicUsize::new(0);
-static ATFORK: Once = Once::new();
-
-extern "C" fn after_fork_in_child() {
-    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
-}
 
 thread_local! {
     /// The pool whose worker this thread is (its `Inner` address), or 0.
@@ -321,10 +239,6 @@ impl ThreadPool {
             n if n > MAX_WORKERS_LIMIT => return Err(Status::InvalidArgument),
             n => n,
         };
-        ATFORK.call_once(|| {
-            // SAFETY: registers a child handler that only bumps an atomic.
-            unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-        });
         let number = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let prefix = match options.thread_name_prefix {
             Some(p) if !p.is_empty() => p.replace('\0', ""),
@@ -348,7 +262,7 @@ impl ThreadPool {
                 work: Condvar::new(),
                 threads: Mutex::new(Threads::default()),
                 joined: Condvar::new(),
-                fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
+                fork_generation: crate::fork::generation(),
             }),
         })
     }
@@ -399,7 +313,9 @@ impl Drop for Submitting<'_> {
 
 impl Inner {
     fn forked(&self) -> bool {
-        FORK_GENERATION.load(Ordering::Relaxed) != self.fork_generation
+        // A pool from before a fork has no threads in the child (T11): it
+        // refuses work instead of hanging.
+        crate::fork::generation() != self.fork_generation
     }
 
     fn on_own_thread(&self) -> bool {
@@ -782,13 +698,7 @@ mod tests {
     }
 
     #[test]
-    fn cpu_max_parsing() {
-        assert_eq!(parse_cpu_max("max 100000\n"), None);
-        assert_eq!(parse_cpu_max("200000 100000\n"), Some(2));
-        assert_eq!(parse_cpu_max("150000 100000"), Some(2));
-        assert_eq!(parse_cpu_max("50000 100000"), Some(1));
-        assert_eq!(parse_cpu_max("garbage"), None);
-        assert!(usable_cpus() >= 1);
+    fn default_size() {
         let d = default_max_workers();
         assert!((5..=32).contains(&d));
     }

@@ -7,7 +7,7 @@
 //! between them (W3), without holding every lock at once.
 
 use crate::future::Future;
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};

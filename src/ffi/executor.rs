@@ -6,7 +6,7 @@ use super::{guard, input_slice, non_null};
 use crate::executor::{Arg, Executor, Item, Map, MapEnd, Task};
 use crate::handle::{Pool, Shared};
 use crate::status::Status;
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 use std::ffi::c_void;
 use std::sync::Arc;
 

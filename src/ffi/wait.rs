@@ -6,8 +6,8 @@ use super::{guard, input_slice, non_null};
 use crate::future::Future;
 use crate::handle::Pool;
 use crate::status::Status;
+use crate::sync::Mutex;
 use crate::waiter::{AsCompleted, AsCompletedEnd, ReturnWhen};
-use parking_lot::Mutex;
 use std::mem::ManuallyDrop;
 
 static AS_COMPLETED: Pool<Mutex<AsCompleted>> = Pool::new(0x4655_5441);

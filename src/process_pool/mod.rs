@@ -24,7 +24,7 @@ mod worker;
 use crate::executor::{Executor, Item, Refused, Task, TaskFn};
 use crate::future::Future;
 use crate::status::Status;
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 use pool::{CallReq, ManagerConfig, Shared, Work};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -92,7 +92,7 @@ impl ProcessPool {
     /// forked the pool's first processes (or failed to).
     pub fn new(config: Config) -> Result<ProcessPool, Status> {
         let max_workers = match config.max_workers {
-            0 => sys::usable_cpus().min(MAX_WORKERS),
+            0 => crate::cpus::usable_cpus().min(MAX_WORKERS),
             n if n > MAX_WORKERS => return Err(Status::InvalidArgument),
             n => n,
         };
@@ -289,8 +289,8 @@ impl Drop for ProcessPool {
 /// thread handle for the host's own thread, which is never freed (a
 /// "possibly lost" block under valgrind for every C program).
 struct StartSignal {
-    report: parking_lot::Mutex<Option<Option<Result<(), i32>>>>,
-    ready: parking_lot::Condvar,
+    report: crate::sync::Mutex<Option<Option<Result<(), i32>>>>,
+    ready: crate::sync::Condvar,
 }
 
 pub(crate) struct StartSender(Arc<StartSignal>);
@@ -298,8 +298,8 @@ struct StartReceiver(Arc<StartSignal>);
 
 fn start_signal() -> (StartSender, StartReceiver) {
     let s = Arc::new(StartSignal {
-        report: parking_lot::Mutex::new(None),
-        ready: parking_lot::Condvar::new(),
+        report: crate::sync::Mutex::new(None),
+        ready: crate::sync::Condvar::new(),
     });
     (StartSender(Arc::clone(&s)), StartReceiver(s))
 }

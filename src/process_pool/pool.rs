@@ -29,7 +29,7 @@ use super::worker::{worker_main, RingSource, WorkerConfig, EXIT_INIT_FAILED};
 use super::{CrashPolicy, StartMethod};
 use crate::future::{Future, Value};
 use crate::status::{ErrorRecord, Status};
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,7 +1,7 @@
 //! The worker process: runs the initializer, then calls until told to stop.
 //!
 //! This code runs in a forked child. It touches no lock another thread of
-//! the parent may have held (no parking_lot mutex, no Rust stdout/stderr, no
+//! the parent may have held (no library mutex, no Rust stdout/stderr, no
 //! log hook); it reads calls with raw `read` from its call pipe, copies
 //! results into its shared result ring (atomics and a futex, no lock; one
 //! byte on the result pipe when the manager asked to be woken), may
@@ -15,8 +15,7 @@ use crate::executor::{run_task, Arg, Task, TaskContext, TaskFn, TaskOutcome};
 use std::ffi::c_void;
 use std::os::fd::RawFd;
 
-/// `int32_t (*)(const void *arg, size_t arg_len)`.
-pub type InitFn = unsafe extern "C" fn(arg: *const c_void, arg_len: usize) -> i32;
+pub use crate::executor::InitFn;
 
 /// What every worker of a pool needs; inherited through fork.
 pub(crate) struct WorkerConfig {

@@ -1,0 +1,197 @@
+//! The library's mutex and condition variable.
+//!
+//! Both sit on the standard library's futex-based primitives, whose whole
+//! state lives inside the object. `parking_lot` keeps a process-wide table of
+//! parked threads instead; a host thread that forks while another thread of
+//! the parent holds a bucket of that table leaves it locked forever in the
+//! child, so a pool created there hung on its first contended lock. With
+//! per-object state, a child that creates new pools touches nothing a parent
+//! thread may have held.
+//!
+//! The API is the small part of `parking_lot`'s the library uses: `lock`
+//! does not poison (a panic while holding a lock is caught at the FFI
+//! boundary and the data stays consistent at every unlock point), and
+//! `Condvar::wait` takes the guard by `&mut`.
+//!
+//! This module is also the one place to swap in a model checker's
+//! primitives.
+
+use std::cell::UnsafeCell;
+use std::ops::{Deref, DerefMut};
+use std::time::Instant;
+
+/// A mutual-exclusion lock over `T` that never poisons.
+pub struct Mutex<T: ?Sized> {
+    raw: std::sync::Mutex<()>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: `data` is reached only through a guard, which holds `raw`, so at
+// most one thread touches it at a time; `T: Send` lets it move between them.
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+// SAFETY: owning the mutex owns the `T`, which may move to another thread.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
+
+/// Holds a `Mutex` locked; unlocks when dropped.
+pub struct MutexGuard<'a, T: ?Sized> {
+    // Always `Some` except inside `Condvar::wait`, which lends it out.
+    raw: Option<std::sync::MutexGuard<'a, ()>>,
+    lock: &'a Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    pub const fn new(data: T) -> Self {
+        Mutex {
+            raw: std::sync::Mutex::new(()),
+            data: UnsafeCell::new(data),
+        }
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        let raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
+        MutexGuard {
+            raw: Some(raw),
+            lock: self,
+        }
+    }
+
+    /// The data, through exclusive access (no locking needed).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// The protected data, for callers that read it without the lock under
+    /// a protocol of their own (see `Future::finished_body`).
+    pub fn data_ptr(&self) -> *mut T {
+        self.data.get()
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the lock, so no one writes `data` now.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard holds the lock, and `&mut self` makes this the
+        // only reference made through it.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+/// The result of a timed wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// True when the deadline passed (the lock is held again either way).
+    pub fn timed_out(self) -> bool {
+        self.0
+    }
+}
+
+/// A condition variable used with `Mutex`.
+#[derive(Default)]
+pub struct Condvar {
+    raw: std::sync::Condvar,
+}
+
+impl Condvar {
+    pub const fn new() -> Self {
+        Condvar {
+            raw: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Unlocks, sleeps until notified (or spuriously), locks again.
+    pub fn wait<T: ?Sized>(&self, guard: &mut MutexGuard<'_, T>) {
+        let raw = guard.raw.take().expect("guard holds the lock");
+        let raw = self.raw.wait(raw).unwrap_or_else(|e| e.into_inner());
+        guard.raw = Some(raw);
+    }
+
+    /// `wait`, giving up at `deadline`.
+    pub fn wait_until<T: ?Sized>(
+        &self,
+        guard: &mut MutexGuard<'_, T>,
+        deadline: Instant,
+    ) -> WaitTimeoutResult {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let raw = guard.raw.take().expect("guard holds the lock");
+        let (raw, result) = self
+            .raw
+            .wait_timeout(raw, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        guard.raw = Some(raw);
+        WaitTimeoutResult(result.timed_out() && Instant::now() >= deadline)
+    }
+
+    pub fn notify_one(&self) {
+        self.raw.notify_one();
+    }
+
+    pub fn notify_all(&self) {
+        self.raw.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn wait_until_times_out_and_relocks() {
+        let m = Mutex::new(1);
+        let cv = Condvar::new();
+        let mut g = m.lock();
+        let r = cv.wait_until(&mut g, Instant::now() + Duration::from_millis(1));
+        assert!(r.timed_out());
+        *g += 1;
+        drop(g);
+        assert_eq!(*m.lock(), 2);
+    }
+
+    #[test]
+    fn notify_wakes_a_waiter() {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p = pair.clone();
+        let t = std::thread::spawn(move || {
+            *p.0.lock() = true;
+            p.1.notify_all();
+        });
+        let mut g = pair.0.lock();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !*g {
+            assert!(!pair.1.wait_until(&mut g, deadline).timed_out());
+        }
+        drop(g);
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_panic_under_the_lock_does_not_poison() {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let _ = std::thread::spawn(move || {
+            let _g = m2.lock();
+            panic!("holding the lock");
+        })
+        .join();
+        *m.lock() += 1;
+        assert_eq!(*m.lock(), 1);
+    }
+}
