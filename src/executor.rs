@@ -143,7 +143,7 @@ pub fn run_task(task: &Task, mut ctx: TaskContext<'_>) -> TaskOutcome {
             return TaskOutcome::Error(ErrorRecord::new(Status::TaskFailed, 0, "task panicked"))
         }
     };
-    if ret == crate::ffi::FUT_ERR_CANCELLED && ctx.cancel_requested() {
+    if ret == Status::Cancelled as i32 && ctx.cancel_requested() {
         return TaskOutcome::Cancelled;
     }
     if ret == 0 && ctx.error.is_none() {

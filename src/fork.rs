@@ -45,7 +45,7 @@ pub(crate) fn generation() -> usize {
 
 extern "C" fn on_load() {
     install();
-    crate::handle::register_pools_for_fork();
+    crate::future::register_for_fork();
     crate::log::register_for_fork();
 }
 

@@ -254,7 +254,13 @@ const SNAP_CANCELLED_NOTIFIED: u8 = 3;
 const SNAP_FINISHED: u8 = 4;
 const SNAP_FAILED: u8 = 5;
 
-pub(crate) static FUTURES: Pool<FutureCore> = Pool::new(0x4655_5446);
+static FUTURES: Pool<FutureCore> = Pool::new(0x4655_5446);
+
+/// Registers the futures' slot pool with the fork handlers (when the
+/// library is loaded).
+pub(crate) fn register_for_fork() {
+    FUTURES.register_for_fork();
+}
 
 /// A counted reference to a future. Cloning adds a reference; dropping the
 /// last reference to a future that is not done cancels it first (its
@@ -275,13 +281,17 @@ impl Drop for Future {
     fn drop(&mut self) {
         // SAFETY: `shared` is taken exactly once, here.
         let shared = unsafe { ManuallyDrop::take(&mut self.shared) };
-        shared.release_with(|s| {
-            let revived = Future {
-                shared: ManuallyDrop::new(s.clone()),
-            };
-            revived.abandon();
-        });
+        shared.release_with(abandon_last);
     }
+}
+
+/// What the last reference to a future does on its way out: cancel it if
+/// it is not done (running its callbacks), on a reference of its own.
+fn abandon_last(s: &Shared<FutureCore>) {
+    let revived = Future {
+        shared: ManuallyDrop::new(s.clone()),
+    };
+    revived.abandon();
 }
 
 impl Default for Future {
@@ -333,11 +343,12 @@ impl Future {
         })
     }
 
-    /// Takes back a reference given to C, if `p` is a live future handle.
-    pub(crate) fn from_raw(p: *const c_void) -> Option<Future> {
-        FUTURES.take(p as *const u8).map(|s| Future {
-            shared: ManuallyDrop::new(s),
-        })
+    /// Gives back a reference given to C (`into_raw`): false, and nothing
+    /// changes, if `p` is not a live future handle or holds no reference
+    /// any more (a double release). The last reference cancels a future
+    /// that is not done, as dropping it does.
+    pub(crate) fn release_raw(p: *const c_void) -> bool {
+        FUTURES.release_raw(p as *const u8, abandon_last)
     }
 
     pub fn ptr_eq(&self, other: &Future) -> bool {

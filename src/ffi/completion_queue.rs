@@ -122,5 +122,7 @@ pub extern "C" fn fut_completion_queue_wait(
 /// its descriptor) alive until they complete. NULL is ignored.
 #[no_mangle]
 pub extern "C" fn fut_completion_queue_release(q: *mut fut_completion_queue) {
-    guard_value((), || drop(QUEUES.take(q as *const u8)));
+    guard_value((), || {
+        QUEUES.release_raw(q as *const u8, |_| {});
+    });
 }

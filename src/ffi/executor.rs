@@ -31,12 +31,10 @@ fn borrow_executor(ex: *const fut_executor) -> Result<Arc<dyn Executor>, Status>
         .ok_or(Status::InvalidArgument)
 }
 
-/// Releases one executor reference; the last one shuts the pool down
-/// (wait = true; from one of its own threads without joining itself).
-fn release_executor(h: Shared<Arc<dyn Executor>>) {
-    h.release_with(|last| {
-        let _ = last.shutdown(true, false);
-    });
+/// What the last executor reference does: shut the pool down (wait = true;
+/// from one of its own threads without joining itself).
+fn shutdown_last(last: &Shared<Arc<dyn Executor>>) {
+    let _ = last.shutdown(true, false);
 }
 
 /// Schedules `fn(task, arg, arg_len)` on `ex`; `*out` receives the future.
@@ -165,7 +163,9 @@ pub unsafe extern "C" fn fut_map_next(m: *mut fut_map, out: *mut *mut fut_future
 /// already running finish and are discarded). NULL is ignored.
 #[no_mangle]
 pub extern "C" fn fut_map_release(m: *mut fut_map) {
-    super::guard_value((), || drop(MAPS.take(m as *const u8)));
+    super::guard_value((), || {
+        MAPS.release_raw(m as *const u8, |_| {});
+    });
 }
 
 /// Stops `ex` accepting work (idempotent, any thread). `cancel_futures`
@@ -199,8 +199,6 @@ pub extern "C" fn fut_executor_retain(ex: *mut fut_executor) -> *mut fut_executo
 #[no_mangle]
 pub extern "C" fn fut_executor_release(ex: *mut fut_executor) {
     super::guard_value((), || {
-        if let Some(h) = EXECUTORS.take(ex as *const u8) {
-            release_executor(h);
-        }
+        EXECUTORS.release_raw(ex as *const u8, shutdown_last);
     });
 }

@@ -73,7 +73,9 @@ pub extern "C" fn fut_future_retain(f: *mut fut_future) -> *mut fut_future {
 /// invalid handle is ignored.
 #[no_mangle]
 pub extern "C" fn fut_future_release(f: *mut fut_future) {
-    guard_value((), || drop(Future::from_raw(f as *const c_void)));
+    guard_value((), || {
+        Future::release_raw(f as *const c_void);
+    });
 }
 
 /// Cancels a PENDING future: waiters wake at once, its callbacks run on this

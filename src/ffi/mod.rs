@@ -30,8 +30,14 @@ pub use wait::*;
 
 use crate::status::Status;
 
-/// Registers the C API's handle pools with the fork handlers.
-pub(crate) fn register_pools_for_fork() {
+/// Registers the C API's handle pools with the fork handlers when the
+/// library is loaded (like `fork.rs`, before any thread of the library
+/// exists; the core does not know the skin's pools).
+#[used]
+#[link_section = ".init_array"]
+static ON_LOAD: extern "C" fn() = register_pools_for_fork;
+
+extern "C" fn register_pools_for_fork() {
     wait::register_pools_for_fork();
     completion_queue::register_pools_for_fork();
     executor::register_pools_for_fork();

@@ -135,5 +135,7 @@ pub unsafe extern "C" fn fut_as_completed_next(
 /// not yielded. NULL or an invalid handle is ignored.
 #[no_mangle]
 pub extern "C" fn fut_as_completed_release(it: *mut fut_as_completed) {
-    super::guard_value((), || drop(AS_COMPLETED.take(it as *const u8)));
+    super::guard_value((), || {
+        AS_COMPLETED.release_raw(it as *const u8, |_| {});
+    });
 }
