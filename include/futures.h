@@ -80,7 +80,10 @@ typedef struct fut_future fut_future;
 typedef struct fut_map fut_map;
 
 /**
- * The context of a running task, valid only during the task call.
+ * The context of a running task: valid only on the task's own thread during
+ * the task call. Any other `fut_task *` (kept after the task returned,
+ * passed to another thread, made up) is refused with
+ * `FUT_ERR_INVALID_ARGUMENT` and never dereferenced.
  */
 typedef struct fut_task fut_task;
 
@@ -632,9 +635,11 @@ fut_status fut_future_exception(struct fut_future *f,
 fut_status fut_future_add_done_callback(struct fut_future *f, fut_done_fn cb, void *user);
 
 /**
- * For executors: moves a PENDING future to RUNNING and answers true (run
- * the task), or answers false for a cancelled one (skip it). Any other state
- * is a bug of the executor: it is logged and answered false.
+ * For executors written in C, on futures from `fut_future_new`: moves a
+ * PENDING future to RUNNING and answers true (run the task), or answers
+ * false for a cancelled one (skip it). Any other state is a bug of the
+ * executor: it is logged and answered false. A future made by one of the
+ * library's pools belongs to its pool: refused (false, logged, unchanged).
  */
 bool fut_future_set_running_or_notify_cancel(struct fut_future *f);
 

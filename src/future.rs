@@ -46,8 +46,19 @@ unsafe impl Send for Value {}
 unsafe impl Sync for Value {}
 
 impl Value {
+    /// The crate's own constructor; its callers uphold `from_raw`'s contract.
+    pub(crate) fn new(ptr: *mut c_void, len: usize, drop: Option<DropFn>) -> Value {
+        Value { ptr, len, drop }
+    }
+
     /// Takes ownership of `ptr` (destroyed with `drop`, if any).
-    pub fn new(ptr: *mut c_void, len: usize, drop: Option<DropFn>) -> Value {
+    ///
+    /// # Safety
+    /// `drop`, if given, may be called once with `ptr`, from any thread,
+    /// whenever the value is dropped; readers of the value (and a process
+    /// pool, which copies `len` bytes from `ptr`) may rely on `ptr` pointing
+    /// to `len` readable bytes until then.
+    pub unsafe fn from_raw(ptr: *mut c_void, len: usize, drop: Option<DropFn>) -> Value {
         Value { ptr, len, drop }
     }
 
@@ -132,11 +143,12 @@ impl State {
 pub type Callback = Box<dyn FnOnce(&Future) + Send>;
 
 /// A C done-callback, `void (*)(fut_future *f, void *user)`, kept as two
-/// words rather than boxed: registering one allocates nothing.
+/// words rather than boxed: registering one allocates nothing. Built only by
+/// the C skin, from what the host registered.
 #[derive(Clone, Copy)]
-pub struct RawCallback {
-    pub func: unsafe extern "C" fn(future: *mut c_void, user: *mut c_void),
-    pub user: *mut c_void,
+pub(crate) struct RawCallback {
+    pub(crate) func: unsafe extern "C" fn(future: *mut c_void, user: *mut c_void),
+    pub(crate) user: *mut c_void,
 }
 
 // SAFETY: the host registers `user` for a callback that runs on whichever
@@ -240,6 +252,11 @@ pub struct FutureCore {
     /// not park also spares the completing thread a kernel wake-up. Not for
     /// promises: nothing says when their producer will complete them.
     spin_on_wait: bool,
+    /// Made by an executor, which alone starts it: the C API's
+    /// `fut_future_set_running_or_notify_cancel` refuses it (a future moved
+    /// to RUNNING behind the executor's back would be skipped by the worker
+    /// and stay RUNNING forever).
+    executor_owned: bool,
 }
 
 /// How long a reader spins on a running future before it parks, and how long
@@ -306,15 +323,27 @@ impl Future {
         Future::with_spin_on_wait(false)
     }
 
-    /// A new PENDING future whose readers spin briefly before parking while
-    /// it runs (for executors, see `FutureCore::spin_on_wait`).
+    /// A new PENDING future for an executor's task: executor-owned (only
+    /// the executor starts it), and its readers spin briefly before parking
+    /// while it runs (see `FutureCore::spin_on_wait`).
+    pub fn for_executor() -> Future {
+        Future::with_flags(true, true)
+    }
+
+    /// `with_spin_on_wait(true)` is `for_executor()` (the pools' name for
+    /// it); `false` is `new()`.
     pub fn with_spin_on_wait(spin_on_wait: bool) -> Future {
+        Future::with_flags(spin_on_wait, spin_on_wait)
+    }
+
+    fn with_flags(spin_on_wait: bool, executor_owned: bool) -> Future {
         let core = FutureCore {
             body: Mutex::new(Body::NoListener),
             cancel_requested: AtomicBool::new(false),
             readers: Condvar::new(),
             state: AtomicU8::new(SNAP_PENDING),
             spin_on_wait,
+            executor_owned,
         };
         Future {
             shared: ManuallyDrop::new(FUTURES.alloc(core)),
@@ -411,6 +440,11 @@ impl Future {
     /// True when the future finished with an error (not a cancellation).
     pub fn failed(&self) -> bool {
         self.snapshot() == SNAP_FAILED
+    }
+
+    /// True for a future made by an executor (`for_executor`).
+    pub fn executor_owned(&self) -> bool {
+        self.core().executor_owned
     }
 
     /// Whether `cancel()` was asked of this future while it was running.
@@ -585,7 +619,7 @@ impl Future {
     }
 
     /// `add_done_callback` for a C function and its user pointer.
-    pub fn add_raw_done_callback(&self, cb: RawCallback) {
+    pub(crate) fn add_raw_done_callback(&self, cb: RawCallback) {
         self.add_callback_listener(Listener::Raw(cb));
     }
 
@@ -872,6 +906,13 @@ mod tests {
 }
 #[cfg(test)]
 mod layout {
+    #[test]
+    fn executor_futures_are_marked() {
+        assert!(super::Future::for_executor().executor_owned());
+        assert!(super::Future::with_spin_on_wait(true).executor_owned());
+        assert!(!super::Future::new().executor_owned());
+    }
+
     /// M1 and the thread pool's throughput both depend on a future and its
     /// slot header filling exactly one cache line.
     #[test]

@@ -20,13 +20,18 @@ pub mod thread_pool;
 pub mod waiter;
 
 pub use executor::{
-    Arg, Executor, Item, Map, MapEnd, Refused, Task, TaskContext, TaskFn, TaskOutcome,
+    with_current_task, Arg, Executor, InProcess, Item, Map, MapEnd, Refused, SubmitClosure, Task,
+    TaskClosure, TaskContext, TaskFn, TaskOutcome,
 };
 pub use future::{Callback, DropFn, Future, State, Value};
 pub use status::{ErrorRecord, Status};
 pub use waiter::{wait, AsCompleted, AsCompletedEnd, ReturnWhen, WaitOutcome};
 
 use std::time::{Duration, Instant};
+
+// SAFETY: a thread pool runs every task on its own threads, in this process,
+// through `executor::run_task`, and drops each argument once.
+unsafe impl executor::InProcess for thread_pool::ThreadPool {}
 
 /// Spins (without sleeping) until `ready()` or `budget` passes, or the
 /// deadline if sooner; true when ready. Threads about to park spin first:

@@ -195,16 +195,23 @@ pub extern "C" fn fut_future_add_done_callback(
     })
 }
 
-/// For executors: moves a PENDING future to RUNNING and answers true (run
-/// the task), or answers false for a cancelled one (skip it). Any other state
-/// is a bug of the executor: it is logged and answered false.
+/// For executors written in C, on futures from `fut_future_new`: moves a
+/// PENDING future to RUNNING and answers true (run the task), or answers
+/// false for a cancelled one (skip it). Any other state is a bug of the
+/// executor: it is logged and answered false. A future made by one of the
+/// library's pools belongs to its pool: refused (false, logged, unchanged).
 #[no_mangle]
 pub extern "C" fn fut_future_set_running_or_notify_cancel(f: *mut fut_future) -> bool {
     guard_value(false, || {
-        borrow(f)
-            .ok()
-            .and_then(|f| f.set_running_or_notify_cancel().ok())
-            .unwrap_or(false)
+        let Ok(f) = borrow(f) else { return false };
+        if f.executor_owned() {
+            crate::log::log(&format!(
+                "set_running_or_notify_cancel refused on {}: it belongs to its executor",
+                &*f
+            ));
+            return false;
+        }
+        f.set_running_or_notify_cancel().unwrap_or(false)
     })
 }
 

@@ -2,22 +2,20 @@
 
 use super::guard;
 use super::types::*;
-use crate::executor::TaskContext;
+use crate::executor::{with_current_task, TaskContext};
 use crate::future::Value;
 use crate::status::Status;
 use std::ffi::{c_char, c_void, CStr};
 
-/// The context of the running task, given by the executor for this call only.
-///
-/// # Safety
-/// `task` must be the pointer the executor passed to the running task.
-unsafe fn context<'a>(task: *mut fut_task) -> Result<&'a mut TaskContext<'a>, Status> {
-    if task.is_null() {
-        return Err(Status::InvalidArgument);
-    }
-    // SAFETY: executors pass a pointer to a live TaskContext for the duration
-    // of the task call, and only the task's own thread uses it.
-    Ok(unsafe { &mut *(task as *mut TaskContext<'a>) })
+/// Runs `f` on the context of the task `task` names, if that task is running
+/// on the calling thread now; `FUT_ERR_INVALID_ARGUMENT` for anything else (a
+/// task pointer kept after its task returned, another thread's, garbage),
+/// which is never dereferenced.
+fn with_task<R>(
+    task: *const fut_task,
+    f: impl FnOnce(&mut TaskContext<'_>) -> R,
+) -> Result<R, Status> {
+    with_current_task(task as *const c_void, f).ok_or(Status::InvalidArgument)
 }
 
 /// Sets the running task's value (`ptr`, `len`); `drop(ptr)`, if given, runs
@@ -32,10 +30,9 @@ pub unsafe extern "C" fn fut_task_set_result(
     drop: fut_drop_fn,
 ) -> fut_status {
     guard(|| {
-        // SAFETY: per this function's contract.
-        let ctx = unsafe { context(task) }?;
-        ctx.set_result(Value::new(ptr, len, drop));
-        Ok(())
+        // The value is made only for a valid task: a refused call leaves
+        // `ptr` with the caller (`drop` is not run).
+        with_task(task, |ctx| ctx.set_result(Value::new(ptr, len, drop)))
     })
 }
 
@@ -49,16 +46,13 @@ pub unsafe extern "C" fn fut_task_set_error(
     message: *const c_char,
 ) -> fut_status {
     guard(|| {
-        // SAFETY: per this function's contract.
-        let ctx = unsafe { context(task) }?;
         let message = if message.is_null() {
             None
         } else {
             // SAFETY: a non-NULL message is NUL-terminated by contract.
             Some(unsafe { CStr::from_ptr(message) })
         };
-        ctx.set_error(code, message);
-        Ok(())
+        with_task(task, |ctx| ctx.set_error(code, message))
     })
 }
 
@@ -68,9 +62,6 @@ pub unsafe extern "C" fn fut_task_set_error(
 #[no_mangle]
 pub unsafe extern "C" fn fut_task_cancel_requested(task: *const fut_task) -> bool {
     super::guard_value(false, || {
-        // SAFETY: per this function's contract.
-        unsafe { context(task as *mut fut_task) }
-            .map(|ctx| ctx.cancel_requested())
-            .unwrap_or(false)
+        with_task(task, |ctx| ctx.cancel_requested()).unwrap_or(false)
     })
 }

@@ -92,7 +92,10 @@ pub struct fut_executor {
     _opaque: [u8; 0],
 }
 
-/// The context of a running task, valid only during the task call.
+/// The context of a running task: valid only on the task's own thread during
+/// the task call. Any other `fut_task *` (kept after the task returned,
+/// passed to another thread, made up) is refused with
+/// `FUT_ERR_INVALID_ARGUMENT` and never dereferenced.
 pub struct fut_task {
     _opaque: [u8; 0],
 }

@@ -14,10 +14,15 @@ const LONG: Duration = Duration::from_secs(60);
 
 /// Sets the argument as the result (the pool copies it out).
 unsafe extern "C" fn echo(task: *mut c_void, arg: *const c_void, len: usize) -> i32 {
-    // SAFETY: the pool passes a live TaskContext as `task`.
-    let ctx = unsafe { &mut *(task as *mut TaskContext<'_>) };
-    ctx.set_result(Value::new(arg as *mut c_void, len, None));
-    0
+    // `task` is a task token: the context is reached through it, checked.
+    let set = crate::executor::with_current_task(task, |ctx: &mut TaskContext<'_>| {
+        ctx.set_result(Value::new(arg as *mut c_void, len, None))
+    });
+    if set.is_some() {
+        0
+    } else {
+        Status::Internal as i32
+    }
 }
 
 /// Like `echo`, but the worker exits with status 7 on an argument whose
