@@ -36,15 +36,15 @@ use std::cell::{RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The slot word: the generation in the high 32 bits; below it, `REVIVING`
 /// and the reference count. A free slot has count 0 (and zero-filled memory
 /// is a free slot of generation 0).
 const COUNT_MASK: u64 = 0x7fff_ffff;
-/// Set while `Shared::release_with` runs its `last` on a slot whose count
-/// reached zero: the slot is still live (handles to it are accepted by
-/// `borrow`), but no release through a handle can take it to zero then.
+/// Set while the holder of a slot's last reference runs `last` on it (see
+/// `Shared::revive_and_finish`): the slot is live, and that last reference
+/// is the reviver's, which no release through a handle can take.
 const REVIVING: u64 = 0x8000_0000;
 const GEN_SHIFT: u32 = 32;
 /// Low bits of an identity that are always zero (it is 8-byte aligned, like
@@ -84,6 +84,23 @@ fn count(word: u64) -> u64 {
 
 fn generation(word: u64) -> u32 {
     (word >> GEN_SHIFT) as u32
+}
+
+/// The word after one reference (count > 0) is released: the last one
+/// (count 1, not reviving) is not dropped but marked `REVIVING`, handed to
+/// whoever released it (see `is_last`).
+fn release_step(word: u64) -> u64 {
+    if count(word) == 1 && word & REVIVING == 0 {
+        word | REVIVING
+    } else {
+        word - 1
+    }
+}
+
+/// Whether `release_step` on `word` (the word before it) handed over the
+/// last reference.
+fn is_last(word: u64) -> bool {
+    count(word) == 1 && word & REVIVING == 0
 }
 
 struct FreeList {
@@ -440,7 +457,7 @@ impl<T> Pool<T> {
     fn live_slot(&self, p: *const u8) -> Option<NonNull<Slot<T>>> {
         let (s, gen) = self.decode(p)?;
         let word = s.word.load(Ordering::Acquire);
-        if generation(word) == gen && (count(word) > 0 || word & REVIVING != 0) {
+        if generation(word) == gen && count(word) > 0 {
             Some(NonNull::from(s))
         } else {
             None
@@ -457,29 +474,30 @@ impl<T> Pool<T> {
     }
 
     /// Gives back the reference a C caller holds behind `p` (`*_release`):
-    /// false, and nothing changes, if `p` is not a live identity or its
-    /// count is already zero (a double release). The generation check and
-    /// the decrement are one compare-and-swap, so a racing release, or a
-    /// free and reuse of the slot, cannot slip in between. The last
-    /// reference goes as in `Shared::release_with`.
+    /// false, and nothing changes, if `p` is not a live identity or holds no
+    /// reference a caller could give back (a double release). The
+    /// generation check and the release are one compare-and-swap, so a
+    /// racing release, or a free and reuse of the slot, cannot slip in
+    /// between. The last reference goes as in `Shared::release_with`.
     pub(crate) fn release_raw(&'static self, p: *const u8, last: impl FnOnce(&Shared<T>)) -> bool {
         let Some((s, gen)) = self.decode(p) else {
             return false;
         };
-        let mut word = s.word.load(Ordering::Relaxed);
-        loop {
-            if generation(word) != gen || count(word) == 0 {
-                return false;
-            }
-            match s
-                .word
-                .compare_exchange_weak(word, word - 1, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(now) => word = now,
-            }
-        }
-        if count(word) == 1 && word & REVIVING == 0 {
+        let step = s
+            .word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                // While `last` runs, a count of 1 is the reviver's own: no caller
+                // holds one to give back.
+                if generation(w) != gen || count(w) == 0 || (count(w) == 1 && w & REVIVING != 0) {
+                    None
+                } else {
+                    Some(release_step(w))
+                }
+            });
+        let Ok(word) = step else {
+            return false;
+        };
+        if is_last(word) {
             let this = std::mem::ManuallyDrop::new(Shared {
                 slot: NonNull::from(s),
                 pool: self,
@@ -548,19 +566,18 @@ impl<T> Shared<T> {
         self.slot == other.slot
     }
 
-    /// Drops one reference without freeing; true if it was the last one
-    /// (the count reached zero, no `release_with` reviving the slot).
-    ///
-    /// The caller of a `true` answer owns the slot: it must either revive or
-    /// free it. Every `Shared` holds one count, so the count never goes
-    /// below zero here.
+    /// Drops one reference, or, for the last one (`is_last`), hands it to
+    /// the caller, who must then `revive_and_finish`. The count never goes
+    /// below zero: a count stolen by a caller's double release makes a later
+    /// release here a no-op (at worst a leak), never an underflow.
     fn release_ref(&self) -> bool {
-        if self.slot().word.fetch_sub(1, Ordering::Release) & (COUNT_MASK | REVIVING) == 1 {
-            fence(Ordering::Acquire);
-            true
-        } else {
-            false
-        }
+        let step = self
+            .slot()
+            .word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                (count(w) > 0).then(|| release_step(w))
+            });
+        matches!(step, Ok(w) if is_last(w))
     }
 
     /// Drops this reference. If it was the last one, `last` first runs with the
@@ -574,19 +591,24 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Runs `last` on a slot whose count just reached zero, then frees it
-    /// unless `last` gave out new references. While `last` runs the slot is
-    /// `REVIVING`: still live for `Pool::borrow` (callbacks get its handle),
-    /// but a release through a handle cannot find a reference to take (the
-    /// count is zero), so a racing double release is refused rather than
-    /// freeing the slot a second time. The caller's `self` holds no count.
+    /// Runs `last` on a slot whose last reference the caller holds, marked
+    /// `REVIVING` (see `release_step`), then drops that reference: the slot
+    /// is freed unless `last` gave out new references that are still held.
+    /// While `last` runs, handles to the slot are live for `Pool::borrow`
+    /// (callbacks get the handle), but `Pool::release_raw` finds no
+    /// reference of a caller's to give back unless a callback retained one.
     fn revive_and_finish(&self, last: impl FnOnce(&Shared<T>)) {
-        let word = &self.slot().word;
-        word.fetch_or(REVIVING, Ordering::Relaxed);
         last(self);
-        if count(word.fetch_and(!REVIVING, Ordering::AcqRel)) == 0 {
-            // SAFETY: the count is zero with REVIVING gone: nobody else
-            // holds a reference, and none can be taken any more.
+        let word = &self.slot().word;
+        let before = word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                Some((w - count(w).min(1)) & !REVIVING)
+            })
+            .expect("always updates");
+        if count(before) <= 1 {
+            // SAFETY: our reference was the only one left (or was taken by
+            // a caller's double release): nobody holds a reference, and
+            // with REVIVING gone none can be given back or taken any more.
             unsafe { self.free() };
         }
     }
@@ -736,8 +758,12 @@ mod tests {
                 s.spawn(|| {
                     barrier.wait();
                     for &h in &handles {
-                        let ok = RACE.release_raw(h as *const u8, |_| {
+                        // `last` takes references of its own, as a future's
+                        // does (its callbacks run on a clone).
+                        let ok = RACE.release_raw(h as *const u8, |last| {
+                            let kept = last.clone();
                             LASTS.fetch_add(1, Ordering::SeqCst);
+                            drop(kept);
                         });
                         if ok {
                             accepted.fetch_add(1, Ordering::SeqCst);

@@ -102,8 +102,15 @@ pub unsafe extern "C" fn fut_process_pool_options_init(
     })
 }
 
-/// Size of the first version of `fut_process_pool_options`.
-const OPTIONS_V1_SIZE: usize = std::mem::size_of::<fut_process_pool_options>();
+/// Size of the first version of `fut_process_pool_options` (LP64), pinned:
+/// callers compiled against that header pass it, whatever fields later
+/// versions add.
+const OPTIONS_V1_SIZE: usize = 72;
+// The v1 fields end exactly there (a new field goes after them).
+const _: () = assert!(
+    std::mem::offset_of!(fut_process_pool_options, task_time_limit_ns) + std::mem::size_of::<i64>()
+        == OPTIONS_V1_SIZE
+);
 
 /// Reads and checks the caller's options (see `read_versioned`).
 ///

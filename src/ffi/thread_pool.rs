@@ -41,8 +41,15 @@ pub struct fut_thread_pool_options {
 /// The largest `max_workers` a thread pool accepts.
 pub const FUT_THREAD_POOL_MAX_WORKERS: usize = 1024;
 
-/// Size of the first version of `fut_thread_pool_options`.
-const OPTIONS_V1_SIZE: usize = size_of::<fut_thread_pool_options>();
+/// Size of the first version of `fut_thread_pool_options` (LP64), pinned:
+/// callers compiled against that header pass it, whatever fields later
+/// versions add.
+const OPTIONS_V1_SIZE: usize = 48;
+// The v1 fields end exactly there (a new field goes after them).
+const _: () = assert!(
+    std::mem::offset_of!(fut_thread_pool_options, initializer_arg_len) + size_of::<usize>()
+        == OPTIONS_V1_SIZE
+);
 
 fn default_options() -> fut_thread_pool_options {
     fut_thread_pool_options {
