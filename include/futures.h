@@ -422,8 +422,6 @@ typedef int32_t fut_return_when;
  */
 #define FUT_ALL_COMPLETED 2
 
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

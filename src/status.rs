@@ -3,69 +3,69 @@
 use std::ffi::CString;
 use std::fmt;
 
-/// What a call answered, and what kind of failure a future holds.
-///
-/// The numeric values are the C ABI's `FUT_*` codes and never change.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum Status {
-    Ok = 0,
-    End = 1,
-    InvalidArgument = -1,
-    Timeout = -2,
-    Cancelled = -3,
-    InvalidState = -4,
-    TaskFailed = -5,
-    BrokenPool = -6,
-    WorkerDied = -7,
-    TimeLimit = -8,
-    Shutdown = -9,
-    WouldDeadlock = -10,
-    NoMemory = -11,
-    Os = -12,
-    Internal = -13,
+/// Defines `Status` from one list: each code's variant, its C name and its
+/// value, so that the enum, `Status::ALL` and `Status::name` cannot diverge.
+macro_rules! statuses {
+    ($($(#[$doc:meta])* $variant:ident = $value:literal, $c_name:literal;)*) => {
+        /// What a call answered, and what kind of failure a future holds.
+        ///
+        /// The numeric values are the C ABI's `FUT_*` codes and never change;
+        /// the C skin's constants are checked against this list when it is
+        /// compiled.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        pub enum Status {
+            $($(#[$doc])* $variant = $value,)*
+        }
+
+        impl Status {
+            /// Every code, in the order of the list.
+            pub const ALL: &'static [Status] = &[$(Status::$variant,)*];
+
+            /// The C name of the code, NUL-terminated.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Status::$variant => concat!($c_name, "\0"),)*
+                }
+            }
+        }
+    };
+}
+
+statuses! {
+    /// Success.
+    Ok = 0, "FUT_OK";
+    /// An iterator is exhausted (not an error).
+    End = 1, "FUT_END";
+    /// A NULL or invalid handle or pointer, a bad enum value or option.
+    InvalidArgument = -1, "FUT_ERR_INVALID_ARGUMENT";
+    /// The caller's deadline passed first.
+    Timeout = -2, "FUT_ERR_TIMEOUT";
+    /// The future was cancelled.
+    Cancelled = -3, "FUT_ERR_CANCELLED";
+    /// The call does not fit the future's state.
+    InvalidState = -4, "FUT_ERR_INVALID_STATE";
+    /// The task failed.
+    TaskFailed = -5, "FUT_ERR_TASK_FAILED";
+    /// The executor is broken.
+    BrokenPool = -6, "FUT_ERR_BROKEN_POOL";
+    /// The worker process running the task died.
+    WorkerDied = -7, "FUT_ERR_WORKER_DIED";
+    /// The task ran past its time limit.
+    TimeLimit = -8, "FUT_ERR_TIME_LIMIT";
+    /// The executor was shut down.
+    Shutdown = -9, "FUT_ERR_SHUTDOWN";
+    /// The call would wait for the calling thread itself.
+    WouldDeadlock = -10, "FUT_ERR_WOULD_DEADLOCK";
+    /// Out of memory.
+    NoMemory = -11, "FUT_ERR_NO_MEMORY";
+    /// An operating-system call failed.
+    Os = -12, "FUT_ERR_OS";
+    /// A bug in the library.
+    Internal = -13, "FUT_ERR_INTERNAL";
 }
 
 impl Status {
-    pub const ALL: [Status; 15] = [
-        Status::Ok,
-        Status::End,
-        Status::InvalidArgument,
-        Status::Timeout,
-        Status::Cancelled,
-        Status::InvalidState,
-        Status::TaskFailed,
-        Status::BrokenPool,
-        Status::WorkerDied,
-        Status::TimeLimit,
-        Status::Shutdown,
-        Status::WouldDeadlock,
-        Status::NoMemory,
-        Status::Os,
-        Status::Internal,
-    ];
-
-    /// The C name of the code, NUL-terminated.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Ok => "FUT_OK\0",
-            Status::End => "FUT_END\0",
-            Status::InvalidArgument => "FUT_ERR_INVALID_ARGUMENT\0",
-            Status::Timeout => "FUT_ERR_TIMEOUT\0",
-            Status::Cancelled => "FUT_ERR_CANCELLED\0",
-            Status::InvalidState => "FUT_ERR_INVALID_STATE\0",
-            Status::TaskFailed => "FUT_ERR_TASK_FAILED\0",
-            Status::BrokenPool => "FUT_ERR_BROKEN_POOL\0",
-            Status::WorkerDied => "FUT_ERR_WORKER_DIED\0",
-            Status::TimeLimit => "FUT_ERR_TIME_LIMIT\0",
-            Status::Shutdown => "FUT_ERR_SHUTDOWN\0",
-            Status::WouldDeadlock => "FUT_ERR_WOULD_DEADLOCK\0",
-            Status::NoMemory => "FUT_ERR_NO_MEMORY\0",
-            Status::Os => "FUT_ERR_OS\0",
-            Status::Internal => "FUT_ERR_INTERNAL\0",
-        }
-    }
-
     pub fn from_code(code: i32) -> Option<Status> {
         Status::ALL.iter().copied().find(|s| *s as i32 == code)
     }

@@ -1,5 +1,6 @@
 //! Types, codes and constants of the C API.
 
+use crate::status::Status;
 use std::ffi::{c_char, c_void};
 
 /// The answer of every fallible call: `FUT_OK` (0), `FUT_END` (1, not an
@@ -36,6 +37,38 @@ pub const FUT_ERR_NO_MEMORY: fut_status = -11;
 pub const FUT_ERR_OS: fut_status = -12;
 /// A bug in the library (a caught panic); never expected.
 pub const FUT_ERR_INTERNAL: fut_status = -13;
+
+// The constants above are the header's copy of `Status` (cbindgen reads
+// literals only). This match, exhaustive, gives every variant a constant and
+// the assertion below checks them all against the enum when the library is
+// compiled: a new code or a changed value cannot slip through.
+const fn constant_of(s: Status) -> fut_status {
+    match s {
+        Status::Ok => FUT_OK,
+        Status::End => FUT_END,
+        Status::InvalidArgument => FUT_ERR_INVALID_ARGUMENT,
+        Status::Timeout => FUT_ERR_TIMEOUT,
+        Status::Cancelled => FUT_ERR_CANCELLED,
+        Status::InvalidState => FUT_ERR_INVALID_STATE,
+        Status::TaskFailed => FUT_ERR_TASK_FAILED,
+        Status::BrokenPool => FUT_ERR_BROKEN_POOL,
+        Status::WorkerDied => FUT_ERR_WORKER_DIED,
+        Status::TimeLimit => FUT_ERR_TIME_LIMIT,
+        Status::Shutdown => FUT_ERR_SHUTDOWN,
+        Status::WouldDeadlock => FUT_ERR_WOULD_DEADLOCK,
+        Status::NoMemory => FUT_ERR_NO_MEMORY,
+        Status::Os => FUT_ERR_OS,
+        Status::Internal => FUT_ERR_INTERNAL,
+    }
+}
+
+const _: () = {
+    let mut i = 0;
+    while i < Status::ALL.len() {
+        assert!(constant_of(Status::ALL[i]) == Status::ALL[i] as fut_status);
+        i += 1;
+    }
+};
 
 /// The state of a future, as `fut_future_state` reports it.
 pub type fut_state = i32;
