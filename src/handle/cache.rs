@@ -1,0 +1,91 @@
+//! Per-thread caches of free slots (see the module comment of `handle`).
+
+use super::{FreeList, BATCH, MAX_CACHED_POOLS};
+use crate::fork::ForkMutex;
+use std::cell::RefCell;
+
+/// Up to `BATCH` slot addresses.
+pub(super) struct Batch {
+    len: usize,
+    slots: [usize; BATCH],
+}
+
+impl Batch {
+    pub(super) const EMPTY: Batch = Batch {
+        len: 0,
+        slots: [0; BATCH],
+    };
+
+    pub(super) fn pop(&mut self) -> Option<usize> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.slots[self.len])
+    }
+
+    /// Adds `slot`; true if the batch is full now.
+    pub(super) fn push(&mut self, slot: usize) -> bool {
+        self.slots[self.len] = slot;
+        self.len += 1;
+        self.len == BATCH
+    }
+
+    /// Empties the batch, returning what it held, first pushed first.
+    pub(super) fn take(&mut self) -> &[usize] {
+        let n = std::mem::replace(&mut self.len, 0);
+        &self.slots[..n]
+    }
+}
+
+/// One thread's free slots of one pool, held off the pool's free list.
+pub(super) struct Cache {
+    /// The pool's free list; `None` until this thread first uses the pool.
+    pub(super) list: Option<&'static ForkMutex<FreeList>>,
+    /// Slots taken off the head of the list, to allocate from; the next one
+    /// (the longest free) is the last.
+    pub(super) fresh: Batch,
+    /// Slots this thread freed, in order, bound for the tail of the list.
+    pub(super) freed: Batch,
+}
+
+impl Cache {
+    pub(super) const EMPTY: Cache = Cache {
+        list: None,
+        fresh: Batch::EMPTY,
+        freed: Batch::EMPTY,
+    };
+
+    /// Appends the freed slots to the tail of the list.
+    pub(super) fn flush_freed(&mut self, list: &mut FreeList) {
+        list.slots.extend(self.freed.take());
+    }
+}
+
+/// A thread's caches, indexed by `Pool::cache`. When the thread exits, its
+/// slots go back to the free lists: the unused ones to the head, where they
+/// came from, the freed ones to the tail. Rust runs this destructor for any
+/// thread that used it, including threads created by C code.
+///
+/// In the child of a `fork()`, the caches of the other threads of the parent
+/// are gone, and so are the slots they held: the child never reuses them (at
+/// most `2 * BATCH` slots per pool and thread, in address space that is never
+/// returned anyway). The forking thread's caches stay valid in the child.
+pub(super) struct ThreadCaches(pub(super) [Cache; MAX_CACHED_POOLS]);
+
+impl Drop for ThreadCaches {
+    fn drop(&mut self) {
+        for cache in &mut self.0 {
+            let Some(list) = cache.list else { continue };
+            let mut list = list.lock();
+            // `fresh` holds the next slot last, so pushing to the front in
+            // order restores the order they were taken in.
+            for &slot in cache.fresh.take() {
+                list.slots.push_front(slot);
+            }
+            cache.flush_freed(&mut list);
+        }
+    }
+}
+
+thread_local! {
+    pub(super) static CACHES: RefCell<ThreadCaches> =
+        const { RefCell::new(ThreadCaches([Cache::EMPTY; MAX_CACHED_POOLS])) };
+}
