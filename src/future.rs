@@ -193,7 +193,8 @@ impl Future {
         }
     }
 
-    /// The address that identifies this future (the C handle).
+    /// The identity of this future: its C handle (a slot index and generation,
+    /// not an address; see `handle`).
     pub fn as_ptr(&self) -> *mut c_void {
         self.shared.as_ptr() as *mut c_void
     }
@@ -221,6 +222,12 @@ impl Future {
     /// that is not done, as dropping it does.
     pub(crate) fn release_raw(p: *const c_void) -> bool {
         FUTURES.release_raw(p as *const u8, abandon_last)
+    }
+
+    /// Where this future lives: distinct for distinct live futures, and
+    /// ascending for futures made one after another (`wait` sorts by it).
+    pub(crate) fn addr(&self) -> usize {
+        self.shared.addr()
     }
 
     pub fn ptr_eq(&self, other: &Future) -> bool {

@@ -472,6 +472,13 @@ impl<T> Shared<T> {
         self.pool.identity(self.slot.as_ptr() as usize, gen) as *mut u8
     }
 
+    /// The slot's address: unique among live values of every pool, and
+    /// ascending for slots allocated one after another (cheaper to compute
+    /// and to sort than `as_ptr`).
+    pub(crate) fn addr(&self) -> usize {
+        self.slot.as_ptr() as usize
+    }
+
     /// Gives this reference to C; get it back with `Pool::release_raw`.
     pub(crate) fn into_raw(self) -> *mut u8 {
         let p = self.as_ptr();

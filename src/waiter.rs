@@ -118,11 +118,8 @@ impl Waiter {
 fn dedupe<F: Deref<Target = Future>>(fs: &[F]) -> (Vec<&Future>, Vec<usize>) {
     // Positions by address (a stable, run-adaptive sort: see `partition`),
     // so that each future's positions are adjacent, the first one first.
-    let mut by_addr: Vec<(usize, usize)> = fs
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.as_ptr() as usize, i))
-        .collect();
+    let mut by_addr: Vec<(usize, usize)> =
+        fs.iter().enumerate().map(|(i, f)| (f.addr(), i)).collect();
     by_addr.sort_by_key(|&(addr, _)| addr);
     let mut first_of = vec![0usize; fs.len()];
     let mut group_first = 0;
@@ -164,7 +161,7 @@ fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
         .iter()
         .zip(&done)
         .filter(|(_, d)| **d)
-        .map(|(f, _)| f.as_ptr() as usize)
+        .map(|(f, _)| f.addr())
         .collect();
     let done_positions = done_addrs.len();
     // Distinct addresses by sorting rather than hashing: the stable sort
@@ -175,7 +172,7 @@ fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
     done_addrs.dedup();
     if done_positions < fs.len() && !done_addrs.is_empty() {
         for (f, d) in fs.iter().zip(done.iter_mut()) {
-            if !*d && done_addrs.binary_search(&(f.as_ptr() as usize)).is_ok() {
+            if !*d && done_addrs.binary_search(&f.addr()).is_ok() {
                 *d = true;
             }
         }
