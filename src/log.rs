@@ -26,7 +26,11 @@ pub(crate) fn register_for_fork() {
 }
 
 /// Installs `f` (None restores the default: a line on stderr).
-pub fn set_hook(f: Option<LogFn>, user: *mut c_void) {
+///
+/// # Safety
+/// `f` may be called with a NUL-terminated message and `user`, from any
+/// thread, at any time until another hook replaces it.
+pub unsafe fn set_hook(f: Option<LogFn>, user: *mut c_void) {
     *HOOK.lock() = f.map(|f| Hook { f, user });
 }
 
