@@ -193,7 +193,7 @@ impl Future {
         }
     }
 
-    /// The identity of this future: its C handle (a slot index and generation,
+    /// The identity of this future: its C handle (a slot offset and generation,
     /// not an address; see `handle`).
     pub fn as_ptr(&self) -> *mut c_void {
         self.shared.as_ptr() as *mut c_void

@@ -5,8 +5,8 @@
 //! another type. To refuse it instead of reading freed memory, every value
 //! lives in a slot of a per-type pool whose memory is never returned, and an
 //! identity (`Shared::as_ptr`, the C handle) is not the slot's address but
-//! its index and its *generation*: a 32-bit count of the slot's reuses,
-//! bumped when the slot is freed. A stale identity names an older generation
+//! its offset in the pool and its *generation*: a 32-bit count of the slot's
+//! reuses, bumped when the slot is freed. A stale identity names an older generation
 //! and is refused for the next 2^32 - 1 reuses of its slot; the generation is
 //! offset by a per-pool salt, so that another pool's identity does not match
 //! either. Freed slots also go to the back of a FIFO free list, so a slot is
@@ -50,12 +50,10 @@ const COUNT_MASK: u64 = 0x7fff_ffff;
 /// is the reviver's, which no release through a handle can take.
 const REVIVING: u64 = 0x8000_0000;
 const GEN_SHIFT: u32 = 32;
-/// Low bits of an identity that are always zero (it is 8-byte aligned, like
-/// a pointer to a real object would be).
-const ID_ALIGN_BITS: u32 = 3;
 /// Address space reserved per handle type, tried first; halved on failure
-/// (e.g. under `ulimit -v`) down to `MIN_RESERVE`.
-const RESERVE: usize = 16 << 30;
+/// (e.g. under `ulimit -v`) down to `MIN_RESERVE`. Just under 4 GiB: an
+/// identity's low 32 bits hold a slot's end offset (64M futures at most).
+const RESERVE: usize = (4 << 30) - (64 << 10);
 const MIN_RESERVE: usize = 16 << 20;
 /// The first commit; each later one doubles what is committed.
 const FIRST_COMMIT: usize = 64 << 10;
@@ -341,26 +339,29 @@ impl<T> Pool<T> {
         Shared { slot, pool: self }
     }
 
-    /// The identity of the slot at `slot` in generation `gen`.
+    /// The identity of the slot at `slot` in generation `gen`: the salted
+    /// generation in the high 32 bits, the offset of the slot's end from the
+    /// pool's base in the low 32 (never 0; consecutive slots' identities
+    /// are one slot apart, aligned like the slots).
     fn identity(&self, slot: usize, gen: u32) -> usize {
         let base = self.base.load(Ordering::Relaxed);
-        let index = (slot - base) / std::mem::size_of::<Slot<T>>();
+        let end = slot - base + std::mem::size_of::<Slot<T>>();
         let hi = gen.wrapping_add(self.salt) as usize;
-        (hi << GEN_SHIFT) | ((index + 1) << ID_ALIGN_BITS)
+        (hi << GEN_SHIFT) | end
     }
 
     /// The slot an identity names and the generation it expects, if the
     /// slot lies in the committed range. Reads no memory but the pool's.
     fn decode(&self, p: *const u8) -> Option<(&Slot<T>, u32)> {
         let id = p as usize;
-        let lo = id & 0xffff_ffff;
-        if lo & ((1 << ID_ALIGN_BITS) - 1) != 0 || lo == 0 {
+        let size = std::mem::size_of::<Slot<T>>();
+        let end = id & 0xffff_ffff;
+        if end == 0 || end % size != 0 {
             return None;
         }
-        let index = (lo >> ID_ALIGN_BITS) - 1;
         let base = self.base.load(Ordering::Acquire);
         let limit = self.limit.load(Ordering::Acquire);
-        let addr = base.checked_add(index.checked_mul(std::mem::size_of::<Slot<T>>())?)?;
+        let addr = base.checked_add(end - size)?;
         if base == 0 || addr >= limit {
             return None;
         }
