@@ -147,11 +147,14 @@ impl Drop for Future {
 
 /// What the last reference to a future does on its way out: cancel it if
 /// it is not done (running its callbacks), on a reference of its own.
+///
+/// It works on a view of the reviver's reference rather than a new one, and
+/// so do the callbacks it runs (`wake_and_call`): meanwhile the reviver's is
+/// the only counted reference, unless a callback retains the future, and a
+/// racing double release through the handle finds no reference to take.
 fn abandon_last(s: &Shared<FutureCore>) {
-    let revived = Future {
-        shared: ManuallyDrop::new(s.clone()),
-    };
-    revived.abandon();
+    let view = ManuallyDrop::new(Future { shared: s.alias() });
+    view.abandon();
 }
 
 impl Default for Future {
@@ -447,7 +450,13 @@ impl Future {
         self.core().readers.notify_all();
         drop(inner);
         if listeners.has_callbacks() {
-            listeners.run_callbacks(&self.clone());
+            if self.shared.reviving() {
+                // The reviver keeps the future alive (see `abandon_last`).
+                listeners.run_callbacks(self);
+            } else {
+                // A callback may release the last reference the host held.
+                listeners.run_callbacks(&self.clone());
+            }
         }
     }
 

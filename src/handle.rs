@@ -473,6 +473,21 @@ impl<T> Shared<T> {
         self.pool.identity(self.slot.as_ptr() as usize, gen) as *mut u8
     }
 
+    /// Another `Shared` for this reference, counting nothing: it must never
+    /// be dropped (hence `ManuallyDrop`) nor outlive `self`.
+    pub(crate) fn alias(&self) -> std::mem::ManuallyDrop<Shared<T>> {
+        std::mem::ManuallyDrop::new(Shared {
+            slot: self.slot,
+            pool: self.pool,
+        })
+    }
+
+    /// Whether the holder of the last reference is running its `last` on
+    /// this slot (`revive_and_finish`).
+    pub(crate) fn reviving(&self) -> bool {
+        self.slot().word.load(Ordering::Acquire) & REVIVING != 0
+    }
+
     /// The slot's address: unique among live values of every pool, and
     /// ascending for slots allocated one after another (cheaper to compute
     /// and to sort than `as_ptr`).

@@ -155,6 +155,41 @@ fn display_names_the_state() {
         .contains("finished raised FUT_ERR_TASK_FAILED"));
 }
 
+#[test]
+fn racing_releases_of_the_last_handle_cancel_once_and_refuse_the_rest() {
+    static CALLBACKS: AtomicUsize = AtomicUsize::new(0);
+    const N: usize = 2_000;
+    let handles: Vec<usize> = (0..N)
+        .map(|_| {
+            let f = Future::new();
+            f.add_done_callback(Box::new(|f| {
+                assert!(f.cancelled());
+                CALLBACKS.fetch_add(1, Ordering::SeqCst);
+            }));
+            f.into_raw() as usize
+        })
+        .collect();
+    let accepted = AtomicUsize::new(0);
+    let barrier = std::sync::Barrier::new(3);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                barrier.wait();
+                for &h in &handles {
+                    if Future::release_raw(h as *const c_void) {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(accepted.load(Ordering::SeqCst), N, "one release per handle");
+    assert_eq!(CALLBACKS.load(Ordering::SeqCst), N, "each cancelled once");
+    for &h in &handles {
+        assert!(Future::borrow_raw(h as *const c_void).is_none(), "freed");
+    }
+}
+
 mod layout {
     #[test]
     fn executor_futures_are_marked() {

@@ -101,12 +101,12 @@ fn racing_releases_of_the_last_reference_free_once() {
             s.spawn(|| {
                 barrier.wait();
                 for &h in &handles {
-                    // `last` takes references of its own, as a future's
-                    // does (its callbacks run on a clone).
+                    // Like a future's `last`, this one takes no counted
+                    // reference (`Shared::alias`).
                     let ok = RACE.release_raw(h as *const u8, |last| {
-                        let kept = last.clone();
+                        let view = last.alias();
+                        assert!(view.reviving());
                         LASTS.fetch_add(1, Ordering::SeqCst);
-                        drop(kept);
                     });
                     if ok {
                         accepted.fetch_add(1, Ordering::SeqCst);
