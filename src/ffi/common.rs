@@ -32,7 +32,7 @@ pub extern "C" fn fut_version() -> *const c_char {
 /// failure, why a pool broke) to `fn(message, user)`, from any thread; the
 /// message is valid during the call. NULL restores the default: stderr.
 #[no_mangle]
-pub extern "C" fn fut_set_log_hook(hook: fut_log_fn, user: *mut c_void) {
+pub unsafe extern "C" fn fut_set_log_hook(hook: fut_log_fn, user: *mut c_void) {
     // SAFETY: the host installs `hook` for `user` as this function documents:
     // called from any thread with a message valid during the call.
     super::guard_value((), || unsafe { crate::log::set_hook(hook, user) });
