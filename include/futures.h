@@ -612,6 +612,9 @@ fut_state fut_future_state(const struct fut_future *f);
  * its value: `*ptr` and `*len` (either may be NULL) are borrowed from the
  * future. Answers `FUT_ERR_TIMEOUT` if not done in time, `FUT_ERR_CANCELLED`,
  * or the failure's kind (`FUT_ERR_TASK_FAILED`, ...) if it failed.
+ * Alignment: a thread-pool task's or a promise's value is the pointer it was
+ * given, aligned as that was; a process-pool value is a copy aligned to 16
+ * bytes (like `malloc` on x86-64 and aarch64 Linux), NULL when empty.
  */
 fut_status fut_future_result(struct fut_future *f, int64_t timeout_ns, void **ptr, size_t *len);
 
@@ -672,8 +675,12 @@ fut_status fut_process_pool_new(const struct fut_process_pool_options *opts,
 /**
  * Sets the running task's value (`ptr`, `len`); `drop(ptr)`, if given, runs
  * exactly once: when the future is freed, when a later call replaces the
- * value, or when the task fails. A process pool copies `len` bytes from
- * `ptr` back to the caller's process. Call only from inside the task.
+ * value, or when the task fails. Nothing is copied here. A thread pool keeps
+ * `ptr` itself as the future's value (`fut_future_result` gives it back; it
+ * must stay valid until `drop`). A process pool copies the `len` bytes at
+ * `ptr` back to the caller's process after the task returned (so they must
+ * stay valid until then: not the task's stack), then runs `drop` in the
+ * worker. Call only from inside the task.
  */
 fut_status fut_task_set_result(struct fut_task *task, void *ptr, size_t len, fut_drop_fn drop);
 
@@ -715,7 +722,11 @@ fut_status fut_thread_pool_new(const struct fut_thread_pool_options *opts,
  * for the `n` futures of `fs`. Answers `FUT_OK` on timeout too: then
  * `done_flags[i]` (n entries, may be NULL) tells which are done (duplicates
  * share their flag), and `*n_done` (may be NULL) counts distinct done
- * futures. `when` is checked first.
+ * futures. `when` is checked first. A future counts as done once its
+ * outcome is set, before its done-callbacks ran: as in CPython, `fut_wait`
+ * may return while the completing thread still runs the callbacks of the
+ * last futures. To use what a callback produces, wait for that (e.g. a
+ * future the callback completes), not for the futures.
  */
 fut_status fut_wait(struct fut_future *const *fs,
                     size_t n,
