@@ -87,6 +87,9 @@ func (e *executor) mapChunked(ctx context.Context, fn TaskFunc, args [][]byte, c
 		return nil, err
 	}
 	m := &MapResults{ctx: ctx, n: len(args), arrived: make(chan *Future, len(args)), cmap: cm}
+	// A MapResults dropped before its end still gives the C map back (once
+	// collect, which holds m, has ended).
+	runtime.SetFinalizer(m, (*MapResults).Close)
 	go m.collect()
 	return m, nil
 }
