@@ -7,7 +7,7 @@
 #   lib/libfutures.so.X -> libfutures.so.X.Y.Z
 #   lib/libfutures.so   -> libfutures.so.X
 #   lib/libfutures.so.X.Y.Z.debug    its debug info (.gnu_debuglink points there)
-#   lib/libfutures.a                 without debug info
+#   lib/libfutures.a                 without debug info and LLVM bitcode
 #   include/futures.h, include/futures.hpp
 #   lib/pkgconfig/futures.pc        Libs with -Wl,-rpath,<libdir> (FUT_PC_RPATH)
 #   lib/cmake/futures/futuresConfig.cmake, futuresConfigVersion.cmake
@@ -48,7 +48,8 @@ else()
   endif()
   # objcopy writes the installed files from cargo's (DESTDIR included): the
   # debug info alone, the library without it plus a link to that file, and
-  # the archive without debug info.
+  # the archive without debug info and without the LLVM bitcode rustc embeds
+  # (for Rust LTO only; two thirds of the archive).
   install(CODE "
     set(_fut_lib \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}\")
     set(_fut_so \"\${_fut_lib}/${FUT_REALNAME}\")
@@ -64,7 +65,8 @@ else()
          GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
     file(CHMOD \"\${_fut_so}.debug\" PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
     message(STATUS \"Installing: \${_fut_lib}/libfutures.a (stripped)\")
-    execute_process(COMMAND \"${CMAKE_OBJCOPY}\" --strip-debug \"${FUT_STATIC}\" \"\${_fut_lib}/libfutures.a\"
+    execute_process(COMMAND \"${CMAKE_OBJCOPY}\" --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd
+                            \"${FUT_STATIC}\" \"\${_fut_lib}/libfutures.a\"
                     COMMAND_ERROR_IS_FATAL ANY)
     list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${_fut_so}\" \"\${_fut_so}.debug\" \"\${_fut_lib}/libfutures.a\")
   ")

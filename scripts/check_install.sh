@@ -46,6 +46,7 @@ done
 sections() { readelf -SW "$1" | grep -oE '\.(debug_info|gnu_debuglink)\b' | sort -u || true; }
 [ "$(sections "$real")" = .gnu_debuglink ] || fail "$real: sections '$(sections "$real" | xargs)', want .gnu_debuglink and no .debug_info"
 [ -z "$(sections "$libdir/libfutures.a")" ] || fail "libfutures.a has debug info"
+if readelf -SW "$libdir/libfutures.a" | grep -F .llvmbc >/dev/null; then fail "libfutures.a carries LLVM bitcode"; fi
 [ "$(sections "$real.debug")" = .debug_info ] || fail "no debug info in $real.debug"
 echo "ok: $real (SONAME $soname, no .debug_info, $(du -k "$real" | cut -f1) KiB), $(basename "$real").debug, links, libfutures.a, headers, futures.pc $version, CMake package"
 
