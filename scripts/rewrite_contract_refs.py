@@ -67,12 +67,30 @@ def files(root):
                     yield os.path.join(d, n)
 
 
+BOX_END = re.compile(r"( +)(\*/\s*)$")
+
+
+def keep_box_width(old, new):
+    """A line that grew and ends in padding before `*/` (a boxed C comment)
+    gives back as many padding spaces as it grew, keeping one."""
+    grew = len(new) - len(old)
+    m = BOX_END.search(new)
+    if grew <= 0 or not m or not BOX_END.search(old):
+        return new
+    cut = min(grew, len(m.group(1)) - 1)
+    return new[:m.start(1)] + m.group(1)[cut:] + m.group(2)
+
+
 def rewrite_refs(text, in_docs):
     n = 0
-    for rx, repl in RULES:
-        text, k = rx.subn(lambda m: repl(m, in_docs), text)
-        n += k
-    return text, n
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        new = line
+        for rx, repl in RULES:
+            new, k = rx.subn(lambda m: repl(m, in_docs), new)
+            n += k
+        lines[i] = keep_box_width(line, new)
+    return "\n".join(lines), n
 
 
 def rewrite_bench_ids(text):
