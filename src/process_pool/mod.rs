@@ -2,8 +2,9 @@
 //! forked worker processes behind the same future API, so that a crash in a
 //! task ends a worker, not the host.
 //!
-//! - `pool`: the management thread (forks, dispatch, results, deaths,
-//!   shutdown) and the state submitters share with it.
+//! - `shared`: what submitters share with the management thread.
+//! - `manager`: the management thread: its loop, start and shutdown
+//!   (`mod.rs`), `dispatch`, `results`, `events` (poll), `deaths`.
 //! - `worker`: the worker loop, run in a forked child.
 //! - `fork_server`: the single-threaded server that forks later workers.
 //! - `wire`: framing on the pipes, the result rings and the fork server's
@@ -12,8 +13,9 @@
 //! - `sys`: raw system calls.
 
 mod fork_server;
-mod pool;
+mod manager;
 mod ring;
+mod shared;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -25,7 +27,8 @@ use crate::executor::{Executor, Item, Refused, Task, TaskFn};
 use crate::future::Future;
 use crate::status::Status;
 use crate::sync::Mutex;
-use pool::{CallReq, ManagerConfig, Shared, Work};
+use manager::ManagerConfig;
+use shared::{CallReq, Shared, Work};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -119,7 +122,7 @@ impl ProcessPool {
         let for_manager = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("fut-procpool".into())
-            .spawn(move || pool::run(for_manager, mcfg, tx))
+            .spawn(move || manager::run(for_manager, mcfg, tx))
             .map_err(|_| Status::Os)?;
         match rx.recv() {
             Some(Ok(())) => Ok(ProcessPool {
@@ -146,7 +149,7 @@ impl ProcessPool {
     }
 
     fn on_manager_thread(&self) -> bool {
-        pool::MANAGER_OF.with(|m| m.get()) == Arc::as_ptr(&self.shared) as usize
+        manager::MANAGER_OF.with(|m| m.get()) == Arc::as_ptr(&self.shared) as usize
     }
 
     fn next_id(&self) -> u64 {
