@@ -197,6 +197,7 @@ fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, out: &Out, me: lib
         func,
         arg: Arg::new(ptr, arg.len(), None),
     };
+    out.ring.mark_started(task_id);
     let never = || false;
     let outcome = run_task(&task, TaskContext::new(&never));
     match outcome {

@@ -17,11 +17,16 @@ impl Manager {
         w.out.clear();
         let pid = w.pid;
         let kill = w.kill;
+        // Only a task the worker had started may be charged with its death
+        // (its result, if published, was taken above): calls merely queued
+        // to it go back to the queue and run elsewhere.
+        let started = w.ring.started();
         let running = w
             .assigned
             .front()
             .and_then(|c| c.items.front())
-            .map(|x| x.id);
+            .map(|x| x.id)
+            .filter(|&id| id == started);
         let expected = w.stopping || (w.got_last && w.assigned.is_empty());
         let ready = w.ready;
         let init_failed = w.init_failed;
@@ -84,12 +89,14 @@ impl Manager {
             CrashPolicy::BreakPool => self.break_pool(detail),
             CrashPolicy::FailTask => {
                 crate::log::log(&format!("process pool: {detail}; replacing it"));
-                self.fail_front(
-                    i,
-                    Status::WorkerDied,
-                    "the worker process running this task died",
-                    &detail,
-                );
+                if running.is_some() {
+                    self.fail_front(
+                        i,
+                        Status::WorkerDied,
+                        "the worker process running this task died",
+                        &detail,
+                    );
+                }
                 let rest = std::mem::take(&mut self.workers[i].assigned);
                 self.requeue_front(rest);
                 self.crashes = self.crashes.saturating_add(1);
