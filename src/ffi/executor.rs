@@ -28,7 +28,18 @@ fn borrow_executor(ex: *const fut_executor) -> Result<Arc<dyn Executor>, Status>
     EXECUTORS
         .borrow(ex as *const u8)
         .map(|h| Arc::clone(&h))
-        .ok_or(Status::InvalidArgument)
+        .ok_or_else(unknown_executor)
+}
+
+/// The refusal of a handle that is not live. In a process-pool worker it
+/// may be the handle of the worker's own pool, made after the worker was
+/// forked: an inherited pool refuses with `FUT_ERR_SHUTDOWN` (X11).
+fn unknown_executor() -> Status {
+    if crate::process_pool::in_worker() {
+        Status::Shutdown
+    } else {
+        Status::InvalidArgument
+    }
 }
 
 /// Releases one executor reference; the last one shuts the pool down

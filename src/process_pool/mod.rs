@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use worker::InitFn;
+pub use worker::{in_worker, InitFn};
 
 /// Largest accepted `max_workers`.
 pub const MAX_WORKERS: usize = 1024;
@@ -245,19 +245,14 @@ impl Executor for ProcessPool {
         Ok(futures)
     }
 
+    /// E6/P13: with `cancel_futures`, every future still queued (not yet
+    /// handed towards a worker) is cancelled before this returns.
     fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
         if self.shared.forked_away() {
-            return Ok(()); // the pool belongs to the parent process
+            // X11: the pool belongs to an ancestor process.
+            return Err(Status::Shutdown);
         }
-        {
-            let mut st = self.shared.state.lock();
-            st.shutdown = true;
-            st.cancel_futures |= cancel_futures;
-        }
-        self.shared
-            .wake_flag
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        sys::eventfd_signal(self.shared.wake_fd);
+        self.shared.begin_shutdown(cancel_futures);
         if !wait {
             return Ok(());
         }

@@ -1,11 +1,17 @@
 //! The submit side: what submitters and the manager thread share (the
-//! incoming calls and the pool's flags, under one short-held lock), and the
-//! spare buffers of finished calls.
+//! queue of calls not yet handed to a worker and the pool's flags, under one
+//! short-held lock), and the spare buffers of finished calls.
+//!
+//! The queue lives here, not in the manager, so that `shutdown` with
+//! `cancel_futures` cancels every queued future itself before it returns
+//! (E6, P13), and so that the manager takes only the calls it dispatches
+//! (P5): nothing it does per loop depends on the length of the queue.
 
 use super::sys;
 use crate::future::Future;
 use crate::status::Status;
 use crate::sync::{Condvar, Mutex};
+use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,9 +39,10 @@ pub(crate) struct CallReq {
 
 /// What submitters and the manager share, under one short-held lock.
 pub(crate) struct State {
-    pub incoming: Vec<CallReq>,
+    /// Calls submitted and not yet taken by the manager: every future here
+    /// is PENDING (or cancelled by its owner).
+    pub queue: VecDeque<CallReq>,
     pub shutdown: bool,
-    pub cancel_futures: bool,
     pub broken: Option<String>,
 }
 
@@ -92,7 +99,9 @@ pub(crate) struct Shared {
     pub finished: Mutex<bool>,
     pub finished_cv: Condvar,
     /// The process that created the pool: pools do not survive a fork.
-    pub owner_pid: libc::pid_t,
+    /// The fork generation the pool was made in: in another (a child of a
+    /// host `fork()`, or one of the pool's own workers) it does not exist.
+    pub fork_gen: usize,
     pub next_id: AtomicU64,
 }
 
@@ -100,9 +109,8 @@ impl Shared {
     pub(crate) fn new(wake_fd: RawFd) -> Shared {
         Shared {
             state: Mutex::new(State {
-                incoming: Vec::new(),
+                queue: VecDeque::new(),
                 shutdown: false,
-                cancel_futures: false,
                 broken: None,
             }),
             spares: Mutex::new(Spares::default()),
@@ -110,8 +118,7 @@ impl Shared {
             wake_flag: AtomicBool::new(false),
             finished: Mutex::new(false),
             finished_cv: Condvar::new(),
-            // SAFETY: getpid cannot fail.
-            owner_pid: unsafe { libc::getpid() },
+            fork_gen: crate::fork::generation(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -123,9 +130,9 @@ impl Shared {
         }
     }
 
+    /// In a process forked from the pool's (X11): the pool is not here.
     pub(crate) fn forked_away(&self) -> bool {
-        // SAFETY: getpid cannot fail.
-        unsafe { libc::getpid() != self.owner_pid }
+        crate::fork::generation() != self.fork_gen
     }
 
     /// E1/P3: queues calls unless the pool is broken or shut down.
@@ -141,10 +148,65 @@ impl Shared {
             if st.shutdown {
                 return Err(Status::Shutdown);
             }
-            st.incoming.extend(calls);
+            st.queue.extend(calls);
         }
         self.wake();
         Ok(())
+    }
+
+    /// E3/E6: stops accepting work; with `cancel`, cancels every queued
+    /// future before returning (its waiters are notified and its callbacks
+    /// run on the calling thread, with no lock of ours held).
+    pub(crate) fn begin_shutdown(&self, cancel: bool) {
+        let cancelled = {
+            let mut st = self.state.lock();
+            st.shutdown = true;
+            if cancel {
+                std::mem::take(&mut st.queue)
+            } else {
+                VecDeque::new()
+            }
+        };
+        self.wake();
+        for call in cancelled {
+            for w in call.items {
+                w.future.cancel();
+            }
+        }
+    }
+
+    /// P5: takes up to `n` calls off the queue for dispatch, their futures
+    /// set RUNNING (F6) while still under the lock, so that a concurrent
+    /// `cancel_futures` finds every future either queued or running. Items
+    /// cancelled before are dropped (their waiters were notified then).
+    pub(crate) fn take_running(&self, n: usize) -> Vec<CallReq> {
+        let mut out = Vec::new();
+        let mut st = self.state.lock();
+        while out.len() < n {
+            let Some(mut call) = st.queue.pop_front() else {
+                break;
+            };
+            call.items
+                .retain(|w| matches!(w.future.set_running_or_notify_cancel(), Ok(true)));
+            if !call.items.is_empty() {
+                out.push(call);
+            }
+        }
+        out
+    }
+
+    /// Calls still queued.
+    pub(crate) fn queued(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+
+    /// B2: marks the pool broken (later submits are refused) and hands back
+    /// every queued call, to be failed by the caller.
+    pub(crate) fn mark_broken(&self, cause: &str) -> VecDeque<CallReq> {
+        let mut st = self.state.lock();
+        st.broken = Some(cause.to_string());
+        st.shutdown = true;
+        std::mem::take(&mut st.queue)
     }
 
     pub(crate) fn mark_finished(&self) {

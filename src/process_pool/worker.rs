@@ -12,6 +12,7 @@ use super::ring::Ring;
 use super::sys;
 use super::wire;
 use crate::executor::{run_task, Arg, Task, TaskContext, TaskFn, TaskOutcome};
+use crate::status::Status;
 use std::ffi::c_void;
 use std::os::fd::RawFd;
 
@@ -23,6 +24,16 @@ pub(crate) struct WorkerConfig {
     pub initializer_arg: Vec<u8>,
     /// Calls a worker runs before it exits (0: unlimited).
     pub max_tasks: usize,
+}
+
+/// Set in a worker process of a process pool.
+static IN_WORKER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True in a worker process of a process pool: a pool handle the host made
+/// after the worker's fork is unknown here, and stands for the pool the
+/// worker belongs to (X11: an inherited pool refuses with `Shutdown`).
+pub fn in_worker() -> bool {
+    IN_WORKER.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Exit statuses of a worker that leaves on its own.
@@ -86,6 +97,7 @@ pub(crate) fn worker_main(
     close: &[RawFd],
 ) -> ! {
     sys::die_with_parent(parent);
+    IN_WORKER.store(true, std::sync::atomic::Ordering::Relaxed);
     let ring_fd = match ring {
         RingSource::Fd(fd) => fd,
         RingSource::Inherited(_) => -1,
@@ -129,7 +141,7 @@ pub(crate) fn worker_main(
             // callable with its argument bytes.
             unsafe { init(ptr, arg.len()) }
         })
-        .unwrap_or(crate::ffi::FUT_ERR_INTERNAL);
+        .unwrap_or(Status::Internal as i32);
         if r != 0 {
             out.send(&[&wire::header(wire::INIT_FAILED, r as u32, 0)]);
             leave(EXIT_INIT_FAILED);

@@ -145,11 +145,11 @@ impl Manager {
         }
     }
 
-    pub(super) fn fail_pending(&mut self, cause: &str) {
-        let pending = std::mem::take(&mut self.pending);
+    /// Fails the queued calls `queued` and the calls held here (B2, B3).
+    pub(super) fn fail_pending(&mut self, queued: VecDeque<CallReq>, cause: &str) {
         let held = std::mem::take(&mut self.held);
         let rec = || ErrorRecord::new(Status::BrokenPool, 0, BROKEN_MESSAGE).with_detail(cause);
-        for c in pending {
+        for c in queued {
             for item in c.items {
                 // A cancelled future stays cancelled (B3): the refusal is ignored.
                 let _ = item.future.set_exception(rec());
@@ -171,14 +171,8 @@ impl Manager {
         self.broken = true;
         self.shutdown = true;
         crate::log::log(&format!("process pool broken: {cause}"));
-        let incoming = {
-            let mut st = self.shared.state.lock();
-            st.broken = Some(cause.clone());
-            st.shutdown = true;
-            std::mem::take(&mut st.incoming)
-        };
-        self.pending.extend(incoming);
-        self.fail_pending(&cause);
+        let queued = self.shared.mark_broken(&cause);
+        self.fail_pending(queued, &cause);
         for i in 0..self.workers.len() {
             self.fail_assigned(i, Status::BrokenPool, BROKEN_MESSAGE, &cause);
             if self.workers[i].dead.is_none() {

@@ -19,7 +19,7 @@ impl Manager {
     /// than max_workers live (after the back-off, if crashes happened).
     pub(super) fn spawn_as_needed(&mut self) {
         let Some(server) = &self.server else { return };
-        let waiting = self.pending.len() + self.held.len();
+        let waiting = self.shared.queued() + self.held.len();
         if waiting == 0 {
             return;
         }
@@ -74,7 +74,7 @@ impl Manager {
             .map(|(i, _)| i)
     }
 
-    /// P4/P5: F6 on pending calls while fewer than max_workers + 1 are
+    /// P4/P5: F6 on queued calls while fewer than max_workers + 1 are
     /// outstanding (cancelled items are dropped); each worker gets one call
     /// at a time, and the extra call waits here, RUNNING, for whichever worker
     /// goes idle first (as Python's shared call queue: no call waits behind a
@@ -87,20 +87,19 @@ impl Manager {
                 };
                 self.send_call(i, call);
             }
-            if self.outstanding_calls() > self.cfg.max_workers {
+            let room = (self.cfg.max_workers + 1).saturating_sub(self.outstanding_calls());
+            if room == 0 {
                 return;
             }
-            let Some(req) = self.pending.pop_front() else {
+            let calls = self.shared.take_running(room);
+            if calls.is_empty() {
                 return;
-            };
-            let mut items = VecDeque::from(req.items);
-            // cancelled: waiters were notified by cancel()
-            items.retain(|w| matches!(w.future.set_running_or_notify_cancel(), Ok(true)));
-            if !items.is_empty() {
+            }
+            for req in calls {
                 self.held.push_back(Dispatched {
                     func: req.func,
                     frame: req.frame,
-                    items,
+                    items: VecDeque::from(req.items),
                 });
             }
         }

@@ -131,7 +131,7 @@ impl Manager {
             }
         }
         if let Some(at) = self.spawn_not_before {
-            if !self.pending.is_empty() || !self.held.is_empty() {
+            if !self.held.is_empty() || self.shared.queued() > 0 {
                 consider(at.saturating_duration_since(now));
             }
         }

@@ -171,7 +171,6 @@ struct Manager {
     /// result ring).
     spawning: Vec<(u64, RawFd, RawFd, Ring)>,
     next_token: u64,
-    pending: VecDeque<CallReq>,
     /// Calls already RUNNING (F6 done) that no worker holds yet: the call
     /// queue's extra item, or calls whose worker died before running them.
     held: VecDeque<Dispatched>,
@@ -223,7 +222,6 @@ pub(crate) fn run(shared: Arc<Shared>, cfg: ManagerConfig, started: super::Start
         workers: Vec::new(),
         spawning: Vec::new(),
         next_token: 1,
-        pending: VecDeque::new(),
         held: VecDeque::new(),
         shutdown: false,
         broken: false,
@@ -388,36 +386,13 @@ impl Manager {
         self.close_server();
     }
 
-    /// Moves new submissions and flags into the manager (P4, P13).
+    /// Takes the wake-up and the shutdown flag (P4, P13). Submissions stay
+    /// in the shared queue until dispatch takes them; a shutdown with
+    /// cancel_futures cancelled them there already.
     fn take_incoming(&mut self) {
         sys::eventfd_drain(self.shared.wake_fd);
         self.shared.wake_flag.store(false, Ordering::SeqCst);
-        let (calls, shutdown, cancel) = {
-            let mut st = self.shared.state.lock();
-            let calls = std::mem::take(&mut st.incoming);
-            let cancel = std::mem::take(&mut st.cancel_futures);
-            (calls, st.shutdown, cancel)
-        };
-        self.pending.extend(calls);
-        self.shutdown |= shutdown;
-        if self.broken {
-            // A submit that raced the break: fail it too.
-            self.fail_pending(&self.broken_cause());
-            return;
-        }
-        if cancel {
-            // E6/P13: everything not yet sent to a worker is cancelled.
-            for call in std::mem::take(&mut self.pending) {
-                for w in call.items {
-                    w.future.cancel();
-                }
-            }
-        }
-        if self.shutdown {
-            // P14: cancelled leftovers are not outstanding work.
-            self.pending
-                .retain(|c| c.items.iter().any(|w| !w.future.cancelled()));
-        }
+        self.shutdown |= self.shared.state.lock().shutdown;
     }
 
     fn broken_cause(&self) -> String {
@@ -432,10 +407,9 @@ impl Manager {
     // ---- shutdown ------------------------------------------------------------------
 
     fn no_work_left(&self) -> bool {
-        self.pending.is_empty()
-            && self.held.is_empty()
+        self.held.is_empty()
             && self.workers.iter().all(|w| w.assigned.is_empty())
-            && self.shared.state.lock().incoming.is_empty()
+            && self.shared.queued() == 0
     }
 
     /// P12: once shut down and out of work, one stop marker per live worker
