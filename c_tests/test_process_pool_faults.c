@@ -54,9 +54,9 @@ static int32_t noop(fut_task *t, const void *arg, size_t len) {
 
 /* N no-op tasks on one worker: draining them through shutdown(wait=true)
  * takes about as long as draining them through fut_wait (it was quadratic:
- * 40k took 10 s against 0.5 s). */
+ * 40k took 3.7 s to 10 s against 0.4 s). */
 static void test_shutdown_drain_is_linear(fut_start_method m) {
-    size_t n = tu_scaled(40000, 2000);
+    size_t n = tu_scaled(60000, 2000);
     fut_future **fs = (fut_future **)malloc(n * sizeof *fs);
     CHECK(fs != NULL);
     fut_executor *ex = pp_pool(1, m, FUT_CRASH_BREAK_POOL);
@@ -75,7 +75,9 @@ static void test_shutdown_drain_is_linear(fut_start_method m) {
     }
     fut_executor_release(ex);
     free(fs);
-    CHECK_MSG(through_shutdown < 4 * through_wait + 2 * TU_SEC,
+    printf("# %zu tasks: %.2f s through shutdown, %.2f s through fut_wait\n", n,
+           (double)through_shutdown / 1e9, (double)through_wait / 1e9);
+    CHECK_MSG(through_shutdown < 2 * through_wait + TU_SEC,
               "%zu tasks: %.2f s through shutdown, %.2f s through fut_wait", n,
               (double)through_shutdown / 1e9, (double)through_wait / 1e9);
 }

@@ -429,6 +429,30 @@ pub(crate) fn try_reap(pid: libc::pid_t) -> Result<Option<i32>, i32> {
     }
 }
 
+/// True when process `pid` is stopped (SIGSTOP and the like): state `T`
+/// or `t` in `/proc/PID/stat`.
+pub(crate) fn is_stopped(pid: libc::pid_t) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which ends with the last ')'.
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    matches!(state, Some('T') | Some('t'))
+}
+
+/// Waits up to `ms` milliseconds for `fd` to become readable.
+pub(crate) fn wait_readable(fd: RawFd, ms: i32) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polls one live pollfd.
+    unsafe { libc::poll(&mut pfd, 1, ms) };
+}
+
 /// Reaps our own child `pid`, blocking.
 pub(crate) fn reap_blocking(pid: libc::pid_t) -> Option<i32> {
     let mut status = 0;

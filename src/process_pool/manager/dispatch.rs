@@ -41,7 +41,13 @@ impl Manager {
             let token = self.next_token;
             self.next_token += 1;
             match server.spawn(token) {
-                Ok((c, r, ring)) => self.spawning.push((token, c, r, ring)),
+                Ok((call_fd, result_fd, ring)) => self.spawning.push(Spawning {
+                    token,
+                    call_fd,
+                    result_fd,
+                    ring,
+                    asked: Instant::now(),
+                }),
                 Err(e) => {
                     self.spawn_failed(e);
                     return;

@@ -3,17 +3,64 @@
 
 use super::*;
 
+#[derive(Copy, Clone)]
+enum Ev {
+    Wake,
+    Server,
+    ServerPid,
+    Result(usize),
+    Call(usize),
+    Pid(usize),
+}
+
 impl Manager {
+    /// Sleeps until something happens (or a deadline), then handles it.
     pub(super) fn poll_once(&mut self) {
-        #[derive(Copy, Clone)]
-        enum Ev {
-            Wake,
-            Server,
-            ServerPid,
-            Result(usize),
-            Call(usize),
-            Pid(usize),
+        let (mut fds, evs) = self.poll_set();
+        let waiting = self.spin_then_arm();
+        let timeout = if waiting { 0 } else { self.poll_timeout() };
+        // SAFETY: polls a live array of pollfd entries.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        for w in &self.workers {
+            w.ring.disarm();
         }
+        if r < 0 {
+            return; // EINTR: go round again
+        }
+        let mut server_event = false;
+        let mut server_died = false;
+        for (pfd, ev) in fds.iter().zip(evs.iter()) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match *ev {
+                Ev::Wake => {} // take_incoming drains it
+                Ev::Server => server_event = true,
+                Ev::ServerPid => server_died = true,
+                Ev::Result(i) => self.read_results(i),
+                Ev::Call(i) => self.flush(i),
+                Ev::Pid(i) => self.process_ended(i),
+            }
+        }
+        for i in 0..self.workers.len() {
+            if self.workers[i].dead.is_none() && self.workers[i].ring.has_data() {
+                self.read_results(i);
+            }
+        }
+        if server_event {
+            self.server_messages();
+        }
+        if self.need_tick {
+            self.tick();
+        }
+        if server_died {
+            self.server_gone(false);
+        }
+        self.check_server_answers();
+    }
+
+    /// The descriptors to wait on, and what each one means.
+    fn poll_set(&self) -> (Vec<libc::pollfd>, Vec<Ev>) {
         let mut fds = Vec::with_capacity(3 + self.workers.len() * 3);
         let mut evs = Vec::with_capacity(fds.capacity());
         let mut add = |fd: RawFd, events: i16, ev: Ev| {
@@ -38,16 +85,21 @@ impl Manager {
             if w.call_fd >= 0 && !w.out.is_empty() {
                 add(w.call_fd, libc::POLLOUT, Ev::Call(i));
             }
-            if let Origin::Direct { pidfd: Some(p) } = w.origin {
-                if w.dead.is_none() {
+            if let Some(p) = w.origin.pidfd() {
+                if w.dead.is_none() && w.ended_at.is_none() {
                     add(p, libc::POLLIN, Ev::Pid(i));
                 }
             }
         }
-        // While a worker has work, results usually follow within
-        // microseconds: look at the rings (and for new submissions) for a
-        // moment before paying a kernel wake-up per result. An idle pool
-        // does not spin (nothing assigned).
+        (fds, evs)
+    }
+
+    /// While a worker has work, results usually follow within
+    /// microseconds: looks at the rings (and for new submissions) for a
+    /// moment before paying a kernel wake-up per result (an idle pool does
+    /// not spin). Then asks every worker for a token before sleeping; true
+    /// when one has published results already (do not sleep then).
+    fn spin_then_arm(&self) -> bool {
         if self
             .workers
             .iter()
@@ -61,61 +113,35 @@ impl Manager {
                         .any(|w| w.dead.is_none() && w.ring.has_data())
             });
         }
-        // Ask every worker for a token before sleeping; do not sleep when
-        // one has published results already.
         let mut waiting = false;
         for w in &self.workers {
             if w.dead.is_none() {
                 waiting |= w.ring.arm();
             }
         }
-        let timeout = if waiting { 0 } else { self.poll_timeout() };
-        // SAFETY: polls a live array of pollfd entries.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        for w in &self.workers {
-            w.ring.disarm();
-        }
-        if r < 0 {
-            return; // EINTR: go round again
-        }
-        let mut server_event = false;
-        let mut server_died = false;
-        for (pfd, ev) in fds.iter().zip(evs.iter()) {
-            if pfd.revents == 0 {
-                continue;
-            }
-            match *ev {
-                Ev::Wake => {} // take_incoming drains it
-                Ev::Server => server_event = true,
-                Ev::ServerPid => server_died = true,
-                Ev::Result(i) => self.read_results(i),
-                Ev::Call(i) => self.flush(i),
-                Ev::Pid(i) => self.reap_direct(i),
-            }
-        }
+        waiting
+    }
+
+    /// Without pidfds: looks for ended direct children and the server.
+    fn tick(&mut self) {
         for i in 0..self.workers.len() {
-            if self.workers[i].dead.is_none() && self.workers[i].ring.has_data() {
-                self.read_results(i);
+            if matches!(self.workers[i].origin, Origin::Direct { pidfd: None }) {
+                self.reap_direct(i);
             }
         }
-        if server_event {
-            self.server_messages();
-        }
-        if self.need_tick {
-            for i in 0..self.workers.len() {
-                if matches!(self.workers[i].origin, Origin::Direct { pidfd: None }) {
-                    self.reap_direct(i);
-                }
-            }
-            if let Some(s) = &self.server {
-                if s.pidfd.is_none() && matches!(sys::try_reap(s.pid), Ok(Some(_)) | Err(_)) {
-                    // Reaped here: forget the pid so it is not waited for again.
-                    self.server_gone(true);
-                }
+        if let Some(s) = &self.server {
+            if s.pidfd.is_none() && matches!(sys::try_reap(s.pid), Ok(Some(_)) | Err(_)) {
+                // Reaped here: forget the pid so it is not waited for again.
+                self.server_gone(true);
             }
         }
-        if server_died {
-            self.server_gone(false);
+    }
+
+    /// Worker `i`'s pidfd says it ended.
+    fn process_ended(&mut self, i: usize) {
+        match self.workers[i].origin {
+            Origin::Direct { .. } => self.reap_direct(i),
+            Origin::Server { .. } => self.server_worker_ended(i),
         }
     }
 
@@ -137,6 +163,9 @@ impl Manager {
         }
         if self.need_tick {
             consider(Duration::from_millis(50));
+        }
+        if let Some(at) = self.server_answer_due() {
+            consider(at.saturating_duration_since(now));
         }
         match t {
             None => -1,
@@ -181,7 +210,12 @@ impl Manager {
                 // SAFETY: our own child, not reaped yet, so the pid is still ours.
                 unsafe { libc::kill(w.pid, sig) };
             }
-            Origin::Server => {
+            // Its pidfd: works while the server is stopped, and never hits
+            // a recycled pid.
+            Origin::Server { pidfd: Some(p) } => {
+                let _ = sys::pidfd_send_signal(p, sig);
+            }
+            Origin::Server { pidfd: None } => {
                 if let Some(s) = &self.server {
                     let _ = s.kill(w.pid, sig);
                 }
@@ -201,91 +235,5 @@ impl Manager {
             Err(_) => None, // reaped by someone else (a host SIGCHLD handler)
         };
         self.worker_died(i, status);
-    }
-
-    pub(super) fn server_messages(&mut self) {
-        loop {
-            let Some(server) = &self.server else { return };
-            let msg = match server.recv() {
-                Ok(Some(m)) => m,
-                Ok(None) => return,
-                Err(_) => {
-                    // EOF: the server is gone; its pidfd or reap tells how.
-                    self.server_gone(false);
-                    return;
-                }
-            };
-            self.server_message(msg);
-        }
-    }
-
-    pub(super) fn server_message(&mut self, msg: Ctl) {
-        match msg.op {
-            wire::FS_SPAWNED | wire::FS_SPAWN_FAILED => {
-                let Some(pos) = self.spawning.iter().position(|s| s.0 == msg.token) else {
-                    return;
-                };
-                let (_, call_fd, result_fd, ring) = self.spawning.swap_remove(pos);
-                if msg.op == wire::FS_SPAWN_FAILED {
-                    sys::close(call_fd);
-                    sys::close(result_fd);
-                    self.spawn_failed(msg.a);
-                    return;
-                }
-                let mut slot = Slot::new(msg.a, Origin::Server, call_fd, result_fd, ring);
-                if self.broken {
-                    slot.kill = Kill::Teardown;
-                }
-                self.workers.push(slot);
-                if self.broken {
-                    self.signal_worker(self.workers.len() - 1, libc::SIGKILL);
-                }
-            }
-            wire::FS_EXITED => {
-                let pid = msg.a;
-                if let Some(i) = self
-                    .workers
-                    .iter()
-                    .position(|w| w.pid == pid && w.dead.is_none())
-                {
-                    self.worker_died(i, Some(msg.b as i32));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The fork server ended (EOF on its socket, its pidfd, or reaped).
-    pub(super) fn server_gone(&mut self, reaped: bool) {
-        let Some(s) = self.server.take() else { return };
-        let status = if reaped {
-            None
-        } else {
-            sys::try_reap(s.pid).ok().flatten()
-        };
-        // Its children die with it (PDEATHSIG): pick up their reports first.
-        sys::close(s.sock);
-        if let Some(p) = s.pidfd {
-            sys::close(p);
-        }
-        for (_, a, b, _) in self.spawning.drain(..) {
-            sys::close(a);
-            sys::close(b);
-        }
-        let status = if status.is_none() && !reaped {
-            sys::reap_blocking(s.pid)
-        } else {
-            status
-        };
-        let cause = format!("fork server {} {}", s.pid, sys::describe_status(status));
-        // Workers it forked are gone with it; handle them as crashed.
-        for i in 0..self.workers.len() {
-            if matches!(self.workers[i].origin, Origin::Server) && self.workers[i].dead.is_none() {
-                self.worker_died(i, Some(libc::SIGKILL));
-            }
-        }
-        if !self.broken {
-            self.break_pool(cause);
-        }
     }
 }

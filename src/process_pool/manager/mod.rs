@@ -24,6 +24,7 @@ mod deaths;
 mod dispatch;
 mod events;
 mod results;
+mod server;
 
 use super::fork_server::{self, ForkServer};
 use super::ring::Ring;
@@ -63,8 +64,27 @@ struct Dispatched {
 enum Origin {
     /// Forked by the manager: our child, reaped by us.
     Direct { pidfd: Option<RawFd> },
-    /// Forked by the fork server, which reaps it and reports.
-    Server,
+    /// Forked by the fork server, which reaps it and reports its status.
+    /// Its pidfd (not our child, but pidfds watch any process) tells us of
+    /// its end even when the server does not.
+    Server { pidfd: Option<RawFd> },
+}
+
+impl Origin {
+    fn pidfd(&self) -> Option<RawFd> {
+        match *self {
+            Origin::Direct { pidfd } | Origin::Server { pidfd } => pidfd,
+        }
+    }
+}
+
+/// A worker the fork server was asked for and has not answered yet.
+struct Spawning {
+    token: u64,
+    call_fd: RawFd,
+    result_fd: RawFd,
+    ring: Ring,
+    asked: Instant,
 }
 
 #[derive(Copy, Clone, PartialEq, Eq)]
@@ -106,6 +126,9 @@ struct Slot {
     /// Set once the process is known dead (reaped): its wait status, None
     /// when unavailable.
     dead: Option<Option<i32>>,
+    /// A fork-server worker seen to end (pidfd) whose status the server
+    /// has not reported yet: when it was seen.
+    ended_at: Option<Instant>,
 }
 
 impl Slot {
@@ -128,12 +151,13 @@ impl Slot {
             stopping: false,
             kill: Kill::None,
             dead: None,
+            ended_at: None,
         }
     }
 
     fn fds(&self) -> Vec<RawFd> {
         let mut v = vec![self.call_fd, self.result_fd];
-        if let Origin::Direct { pidfd: Some(p) } = self.origin {
+        if let Some(p) = self.origin.pidfd() {
             v.push(p);
         }
         v.retain(|&fd| fd >= 0);
@@ -154,10 +178,9 @@ impl Slot {
         sys::close(self.result_fd);
         self.call_fd = -1;
         self.result_fd = -1;
-        if let Origin::Direct { pidfd } = &mut self.origin {
-            if let Some(p) = pidfd.take() {
-                sys::close(p);
-            }
+        let (Origin::Direct { pidfd } | Origin::Server { pidfd }) = &mut self.origin;
+        if let Some(p) = pidfd.take() {
+            sys::close(p);
         }
     }
 }
@@ -169,7 +192,7 @@ struct Manager {
     workers: Vec<Slot>,
     /// Spawn requests sent to the fork server: (token, call fd, result fd,
     /// result ring).
-    spawning: Vec<(u64, RawFd, RawFd, Ring)>,
+    spawning: Vec<Spawning>,
     next_token: u64,
     /// Calls already RUNNING (F6 done) that no worker holds yet: the call
     /// queue's extra item, or calls whose worker died before running them.
@@ -287,9 +310,9 @@ impl Manager {
         for w in &self.workers {
             v.extend(w.fds());
         }
-        for (_, a, b, _) in &self.spawning {
-            v.push(*a);
-            v.push(*b);
+        for s in &self.spawning {
+            v.push(s.call_fd);
+            v.push(s.result_fd);
         }
         v
     }
@@ -460,29 +483,44 @@ impl Manager {
     }
 
     /// Closes the server's socket (it kills and reaps what is left, then
-    /// exits) and reaps the server.
+    /// exits) and reaps the server. A server that does not leave within 5 s,
+    /// or that is stopped (SIGSTOP), is killed: shutdown never waits on it.
     fn close_server(&mut self) {
-        let Some(s) = self.server.take() else { return };
-        for (_, a, b, _) in self.spawning.drain(..) {
-            sys::close(a);
-            sys::close(b);
+        let Some(server) = self.server.take() else {
+            return;
+        };
+        for sp in self.spawning.drain(..) {
+            sys::close(sp.call_fd);
+            sys::close(sp.result_fd);
         }
-        sys::close(s.sock);
-        if let Some(p) = s.pidfd {
-            // Give it 5 s to leave on its own, then kill it.
-            let mut pfd = libc::pollfd {
-                fd: p,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: polls one live pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, 5000) };
-            if r == 0 {
-                let _ = sys::pidfd_send_signal(p, libc::SIGKILL);
+        sys::close(server.sock);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if !matches!(sys::try_reap(server.pid), Ok(None)) {
+                break; // reaped now (or by someone else)
             }
+            if sys::is_stopped(server.pid) || Instant::now() >= deadline {
+                // SIGKILL ends a stopped process too. Our child, not reaped.
+                match server.pidfd {
+                    Some(p) => {
+                        let _ = sys::pidfd_send_signal(p, libc::SIGKILL);
+                    }
+                    // SAFETY: our own child, not reaped yet: the pid is ours.
+                    None => unsafe {
+                        libc::kill(server.pid, libc::SIGKILL);
+                    },
+                }
+                sys::reap_blocking(server.pid);
+                break;
+            }
+            match server.pidfd {
+                Some(p) => sys::wait_readable(p, 20),
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        if let Some(p) = server.pidfd {
             sys::close(p);
         }
-        sys::reap_blocking(s.pid);
     }
 }
 
