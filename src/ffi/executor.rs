@@ -180,8 +180,13 @@ pub extern "C" fn fut_map_release(m: *mut fut_map) {
 }
 
 /// Stops `ex` accepting work (idempotent, any thread). `cancel_futures`
-/// cancels work not started yet; `wait` then waits for running work and
-/// joins the pool's threads and processes. From one of the pool's own
+/// cancels every queued future before this returns (waiters are woken and
+/// done-callbacks run on the calling thread), also with `wait` false; what
+/// it leaves is running work and, in a process pool, the up to
+/// `max_workers + 1` calls already handed towards the workers (RUNNING).
+/// `wait` then waits for running work and joins the pool's threads and
+/// processes. A process pool inherited through `fork()` refuses with
+/// `FUT_ERR_SHUTDOWN`. From one of the pool's own
 /// threads or callbacks, `wait` cannot join: the pool still shuts down and
 /// the call answers `FUT_ERR_WOULD_DEADLOCK`.
 #[no_mangle]

@@ -10,10 +10,19 @@
 //! must live as long as the pool: the manager thread does, and it is the only
 //! thread of ours that ever forks. Later workers come from the fork server.
 //!
-//! Death detection: a pidfd per direct child (polled; a 50 ms `waitpid`
-//! tick where pidfds are unavailable) and, for the fork server's children,
-//! its `FS_EXITED` report after it reaped them. Before a death is handled the
-//! worker's result ring is drained, so no result it published is lost.
+//! Death detection: a pidfd per worker, polled (a 50 ms `waitpid` tick
+//! for direct children where pidfds are unavailable). The fork server's
+//! children are its to reap: their wait status comes in its `FS_EXITED`
+//! report, which the manager awaits for `server::SERVER_ANSWER_WITHIN` after
+//! the pidfd said the worker ended. Before a death is handled the worker's
+//! result ring is drained, so no result it published is lost; only the task
+//! the worker had started (the id it wrote in its ring) is charged with it.
+//!
+//! The fork server: if it dies, or stops answering (a worker's end not
+//! reported, a spawn request not answered within that time: SIGSTOP, a
+//! stuck server), the pool breaks (B2): it could not replace workers. A
+//! silent server is killed (SIGKILL, which ends a stopped process too) and
+//! reaped; shutdown kills a stopped server at once instead of waiting.
 //!
 //! Channels per worker: calls go down a pipe; results come back through a
 //! shared-memory ring (`ring`), with the result pipe for wake-up tokens and
