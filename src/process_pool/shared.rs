@@ -103,6 +103,10 @@ pub(crate) struct Shared {
     /// host `fork()`, or one of the pool's own workers) it does not exist.
     pub fork_gen: usize,
     pub next_id: AtomicU64,
+    /// Test builds: the manager panics at its next loop (the fault
+    /// boundary's test).
+    #[cfg(test)]
+    pub inject_fault: AtomicBool,
 }
 
 impl Shared {
@@ -120,6 +124,8 @@ impl Shared {
             finished_cv: Condvar::new(),
             fork_gen: crate::fork::generation(),
             next_id: AtomicU64::new(1),
+            #[cfg(test)]
+            inject_fault: AtomicBool::new(false),
         }
     }
 
@@ -204,7 +210,7 @@ impl Shared {
     /// every queued call, to be failed by the caller.
     pub(crate) fn mark_broken(&self, cause: &str) -> VecDeque<CallReq> {
         let mut st = self.state.lock();
-        st.broken = Some(cause.to_string());
+        st.broken.get_or_insert_with(|| cause.to_string());
         st.shutdown = true;
         std::mem::take(&mut st.queue)
     }

@@ -3,22 +3,53 @@
 
 use super::*;
 
+/// What a dead worker leaves for the crash policy to judge.
+struct Death {
+    pid: libc::pid_t,
+    kill: Kill,
+    /// The task it had started and not answered: the only one that may be
+    /// charged with its death.
+    running: Option<u64>,
+    /// Stopped by us, or left after its last task (max_tasks_per_child).
+    expected: bool,
+    /// "killed by signal 9 (SIGKILL)", "exit status 3", ...
+    how: String,
+}
+
 impl Manager {
     /// Handles the end of worker `i` (wait status, None if unknown).
     pub(super) fn worker_died(&mut self, i: usize, status: Option<i32>) {
-        // Every result it wrote is in its pipe now: take them first.
+        // Every result it published is in its ring: take them first.
         self.read_results(i);
-        let policy = self.cfg.policy;
-        let has_init = self.cfg.worker.initializer.is_some();
+        let d = self.bury(i, status);
+        if self.broken || d.kill == Kill::Teardown {
+            self.fail_assigned(i, Status::BrokenPool, BROKEN_MESSAGE, &self.broken_cause());
+            return;
+        }
+        if d.expected {
+            self.requeue_assigned(i);
+            return;
+        }
+        if let Some(cause) = self.initializer_death(i, &d, status) {
+            self.break_pool(cause);
+            return;
+        }
+        if let Kill::TimeLimit { task } = d.kill {
+            self.time_limit_death(i, &d, task);
+            return;
+        }
+        self.crash(i, &d);
+    }
+
+    /// Marks worker `i` dead and closes its channels.
+    fn bury(&mut self, i: usize, status: Option<i32>) -> Death {
         let w = &mut self.workers[i];
         w.dead = Some(status);
         w.started = None;
         w.close_fds();
         w.out.clear();
-        let pid = w.pid;
-        let kill = w.kill;
         // Only a task the worker had started may be charged with its death
-        // (its result, if published, was taken above): calls merely queued
+        // (its result, if published, was taken already): calls merely sent
         // to it go back to the queue and run elsewhere.
         let started = w.ring.started();
         let running = w
@@ -27,87 +58,94 @@ impl Manager {
             .and_then(|c| c.items.front())
             .map(|x| x.id)
             .filter(|&id| id == started);
-        let expected = w.stopping || (w.got_last && w.assigned.is_empty());
-        let ready = w.ready;
-        let init_failed = w.init_failed;
-        let how = sys::describe_status(status);
-        if self.broken || kill == Kill::Teardown {
-            self.fail_assigned(i, Status::BrokenPool, BROKEN_MESSAGE, &self.broken_cause());
-            return;
+        Death {
+            pid: w.pid,
+            kill: w.kill,
+            running,
+            expected: w.stopping || (w.got_last && w.assigned.is_empty()),
+            how: sys::describe_status(status),
         }
-        if expected {
-            // Stopped by us, or left after its last task (max_tasks_per_child).
-            if !self.workers[i].assigned.is_empty() {
-                let rest = std::mem::take(&mut self.workers[i].assigned);
-                self.requeue_front(rest);
-            }
-            return;
-        }
-        if let Some(code) = init_failed {
-            self.break_pool(format!(
+    }
+
+    /// Puts the calls of dead worker `i` back at the front of the queue.
+    fn requeue_assigned(&mut self, i: usize) {
+        let rest = std::mem::take(&mut self.workers[i].assigned);
+        self.requeue_front(rest);
+    }
+
+    /// B7: a worker that died before it was ready, with an initializer,
+    /// breaks the pool (whatever the crash policy): the cause, if so.
+    fn initializer_death(&self, i: usize, d: &Death, status: Option<i32>) -> Option<String> {
+        let w = &self.workers[i];
+        let (pid, how) = (d.pid, &d.how);
+        if let Some(code) = w.init_failed {
+            return Some(format!(
                 "initializer failed with code {code} in worker {pid} ({how})"
             ));
-            return;
         }
-        if !ready && has_init {
-            let code_hint = if status
-                .is_some_and(|s| libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == EXIT_INIT_FAILED)
-            {
-                " (initializer failed)"
-            } else {
-                ""
-            };
-            self.break_pool(format!(
-                "worker {pid} {how} while running the initializer{code_hint}"
-            ));
-            return;
+        if w.ready || self.cfg.worker.initializer.is_none() {
+            return None;
         }
-        if let Kill::TimeLimit { task } = kill {
-            let limit = self.cfg.time_limit.unwrap_or_default();
-            let detail = format!(
-                "worker {pid} {how}: task {task} ran past the time limit of {}",
-                fmt_duration(limit)
-            );
-            // The task may have answered just before the kill landed.
-            if running == Some(task) {
-                self.fail_front(
-                    i,
-                    Status::TimeLimit,
-                    "the task ran past the pool's time limit; its worker was killed",
-                    &detail,
-                );
-            }
-            let rest = std::mem::take(&mut self.workers[i].assigned);
-            self.requeue_front(rest);
-            return;
-        }
-        let detail = match running {
-            Some(t) => format!("worker {pid} {how} while running task {t}"),
-            None => format!("worker {pid} {how} while idle"),
+        let init_exit =
+            status.is_some_and(|s| libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == EXIT_INIT_FAILED);
+        let hint = if init_exit {
+            " (initializer failed)"
+        } else {
+            ""
         };
-        match policy {
-            CrashPolicy::BreakPool => self.break_pool(detail),
-            CrashPolicy::FailTask => {
-                crate::log::log(&format!("process pool: {detail}; replacing it"));
-                if running.is_some() {
-                    self.fail_front(
-                        i,
-                        Status::WorkerDied,
-                        "the worker process running this task died",
-                        &detail,
-                    );
-                }
-                let rest = std::mem::take(&mut self.workers[i].assigned);
-                self.requeue_front(rest);
-                self.crashes = self.crashes.saturating_add(1);
-                let delay = backoff(self.crashes);
-                if !delay.is_zero() {
-                    self.spawn_not_before = Some(Instant::now() + delay);
-                }
-                if self.server.is_none() {
-                    self.break_pool(format!("{detail}; no fork server to replace it"));
-                }
-            }
+        Some(format!(
+            "worker {pid} {how} while running the initializer{hint}"
+        ))
+    }
+
+    /// Our time limit: the task fails (either policy), the rest runs on.
+    fn time_limit_death(&mut self, i: usize, d: &Death, task: u64) {
+        let limit = self.cfg.time_limit.unwrap_or_default();
+        let detail = format!(
+            "worker {} {}: task {task} ran past the time limit of {}",
+            d.pid,
+            d.how,
+            fmt_duration(limit)
+        );
+        // The task may have answered just before the kill landed.
+        if d.running == Some(task) {
+            self.fail_front(
+                i,
+                Status::TimeLimit,
+                "the task ran past the pool's time limit; its worker was killed",
+                &detail,
+            );
+        }
+        self.requeue_assigned(i);
+    }
+
+    /// B1/X12: an unexpected death, judged by the crash policy.
+    fn crash(&mut self, i: usize, d: &Death) {
+        let detail = match d.running {
+            Some(t) => format!("worker {} {} while running task {t}", d.pid, d.how),
+            None => format!("worker {} {} while idle", d.pid, d.how),
+        };
+        if self.cfg.policy == CrashPolicy::BreakPool {
+            self.break_pool(detail);
+            return;
+        }
+        crate::log::log(&format!("process pool: {detail}; replacing it"));
+        if d.running.is_some() {
+            self.fail_front(
+                i,
+                Status::WorkerDied,
+                "the worker process running this task died",
+                &detail,
+            );
+        }
+        self.requeue_assigned(i);
+        self.crashes = self.crashes.saturating_add(1);
+        let delay = backoff(self.crashes);
+        if !delay.is_zero() {
+            self.spawn_not_before = Some(Instant::now() + delay);
+        }
+        if self.server.is_none() {
+            self.break_pool(format!("{detail}; no fork server to replace it"));
         }
     }
 

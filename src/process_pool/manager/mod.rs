@@ -32,6 +32,7 @@
 mod deaths;
 mod dispatch;
 mod events;
+mod fault;
 mod results;
 mod server;
 
@@ -275,8 +276,19 @@ pub(crate) fn run(shared: Arc<Shared>, cfg: ManagerConfig, started: super::Start
     }
     started.send(Ok(()));
     block_sigpipe();
-    m.main_loop();
-    m.shared.mark_finished();
+    // Shutdown waits for this, also if the thread unwinds past the boundary.
+    let _finish = FinishOnDrop(Arc::clone(&m.shared));
+    m.run_guarded();
+}
+
+/// Tells waiters of `shutdown(wait)` that the manager is done, however it
+/// ends.
+struct FinishOnDrop(Arc<Shared>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.mark_finished();
+    }
 }
 
 /// Writing to a pipe whose reader died must answer EPIPE on this thread
@@ -399,6 +411,7 @@ impl Manager {
     fn main_loop(&mut self) {
         loop {
             self.take_incoming();
+            self.fault_point();
             if !self.broken {
                 self.spawn_as_needed();
                 self.dispatch();

@@ -21,10 +21,10 @@ impl Manager {
             ));
             return;
         }
-        let mut done = std::mem::take(&mut self.completions);
-        let r = self.handle_frames(i, &mut done);
-        complete_all(&mut done);
-        self.completions = done;
+        // Completions wait in `self.completions` (not in a local), so that
+        // the fault boundary finds them if something panics on the way.
+        let r = self.handle_frames(i);
+        complete_all(&mut self.completions);
         if !self.spare_frames.is_empty() || !self.spare_works.is_empty() {
             self.shared
                 .spares
@@ -39,13 +39,10 @@ impl Manager {
         }
     }
 
-    /// Decodes the complete frames of worker `i`; the results go to `done`
-    /// (completed by the caller, with no lock of ours held).
-    pub(super) fn handle_frames(
-        &mut self,
-        i: usize,
-        done: &mut Vec<(Future, Outcome)>,
-    ) -> Result<(), wire::WireError> {
+    /// Decodes the complete frames of worker `i`; the results go to
+    /// `self.completions` (completed by the caller, with no lock of ours
+    /// held).
+    pub(super) fn handle_frames(&mut self, i: usize) -> Result<(), wire::WireError> {
         let timed = self.cfg.time_limit.is_some();
         loop {
             let w = &mut self.workers[i];
@@ -62,66 +59,80 @@ impl Manager {
                     }
                 }
                 wire::INIT_FAILED => w.init_failed = Some(h.aux as i32),
-                wire::RESULT => {
-                    let msg = wire::decode_result(&w.inbuf[start..end])?;
-                    let Some(call) = w.assigned.front_mut() else {
-                        return Err(wire::WireError("result without a call".into()));
-                    };
-                    let item = call.items.pop_front().expect("calls are never empty");
-                    if item.id != msg.task_id {
-                        let running = item.id;
-                        // Keep it assigned: the break fails it (B3).
-                        call.items.push_front(item);
-                        return Err(wire::WireError(format!(
-                            "result for task {} while task {running} runs",
-                            msg.task_id
-                        )));
-                    }
-                    if call.items.is_empty() {
-                        let call = w.assigned.pop_front().expect("front exists");
-                        if let Ok(frame) = Arc::try_unwrap(call.frame) {
-                            self.spare_frames.push(frame);
-                        }
-                        self.spare_works.push(Vec::from(call.items));
-                    }
-                    if timed {
-                        w.started = if w.assigned.is_empty() {
-                            None
-                        } else {
-                            Some(Instant::now())
-                        };
-                    }
-                    if msg.last {
-                        w.got_last = true;
-                    }
-                    let outcome = match msg.body {
-                        wire::Body::Value(b) => Outcome::Value(self.values.value(b)),
-                        wire::Body::Error {
-                            kind,
-                            code,
-                            message,
-                            detail,
-                        } => {
-                            let kind = Status::from_code(kind)
-                                .filter(|k| *k as i32 <= -5)
-                                .unwrap_or(Status::TaskFailed);
-                            let mut rec =
-                                ErrorRecord::new(kind, code, &String::from_utf8_lossy(message));
-                            if !detail.is_empty() {
-                                rec = rec.with_detail(&String::from_utf8_lossy(detail));
-                            }
-                            Outcome::Error(rec)
-                        }
-                        wire::Body::Cancelled => Outcome::Cancelled,
-                    };
-                    self.crashes = 0;
-                    done.push((item.future, outcome));
-                }
+                wire::RESULT => self.take_result(i, start..end)?,
                 k => return Err(wire::WireError(format!("unexpected message kind {k}"))),
             }
             self.workers[i].in_start = end;
         }
     }
+
+    /// The `RESULT` frame at `frame` of worker `i`'s input: answers the
+    /// item it ran (the front one), or is a protocol error.
+    fn take_result(
+        &mut self,
+        i: usize,
+        frame: std::ops::Range<usize>,
+    ) -> Result<(), wire::WireError> {
+        let timed = self.cfg.time_limit.is_some();
+        let w = &mut self.workers[i];
+        let msg = wire::decode_result(&w.inbuf[frame])?;
+        let Some(call) = w.assigned.front_mut() else {
+            return Err(wire::WireError("result without a call".into()));
+        };
+        let item = call.items.pop_front().expect("calls are never empty");
+        if item.id != msg.task_id {
+            let running = item.id;
+            // Keep it assigned: the break fails it (B3).
+            call.items.push_front(item);
+            return Err(wire::WireError(format!(
+                "result for task {} while task {running} runs",
+                msg.task_id
+            )));
+        }
+        if call.items.is_empty() {
+            let call = w.assigned.pop_front().expect("front exists");
+            if let Ok(frame) = Arc::try_unwrap(call.frame) {
+                self.spare_frames.push(frame);
+            }
+            self.spare_works.push(Vec::from(call.items));
+        }
+        if timed {
+            w.started = if w.assigned.is_empty() {
+                None
+            } else {
+                Some(Instant::now())
+            };
+        }
+        if msg.last {
+            w.got_last = true;
+        }
+        let outcome = match msg.body {
+            wire::Body::Value(b) => Outcome::Value(self.values.value(b)),
+            wire::Body::Error {
+                kind,
+                code,
+                message,
+                detail,
+            } => Outcome::Error(error_record(kind, code, message, detail)),
+            wire::Body::Cancelled => Outcome::Cancelled,
+        };
+        self.crashes = 0;
+        self.completions.push((item.future, outcome));
+        Ok(())
+    }
+}
+
+/// The record of a task's failure as its worker sent it. Only failure kinds
+/// a task may report pass through; others read as `TaskFailed`.
+fn error_record(kind: i32, code: i32, message: &[u8], detail: &[u8]) -> ErrorRecord {
+    let kind = Status::from_code(kind)
+        .filter(|k| *k as i32 <= -5)
+        .unwrap_or(Status::TaskFailed);
+    let mut rec = ErrorRecord::new(kind, code, &String::from_utf8_lossy(message));
+    if !detail.is_empty() {
+        rec = rec.with_detail(&String::from_utf8_lossy(detail));
+    }
+    rec
 }
 
 /// A result read from a worker, not yet given to its future.
