@@ -394,16 +394,17 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
 }
 
 /// How a process ended, from a `waitpid` status: "killed by signal 11
-/// (SIGSEGV)" or "exited with status 3". None: status unknown.
+/// (SIGSEGV)" or "exit status 3". None: status unknown (reaped by someone
+/// else, or not reported by a silent fork server).
 pub(crate) fn describe_status(status: Option<i32>) -> String {
     match status {
-        None => "exited (status unavailable: reaped elsewhere)".to_string(),
+        None => "ended (status unavailable)".to_string(),
         Some(st) if libc::WIFSIGNALED(st) => {
             let sig = libc::WTERMSIG(st);
             format!("killed by signal {sig} ({})", signal_name(sig))
         }
         Some(st) if libc::WIFEXITED(st) => {
-            format!("exited with status {}", libc::WEXITSTATUS(st))
+            format!("exit status {}", libc::WEXITSTATUS(st))
         }
         Some(st) => format!("ended with wait status {st:#x}"),
     }
@@ -479,7 +480,7 @@ mod tests {
             describe_status(Some(libc::SIGSEGV)),
             "killed by signal 11 (SIGSEGV)"
         );
-        assert_eq!(describe_status(Some(3 << 8)), "exited with status 3");
+        assert_eq!(describe_status(Some(3 << 8)), "exit status 3");
         assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
     }
 
