@@ -356,11 +356,12 @@ impl Server<'_> {
         }
     }
 
-    /// Sends `c` to the manager; leaves if it is gone (the children die
-    /// with us: PDEATHSIG).
+    /// Sends `c` to the manager; if it closed its end (shutdown), stops
+    /// and reaps every child left and leaves: a child that ended
+    /// unreported must not outlive us as a zombie for our parent's reaper.
     fn reply(&self, c: Ctl) {
         if send_ctl(self.sock, &c, &[]).is_err() {
-            sys::exit_now(0);
+            self.stop_all();
         }
     }
 
