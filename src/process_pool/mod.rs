@@ -4,7 +4,9 @@
 //!
 //! - `shared`: what submitters share with the management thread.
 //! - `manager`: the management thread: its loop, start and shutdown
-//!   (`mod.rs`), `dispatch`, `results`, `events` (poll), `deaths`.
+//!   (`mod.rs`), `dispatch`, `results`, `events` (poll), `deaths` (and the
+//!   crash policy), `server` (the fork server as the manager sees it),
+//!   `fault` (its panic boundary).
 //! - `worker`: the worker loop, run in a forked child.
 //! - `fork_server`: the single-threaded server that forks later workers.
 //! - `wire`: framing on the pipes, the result rings and the fork server's
