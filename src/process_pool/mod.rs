@@ -1,4 +1,4 @@
-//! ProcessPoolExecutor (SEMANTICS P1–P18, B1–B13, X10–X16): tasks run in
+//! ProcessPoolExecutor (P1–P18, B1–B13, X10–X16): tasks run in
 //! forked worker processes behind the same future API, so that a crash in a
 //! task ends a worker, not the host.
 //!

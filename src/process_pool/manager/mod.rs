@@ -1,6 +1,6 @@
 //! The management thread: starts workers, dispatches calls, collects results,
 //! watches every worker, completes futures (with no lock of ours held), and
-//! tears the pool down (SEMANTICS P2–P18, B1–B13).
+//! tears the pool down (P2–P18, B1–B13).
 //!
 //! Who forks what: the manager thread forks, as its very first act and before
 //! the pool has any other thread, the fork server (`FUT_START_FORKSERVER`, or
