@@ -183,6 +183,12 @@ typedef int32_t fut_crash_policy;
  * of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS and SIGTRAP (so a crash
  * ends the worker and is reported with its signal; an initializer may
  * install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
+ *
+ * The fork server (`FUT_START_FORKSERVER`, and `FUT_START_FORK` with
+ * `FUT_CRASH_FAIL_TASK` or a time limit) is part of the pool: if it dies,
+ * or does not answer for 3 s (stopped with SIGSTOP, stuck), the pool breaks
+ * (`FUT_ERR_BROKEN_POOL`, `detail` says why) and the server is killed;
+ * shutdown and release never wait on a stopped server.
  */
 typedef struct fut_process_pool_options {
   /**
@@ -541,8 +547,13 @@ void fut_map_release(struct fut_map *m);
 
 /**
  * Stops `ex` accepting work (idempotent, any thread). `cancel_futures`
- * cancels work not started yet; `wait` then waits for running work and
- * joins the pool's threads and processes. From one of the pool's own
+ * cancels every queued future before this returns (waiters are woken and
+ * done-callbacks run on the calling thread), also with `wait` false; what
+ * it leaves is running work and, in a process pool, the up to
+ * `max_workers + 1` calls already handed towards the workers (RUNNING).
+ * `wait` then waits for running work and joins the pool's threads and
+ * processes. A process pool inherited through `fork()` refuses with
+ * `FUT_ERR_SHUTDOWN`. From one of the pool's own
  * threads or callbacks, `wait` cannot join: the pool still shuts down and
  * the call answers `FUT_ERR_WOULD_DEADLOCK`.
  */

@@ -42,6 +42,10 @@ struct Header {
     wake_wanted: AtomicU32,
     /// Futex word: the worker waits for room.
     writer_waiting: AtomicU32,
+    /// Id of the last task the worker started (0: none yet), written by the
+    /// worker just before it calls the task: after a death, the one task
+    /// that may be charged with it (tasks only queued to the worker are not).
+    started: AtomicU64,
 }
 
 /// A shared mapping holding one or more rings; unmapped with the last
@@ -188,7 +192,19 @@ impl Ring {
         Ok(n)
     }
 
+    /// The id of the last task the worker started (0: none). Read after
+    /// the worker died and its results were drained: if that task's result
+    /// was not among them, the worker died running it.
+    pub(crate) fn started(&self) -> u64 {
+        self.header().started.load(Ordering::SeqCst)
+    }
+
     // ---- worker side -------------------------------------------------------
+
+    /// Records that the task `id` starts now (before it is called).
+    pub(crate) fn mark_started(&self, id: u64) {
+        self.header().started.store(id, Ordering::SeqCst);
+    }
 
     /// Writes `parts` as one contiguous stream and publishes them (in
     /// pieces only when they do not fit the ring). `token_fd` is the result
