@@ -51,9 +51,17 @@ struct Header {
 /// A shared mapping holding one or more rings; unmapped with the last
 /// ring. (Unmapping costs a TLB shootdown on every CPU that runs one of
 /// the host's threads, so the workers forked at a pool's start share one.)
-struct Mapping {
+pub(crate) struct Mapping {
     base: *mut u8,
     len: usize,
+}
+
+impl Mapping {
+    /// Marks the mapping `MADV_DONTFORK`: children forked from now on do
+    /// not get it.
+    pub(crate) fn keep_from_later_forks(&self) {
+        sys::dont_fork(self.base, self.len);
+    }
 }
 
 // SAFETY: the mapping is plain shared memory, owned by this value.
@@ -96,10 +104,16 @@ impl Ring {
 
     /// A new ring: the manager's mapping and the memfd to hand to the worker
     /// (close-on-exec; the caller closes it once the worker has it).
+    /// The manager's mapping is not inherited by any later fork (the
+    /// worker maps the memfd itself): a worker of another pool, or a child
+    /// of the host, must not be able to write into this pool's results.
     pub(crate) fn create() -> Result<(Ring, RawFd), i32> {
         let fd = sys::memfd(c"libfutures-results", MAP_BYTES)?;
         match Ring::map(fd) {
-            Ok(r) => Ok((r, fd)),
+            Ok(r) => {
+                r.keep_from_later_forks();
+                Ok((r, fd))
+            }
             Err(e) => {
                 sys::close(fd);
                 Err(e)
@@ -118,6 +132,16 @@ impl Ring {
                 len: MAP_BYTES,
             }),
         })
+    }
+
+    /// The mapping this ring lies in (shared by the rings of workers forked
+    /// directly), to keep it from later forks once they are all forked.
+    pub(crate) fn share_mapping(&self) -> Arc<Mapping> {
+        Arc::clone(&self._mapping)
+    }
+
+    fn keep_from_later_forks(&self) {
+        self._mapping.keep_from_later_forks();
     }
 
     fn header(&self) -> &Header {
@@ -277,6 +301,9 @@ mod tests {
         let (ring, fd) = Ring::create().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let writer = Ring::map(fd).unwrap();
+        // Pools made by tests running beside this one fork: their
+        // workers must not inherit this writer (see `forge_result`).
+        writer.keep_from_later_forks();
         sys::close(fd);
         let mut out = Vec::new();
         let mut expect = Vec::new();
@@ -319,6 +346,9 @@ mod tests {
         let (ring, fd) = Ring::create().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let writer = Ring::map(fd).unwrap();
+        // Pools made by tests running beside this one fork: their
+        // workers must not inherit this writer (see `forge_result`).
+        writer.keep_from_later_forks();
         sys::close(fd);
         assert!(!ring.arm());
         writer.write(w, &[b"ab"]).unwrap();
@@ -341,6 +371,9 @@ mod tests {
         let (ring, fd) = Ring::create().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let writer = Ring::map(fd).unwrap();
+        // Pools made by tests running beside this one fork: their
+        // workers must not inherit this writer (see `forge_result`).
+        writer.keep_from_later_forks();
         sys::close(fd);
         let big: Vec<u8> = (0..(3 * RING_BYTES + 11))
             .map(|i| (i % 251) as u8)

@@ -237,6 +237,14 @@ pub(crate) fn map_shared(fd: RawFd, len: usize) -> Result<*mut u8, i32> {
     }
 }
 
+/// Keeps the mapping at `base` (`len` bytes) out of children forked later.
+/// Best effort: a kernel that refuses only costs isolation, not function.
+pub(crate) fn dont_fork(base: *mut u8, len: usize) {
+    // SAFETY: `base`/`len` describe a live mapping of ours; MADV_DONTFORK
+    // changes only what a later fork copies, not this process's memory.
+    unsafe { libc::madvise(base as *mut libc::c_void, len, libc::MADV_DONTFORK) };
+}
+
 /// Maps `len` zero bytes shared with the children forked later.
 pub(crate) fn map_shared_anonymous(len: usize) -> Result<*mut u8, i32> {
     // SAFETY: a fresh mapping chosen by the kernel; no existing memory is

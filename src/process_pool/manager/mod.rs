@@ -358,9 +358,16 @@ impl Manager {
             self.server = Some(s);
         }
         if self.cfg.start_method == StartMethod::Fork {
-            // One mapping for all their rings: one munmap at the end.
-            for ring in Ring::create_inherited(self.cfg.max_workers)? {
+            // One mapping for all their rings: one munmap at the end. Once
+            // they are forked, no later fork (another pool's, the host's)
+            // inherits it.
+            let rings = Ring::create_inherited(self.cfg.max_workers)?;
+            let keep = rings.first().map(Ring::share_mapping);
+            for ring in rings {
                 self.fork_direct(ring)?;
+            }
+            if let Some(mapping) = keep {
+                mapping.keep_from_later_forks();
             }
         }
         Ok(())
