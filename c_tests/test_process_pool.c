@@ -194,7 +194,7 @@ static void test_crash(fut_start_method m, fut_crash_policy policy, enum crash_k
     else
         pp_gate_open(1);
     const char *want = kind == CRASH_SEGV      ? "killed by signal 11 (SIGSEGV)"
-                       : kind == CRASH_EXIT3   ? "exited with status 3"
+                       : kind == CRASH_EXIT3   ? "exit status 3"
                                                : "killed by signal 9 (SIGKILL)";
     if (policy == FUT_CRASH_BREAK_POOL) {
         const char *da = pp_expect_failure(a, FUT_ERR_BROKEN_POOL);

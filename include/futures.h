@@ -186,6 +186,12 @@ typedef int32_t fut_crash_policy;
  * of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS and SIGTRAP (so a crash
  * ends the worker and is reported with its signal; an initializer may
  * install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
+ *
+ * The fork server (`FUT_START_FORKSERVER`, and `FUT_START_FORK` with
+ * `FUT_CRASH_FAIL_TASK` or a time limit) is part of the pool: if it dies,
+ * or does not answer for 3 s (stopped with SIGSTOP, stuck), the pool breaks
+ * (`FUT_ERR_BROKEN_POOL`, `detail` says why) and the server is killed;
+ * shutdown and release never wait on a stopped server.
  */
 typedef struct fut_process_pool_options {
   /**
@@ -542,8 +548,13 @@ void fut_map_release(struct fut_map *m);
 
 /**
  * Stops `ex` accepting work (idempotent, any thread). `cancel_futures`
- * cancels work not started yet; `wait` then waits for running work and
- * joins the pool's threads and processes. From one of the pool's own
+ * cancels every queued future before this returns (waiters are woken and
+ * done-callbacks run on the calling thread), also with `wait` false; what
+ * it leaves is running work and, in a process pool, the up to
+ * `max_workers + 1` calls already handed towards the workers (RUNNING).
+ * `wait` then waits for running work and joins the pool's threads and
+ * processes. A process pool inherited through `fork()` refuses with
+ * `FUT_ERR_SHUTDOWN`. From one of the pool's own
  * threads or callbacks, `wait` cannot join: the pool still shuts down and
  * the call answers `FUT_ERR_WOULD_DEADLOCK`.
  */
@@ -613,6 +624,9 @@ fut_state fut_future_state(const struct fut_future *f);
  * its value: `*ptr` and `*len` (either may be NULL) are borrowed from the
  * future. Answers `FUT_ERR_TIMEOUT` if not done in time, `FUT_ERR_CANCELLED`,
  * or the failure's kind (`FUT_ERR_TASK_FAILED`, ...) if it failed.
+ * Alignment: a thread-pool task's or a promise's value is the pointer it was
+ * given, aligned as that was; a process-pool value is a copy aligned to 16
+ * bytes (like `malloc` on x86-64 and aarch64 Linux), NULL when empty.
  */
 fut_status fut_future_result(struct fut_future *f, int64_t timeout_ns, void **ptr, size_t *len);
 
@@ -675,8 +689,12 @@ fut_status fut_process_pool_new(const struct fut_process_pool_options *opts,
 /**
  * Sets the running task's value (`ptr`, `len`); `drop(ptr)`, if given, runs
  * exactly once: when the future is freed, when a later call replaces the
- * value, or when the task fails. A process pool copies `len` bytes from
- * `ptr` back to the caller's process. Call only from inside the task.
+ * value, or when the task fails. Nothing is copied here. A thread pool keeps
+ * `ptr` itself as the future's value (`fut_future_result` gives it back; it
+ * must stay valid until `drop`). A process pool copies the `len` bytes at
+ * `ptr` back to the caller's process after the task returned (so they must
+ * stay valid until then: not the task's stack), then runs `drop` in the
+ * worker. Call only from inside the task.
  */
 fut_status fut_task_set_result(struct fut_task *task, void *ptr, size_t len, fut_drop_fn drop);
 
@@ -718,7 +736,11 @@ fut_status fut_thread_pool_new(const struct fut_thread_pool_options *opts,
  * for the `n` futures of `fs`. Answers `FUT_OK` on timeout too: then
  * `done_flags[i]` (n entries, may be NULL) tells which are done (duplicates
  * share their flag), and `*n_done` (may be NULL) counts distinct done
- * futures. `when` is checked first.
+ * futures. `when` is checked first. A future counts as done once its
+ * outcome is set, before its done-callbacks ran: as in CPython, `fut_wait`
+ * may return while the completing thread still runs the callbacks of the
+ * last futures. To use what a callback produces, wait for that (e.g. a
+ * future the callback completes), not for the futures.
  */
 fut_status fut_wait(struct fut_future *const *fs,
                     size_t n,

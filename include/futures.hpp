@@ -806,6 +806,140 @@ as_completed_range<Range> as_completed(Range &fs, std::chrono::duration<Rep, Per
 }
 
 // ============================================================================
+// map
+// ============================================================================
+
+/**
+ * Python's Executor.map() as a range: yields each input's future, done, in
+ * input order (get() then returns at once; a failed task throws there and
+ * the iteration goes on). One deadline for the whole iteration, from the
+ * map call: when it passes, the iteration throws timeout_error and every
+ * future not yielded yet is cancelled. Destroying the range cancels the
+ * futures it has not yielded (running ones finish and are discarded). Made
+ * by process_pool::map, thread_pool::map and executor::map_c; not copyable,
+ * iterate it once.
+ *
+ *   for (fut::future<int> &f : pool.map(square, inputs, 64)) sum += f.get();
+ */
+template <class T>
+class map_range {
+public:
+    /** Adopts `m` (from fut_executor_map). */
+    explicit map_range(fut_map *m, std::size_t n) noexcept : map_(m), total_(n) {}
+    /** Futures already submitted, under the deadline `ns` from now (negative: none). */
+    map_range(std::vector<future<T>> fs, std::int64_t ns)
+        : pending_(std::move(fs)), total_(pending_.size()) {
+        if (ns >= 0) deadline_ = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+    }
+    map_range(map_range &&o) noexcept
+        : map_(std::exchange(o.map_, nullptr)), pending_(std::move(o.pending_)), next_(o.next_),
+          deadline_(o.deadline_), total_(o.total_), yielded_(o.yielded_), current_(std::move(o.current_)) {}
+    map_range(const map_range &) = delete;
+    map_range &operator=(const map_range &) = delete;
+    map_range &operator=(map_range &&) = delete;
+    ~map_range() {
+        fut_map_release(map_);  // cancels what it has not yielded
+        cancel_pending();
+    }
+
+    /** The number of inputs. */
+    std::size_t size() const noexcept { return total_; }
+
+    struct sentinel {};
+
+    class iterator {
+    public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = future<T>;
+        using difference_type = std::ptrdiff_t;
+        using pointer = future<T> *;
+        using reference = future<T> &;
+
+        reference operator*() const noexcept { return range_->current_; }
+        pointer operator->() const noexcept { return &range_->current_; }
+        iterator &operator++() {
+            range_->advance();
+            return *this;
+        }
+        friend bool operator==(const iterator &it, sentinel) noexcept { return it.at_end(); }
+        friend bool operator!=(const iterator &it, sentinel s) noexcept { return !(it == s); }
+        friend bool operator==(sentinel s, const iterator &it) noexcept { return it == s; }
+        friend bool operator!=(sentinel s, const iterator &it) noexcept { return !(it == s); }
+
+    private:
+        friend class map_range;
+        explicit iterator(map_range *r) noexcept : range_(r) {}
+        bool at_end() const noexcept { return !range_->current_.valid(); }
+        map_range *range_;
+    };
+
+    iterator begin() {
+        advance();
+        return iterator(this);
+    }
+    sentinel end() const noexcept { return {}; }
+
+private:
+    [[noreturn]] void timed_out() {
+        cancel_pending();
+        throw timeout_error(FUT_ERR_TIMEOUT, std::to_string(total_ - yielded_) + " (of " +
+                                                 std::to_string(total_) + ") map results unfinished");
+    }
+
+    void cancel_pending() noexcept {
+        for (; next_ < pending_.size(); next_++) {
+            pending_[next_].cancel();
+            pending_[next_].reset();
+        }
+    }
+
+    /** Moves the next done future into current_ (empty at the end). */
+    void advance() {
+        current_.reset();
+        if (map_ != nullptr) {
+            fut_future *f = nullptr;
+            fut_status st = fut_map_next(map_, &f);
+            if (st == FUT_END) return;
+            if (st == FUT_ERR_TIMEOUT) timed_out();
+            detail::check(st);
+            current_ = future<T>(f);
+        } else {
+            if (next_ >= pending_.size()) return;
+            future<T> &f = pending_[next_];
+            bool done = deadline_ ? f.wait_for(*deadline_ - std::chrono::steady_clock::now()) : (f.wait(), true);
+            if (!done) timed_out();
+            current_ = std::move(f);
+            next_++;
+        }
+        yielded_++;
+    }
+
+    fut_map *map_ = nullptr;
+    std::vector<future<T>> pending_;  // without a C map (thread_pool::map)
+    std::size_t next_ = 0;
+    std::optional<std::chrono::steady_clock::time_point> deadline_;
+    std::size_t total_ = 0;
+    std::size_t yielded_ = 0;
+    future<T> current_;
+};
+
+namespace detail {
+/** fut_item views of byte strings (std::string, std::string_view, fut::bytes). */
+template <class Range>
+std::vector<fut_item> byte_items(const Range &inputs) {
+    std::vector<fut_item> items;
+    for (const auto &in : inputs) items.push_back(fut_item{in.empty() ? nullptr : in.data(), in.size()});
+    return items;
+}
+
+inline std::int64_t timeout_arg() noexcept { return FUT_WAIT_FOREVER; }
+template <class Rep, class Period>
+std::int64_t timeout_arg(std::chrono::duration<Rep, Period> d) noexcept {
+    return to_ns(d);
+}
+}  // namespace detail
+
+// ============================================================================
 // Tasks
 // ============================================================================
 
@@ -974,6 +1108,25 @@ public:
         return future<T>(out);
     }
 
+    /**
+     * Python's map() over a C task, through fut_executor_map: `fn` runs once
+     * per byte string of `inputs` (std::string, std::string_view or
+     * fut::bytes elements), `chunksize` inputs per message to a process
+     * pool's workers (a thread pool ignores it), under one optional deadline.
+     * A process pool copies the inputs now; a thread pool borrows them: they
+     * must outlive the futures. Throws shutdown_error, broken_pool_error, or
+     * fut::error (FUT_ERR_INVALID_ARGUMENT) for chunksize 0.
+     */
+    template <class T = bytes, class Range, class... Timeout>
+    map_range<T> map_c(fut_task_fn fn, const Range &inputs, std::size_t chunksize, Timeout... timeout) {
+        static_assert(sizeof...(Timeout) <= 1, "map_c: at most one timeout");
+        std::vector<fut_item> items = detail::byte_items(inputs);
+        fut_map *m = nullptr;
+        detail::check(fut_executor_map(ex_, fn, items.data(), items.size(), detail::timeout_arg(timeout...),
+                                       chunksize, &m));
+        return map_range<T>(m, items.size());
+    }
+
 protected:
     executor() noexcept = default;
     explicit executor(fut_executor *ex) noexcept : ex_(ex) {}
@@ -1057,6 +1210,29 @@ public:
         return future<R>(out);
     }
 
+    /**
+     * Python's map(): submit(fn, input) for each element of `inputs` now,
+     * then a map_range over their futures in input order, under one
+     * optional deadline. `chunksize` is accepted for symmetry with
+     * process_pool::map and ignored (as the C API does for thread pools);
+     * it must be at least 1. A refused submit cancels what was submitted
+     * and throws.
+     */
+    template <class F, class Range, class... Timeout>
+    auto map(F &&fn, const Range &inputs, std::size_t chunksize = 1, Timeout... timeout) {
+        static_assert(sizeof...(Timeout) <= 1, "map: at most one timeout");
+        using R = typename decltype(submit(fn, *std::begin(inputs)))::value_type;
+        if (chunksize == 0) detail::throw_status(FUT_ERR_INVALID_ARGUMENT);
+        std::vector<future<R>> fs;
+        try {
+            for (const auto &in : inputs) fs.push_back(submit(fn, in));
+        } catch (...) {
+            for (auto &f : fs) f.cancel();
+            throw;
+        }
+        return map_range<R>(std::move(fs), detail::timeout_arg(timeout...));
+    }
+
 private:
     static thread_pool_options make_options(std::size_t max_workers) {
         thread_pool_options o;
@@ -1132,7 +1308,19 @@ struct function_traits<R (*)(P...) noexcept> : function_traits<R (*)(P...)> {};
 template <class T>
 constexpr bool is_plain_data() {
     return !std::is_pointer_v<T> && !std::is_member_pointer_v<T> && std::is_trivially_copyable_v<T> &&
-           std::is_default_constructible_v<T>;
+           std::is_default_constructible_v<T> && !std::is_same_v<T, std::string_view>;
+}
+
+/** Parameters that receive a copy of a byte string: std::string, fut::bytes,
+ *  and std::string_view (viewing the worker's copy during the call). */
+template <class T>
+struct is_byte_param : is_byte_string<T> {};
+template <>
+struct is_byte_param<std::string_view> : std::true_type {};
+
+template <class T>
+constexpr bool can_send_to_worker() {
+    return is_byte_param<T>::value || is_plain_data<T>();
 }
 
 template <class R>
@@ -1140,49 +1328,78 @@ constexpr bool can_return_from_worker() {
     return std::is_void_v<R> || is_byte_string<R>::value || is_plain_data<R>();
 }
 
-/** A plain function and its trivially copyable arguments, sent as bytes:
- *  [function pointer][argument 0][argument 1]... The pointer is valid in
- *  the worker because the worker is a fork of this process image. */
+/** A plain function and its arguments, sent as bytes: [function pointer],
+ *  then each argument: a plain one as its bytes, a byte string as its
+ *  length (std::uint64_t) and its bytes. The pointer is valid in the worker
+ *  because the worker is a fork of this process image. */
 template <class Fp, class R, class... P>
 struct fork_call {
-    static constexpr std::size_t sizes[] = {sizeof(Fp), sizeof(P)...};
-    static constexpr std::size_t total = (sizeof(Fp) + ... + sizeof(P));
-    /** Offset of argument i (after the pointer and the arguments before it). */
-    static constexpr std::size_t offset(std::size_t i) {
-        std::size_t at = 0;
-        for (std::size_t j = 0; j <= i; j++) at += sizes[j];
-        return at;
+    static void put(std::vector<unsigned char> &buf, const void *p, std::size_t n) {
+        const auto *b = static_cast<const unsigned char *>(p);
+        buf.insert(buf.end(), b, b + n);
     }
 
     template <class T>
-    static T load(const unsigned char *at) {
-        T v;
-        std::memcpy(static_cast<void *>(&v), at, sizeof(T));
-        return v;
+    static void put_arg(std::vector<unsigned char> &buf, const T &v) {
+        if constexpr (is_byte_param<T>::value) {
+            const std::uint64_t n = v.size();
+            put(buf, &n, sizeof n);
+            if (n != 0) put(buf, v.data(), v.size());
+        } else {
+            put(buf, &v, sizeof v);
+        }
     }
 
-    template <std::size_t... I>
-    static std::vector<unsigned char> encode(Fp fn, const std::tuple<P...> &args, std::index_sequence<I...>) {
-        std::vector<unsigned char> buf(total);
-        std::memcpy(buf.data(), &fn, sizeof fn);
-        (std::memcpy(buf.data() + offset(I), static_cast<const void *>(&std::get<I>(args)), sizes[I + 1]),
-         ...);
+    static std::vector<unsigned char> encode(Fp fn, const std::tuple<P...> &args) {
+        std::vector<unsigned char> buf;
+        put(buf, &fn, sizeof fn);
+        std::apply([&buf](const P &...a) { (put_arg(buf, a), ...); }, args);
         return buf;
     }
 
-    template <std::size_t... I>
-    static std::tuple<P...> decode(const unsigned char *buf, std::index_sequence<I...>) {
-        return std::tuple<P...>(load<P>(buf + offset(I))...);
-    }
+    /** Reads the arguments back in the worker, checking every length. */
+    struct reader {
+        const unsigned char *at;
+        const unsigned char *end;
+
+        static void short_input() {
+            throw error(FUT_ERR_INVALID_ARGUMENT, "process pool call: argument bytes of the wrong size");
+        }
+        const unsigned char *take(std::size_t n) {
+            if (static_cast<std::size_t>(end - at) < n) short_input();
+            const unsigned char *p = at;
+            at += n;
+            return p;
+        }
+        template <class T>
+        T get() {
+            if constexpr (is_byte_param<T>::value) {
+                std::uint64_t n = 0;
+                std::memcpy(&n, take(sizeof n), sizeof n);
+                if (n > static_cast<std::uint64_t>(end - at)) short_input();
+                using char_t = typename T::value_type;
+                const auto *p = reinterpret_cast<const char_t *>(take(static_cast<std::size_t>(n)));
+                if constexpr (std::is_same_v<T, std::string_view>) {
+                    return T(p, static_cast<std::size_t>(n));
+                } else {
+                    return T(p, p + n);
+                }
+            } else {
+                T v;
+                std::memcpy(static_cast<void *>(&v), take(sizeof(T)), sizeof(T));
+                return v;
+            }
+        }
+    };
 
     static std::int32_t run(fut_task *t, const void *arg, std::size_t len) noexcept {
         return run_task(t, [&] {
-            if (len != total || arg == nullptr) {
-                throw error(FUT_ERR_INVALID_ARGUMENT, "process pool call: argument bytes of the wrong size");
-            }
+            if (arg == nullptr) reader::short_input();
             const auto *buf = static_cast<const unsigned char *>(arg);
-            Fp fn = load<Fp>(buf);
-            std::tuple<P...> args = decode(buf, std::index_sequence_for<P...>{});
+            reader r{buf, buf + len};
+            Fp fn = r.template get<Fp>();
+            std::tuple<P...> args{r.template get<P>()...};  // braces: read in order
+            if (r.at != r.end) reader::short_input();
             if constexpr (std::is_void_v<R>) {
                 std::apply(fn, args);
             } else {
@@ -1246,13 +1463,15 @@ public:
 
     /**
      * Runs `fn(args...)` in a worker, where `fn` is a plain function or a
-     * captureless, non-generic lambda, and every argument and the result
-     * are trivially copyable non-pointer values (the result may also be
-     * std::string or fut::bytes, or void). The function pointer and the
-     * arguments' bytes are sent; whatever `fn` throws in the worker becomes
-     * the task's failure.
+     * captureless, non-generic lambda. A parameter is std::string,
+     * std::string_view or fut::bytes (the argument's bytes are copied: a
+     * std::string, a string literal, ...) or a trivially copyable non-pointer
+     * value; the result is one of those (not std::string_view) or void. The
+     * function pointer and the arguments' bytes are sent; whatever `fn`
+     * throws in the worker becomes the task's failure.
      *
      *   pool.submit([](int a, int b) { return a * b; }, 6, 7)   // future<int>
+     *   pool.submit([](const std::string &path) { return count_lines(path); }, path)
      */
     template <class F, class... Args, std::enable_if_t<!std::is_convertible_v<F, fut_task_fn>, int> = 0>
     auto submit(F fn, Args &&...args) {
@@ -1271,19 +1490,62 @@ public:
         }
     }
 
+    /**
+     * Python's map(): `fn(input)` for each element of `inputs`, in workers,
+     * through fut_executor_map: `chunksize` inputs go to a worker in one
+     * message (fewer round trips for many small tasks), under one optional
+     * deadline; see map_range. `fn` and the input type follow submit's
+     * rules (one parameter). The inputs are encoded and copied now. Throws
+     * shutdown_error, broken_pool_error, or fut::error
+     * (FUT_ERR_INVALID_ARGUMENT) for chunksize 0.
+     *
+     *   for (auto &f : pool.map([](int x) { return x * x; }, xs, 64)) sum += f.get();
+     */
+    template <class F, class Range, class... Timeout,
+              std::enable_if_t<!std::is_convertible_v<F, fut_task_fn>, int> = 0>
+    auto map(F fn, const Range &inputs, std::size_t chunksize = 1, Timeout... timeout) {
+        static_assert(sizeof...(Timeout) <= 1, "map: at most one timeout");
+        using Fp = typename detail::function_pointer_of<F>::type;
+        using traits = detail::function_traits<Fp>;
+        static_assert(traits::is_function,
+                      "process_pool::map: pass a plain function or a captureless, non-generic "
+                      "lambda: captured state cannot cross into a worker process");
+        using R = std::decay_t<typename traits::result>;
+        using Params = typename detail::decay_tuple<typename traits::params>::type;
+        static_assert(std::tuple_size_v<Params> == 1, "process_pool::map: the function takes one argument");
+        using P = std::tuple_element_t<0, Params>;
+        check_types<R, P>();
+        using Call = detail::fork_call<Fp, R, P>;
+        std::vector<std::vector<unsigned char>> encoded;
+        for (const auto &in : inputs) encoded.push_back(Call::encode(static_cast<Fp>(+fn), std::tuple<P>(in)));
+        std::vector<fut_item> items;
+        items.reserve(encoded.size());
+        for (const auto &e : encoded) items.push_back(fut_item{e.data(), e.size()});
+        fut_map *m = nullptr;
+        detail::check(fut_executor_map(ex_, &Call::run, items.data(), items.size(), detail::timeout_arg(timeout...),
+                                       chunksize, &m));
+        return map_range<R>(m, items.size());  // the pool copied the bytes
+    }
+
 private:
+    template <class R, class... P>
+    static constexpr void check_types() {
+        static_assert((detail::can_send_to_worker<P>() && ...),
+                      "process_pool: every parameter must be std::string, std::string_view, fut::bytes "
+                      "or a trivially copyable, default constructible non-pointer type (its bytes are "
+                      "sent to the worker)");
+        static_assert(detail::can_return_from_worker<R>(),
+                      "process_pool: the result must be void, std::string, fut::bytes or a "
+                      "trivially copyable, default constructible non-pointer type");
+    }
+
     template <class Fp, class R, class... P, class... Args>
     future<R> submit_fork(Fp fn, std::tuple<P...> *, Args &&...args) {
         static_assert(sizeof...(P) == sizeof...(Args), "process_pool::submit: wrong number of arguments");
-        static_assert((detail::is_plain_data<P>() && ...),
-                      "process_pool::submit: every parameter must be a trivially copyable, default "
-                      "constructible non-pointer type (its bytes are sent to the worker)");
-        static_assert(detail::can_return_from_worker<R>(),
-                      "process_pool::submit: the result must be void, std::string, fut::bytes or a "
-                      "trivially copyable, default constructible non-pointer type");
+        check_types<R, P...>();
         using Call = detail::fork_call<Fp, R, P...>;
         std::tuple<P...> values(std::forward<Args>(args)...);
-        std::vector<unsigned char> buf = Call::encode(fn, values, std::index_sequence_for<P...>{});
+        std::vector<unsigned char> buf = Call::encode(fn, values);
         return submit_c<R>(&Call::run, buf.data(), buf.size());  // the pool copies the bytes now
     }
 

@@ -17,7 +17,7 @@ if [ -z "$go" ]; then
     echo "go_bindings: Go is not installed and FUT_REQUIRE_TOOLS=1" >&2
     exit 1
   fi
-  echo "go_bindings: Go is not installed: skipped"
+  echo "SKIPPED: go_bindings: Go is not installed (Go >= 1.23 with cgo; /usr/local/go/bin or PATH)"
   exit 77
 fi
 "$go" version

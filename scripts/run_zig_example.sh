@@ -13,7 +13,7 @@ if ! version=$(python3 -m ziglang version 2>/dev/null); then
     echo "zig_example: 'python3 -m ziglang version' failed and FUT_REQUIRE_TOOLS=1" >&2
     exit 1
   fi
-  echo "zig_example: ziglang is not installed (python3 -m pip install ziglang): skipped"
+  echo "SKIPPED: zig_example: ziglang is not installed (python3 -m pip install ziglang==0.14.1)"
   exit 77
 fi
 echo "zig $version"

@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"context"
-	"iter"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -34,8 +33,8 @@ type Executor interface {
 	// Submit schedules fn with a copy of arg and returns its future.
 	Submit(fn TaskFunc, arg []byte) (*Future, error)
 	// Map submits fn once per argument now and gives the results in input
-	// order (see MapResults).
-	Map(ctx context.Context, fn TaskFunc, args [][]byte) (*MapResults, error)
+	// order (see MapResults); Chunksize(n) batches a process pool's sends.
+	Map(ctx context.Context, fn TaskFunc, args [][]byte, opts ...MapOption) (*MapResults, error)
 	// Shutdown stops accepting work (see fut_executor_shutdown).
 	Shutdown(wait, cancelFutures bool) error
 	// Close shuts down, waiting for accepted work, and releases the pool.
@@ -46,6 +45,9 @@ type Executor interface {
 type executor struct {
 	h        *C.fut_executor
 	released atomic.Bool
+	// copiesArgs: a process pool copies map arguments during the call, so
+	// they may be Go memory (a thread pool would borrow them).
+	copiesArgs bool
 }
 
 func (e *executor) handle() *C.fut_executor {
@@ -74,24 +76,6 @@ func (e *executor) Submit(fn TaskFunc, arg []byte) (*Future, error) {
 		return nil, err
 	}
 	return newFuture(out)
-}
-
-// Map submits fn once per argument before it returns (like Python's map:
-// a refusal is returned here, and what was submitted is then cancelled),
-// and gives the results in input order. ctx is the deadline of the whole
-// iteration (Python's timeout). Chunking (fut_executor_map's chunksize) is
-// not offered: each argument is one submit.
-func (e *executor) Map(ctx context.Context, fn TaskFunc, args [][]byte) (*MapResults, error) {
-	m := &MapResults{ctx: ctx, futures: make([]*Future, 0, len(args))}
-	for _, a := range args {
-		f, err := e.Submit(fn, a)
-		if err != nil {
-			m.Close()
-			return nil, err
-		}
-		m.futures = append(m.futures, f)
-	}
-	return m, nil
 }
 
 // Shutdown stops the executor accepting work (idempotent, any goroutine).
@@ -128,65 +112,6 @@ func (e *executor) release() {
 // than holding up the finalizer goroutine.
 func finalizeExecutor(e *executor) {
 	go e.release()
-}
-
-// MapResults gives the results of Map in input order. Use it from one
-// goroutine at a time.
-type MapResults struct {
-	ctx     context.Context
-	futures []*Future
-	next    int
-	done    bool
-}
-
-// Len is the number of submitted items.
-func (m *MapResults) Len() int { return len(m.futures) }
-
-// Next waits for the next result in input order. ok is false once every
-// result was given. A failed task gives its *Error at its position and the
-// iteration goes on. If the Map's context ends first, Next gives an error
-// matching ErrTimeout once, every future not yet given is cancelled, and
-// the iteration ends.
-func (m *MapResults) Next() (value []byte, err error, ok bool) {
-	if m.done || m.next >= len(m.futures) {
-		m.done = true
-		return nil, nil, false
-	}
-	f := m.futures[m.next]
-	if werr := f.Wait(m.ctx); werr != nil {
-		m.Close()
-		return nil, werr, true
-	}
-	m.futures[m.next] = nil
-	m.next++
-	value, err = f.Result(context.Background())
-	f.Release() // the iterator keeps nothing it has given (E15)
-	return value, err, true
-}
-
-// All iterates over the remaining results with Next.
-func (m *MapResults) All() iter.Seq2[[]byte, error] {
-	return func(yield func([]byte, error) bool) {
-		for {
-			v, err, ok := m.Next()
-			if !ok || !yield(v, err) {
-				return
-			}
-		}
-	}
-}
-
-// Close cancels and releases every future not yet given (those already
-// running finish and are discarded). Idempotent.
-func (m *MapResults) Close() {
-	m.done = true
-	for i, f := range m.futures {
-		if f != nil {
-			f.Cancel()
-			f.Release()
-			m.futures[i] = nil
-		}
-	}
 }
 
 // ThreadPoolOptions are the options of NewThreadPool; the zero value gives

@@ -40,6 +40,22 @@ fut_status fut_go_submit_bytes(fut_executor *ex, fut_task_fn fn, const void *p, 
     return st;
 }
 
+fut_status fut_go_map_bytes(fut_executor *ex, fut_task_fn fn, const void *buf, const size_t *lens,
+                            size_t n, int64_t timeout_ns, size_t chunksize, fut_map **out)
+{
+    fut_item *items = calloc(n ? n : 1, sizeof *items);
+    if (items == NULL) return FUT_ERR_NO_MEMORY;
+    const char *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        items[i].arg = lens[i] ? p : NULL;
+        items[i].arg_len = lens[i];
+        p += lens[i];
+    }
+    fut_status st = fut_executor_map(ex, fn, items, n, timeout_ns, chunksize, out);
+    free(items);
+    return st;
+}
+
 fut_status fut_go_attach(fut_completion_queue *q, fut_future *f, uintptr_t id)
 {
     return fut_completion_queue_attach(q, f, (void *)id);

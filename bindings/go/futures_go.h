@@ -16,6 +16,12 @@ fut_status fut_go_submit_handle(fut_executor *ex, uintptr_t h, fut_future **out)
 fut_status fut_go_submit_bytes(fut_executor *ex, fut_task_fn fn, const void *p, size_t n,
                                fut_future **out);
 
+/* fut_executor_map over `n` arguments laid end to end in `buf` (`lens[i]`
+ * bytes each). Only for executors that copy the arguments during the call
+ * (process pools): `buf` may be Go memory, which C must not keep. */
+fut_status fut_go_map_bytes(fut_executor *ex, fut_task_fn fn, const void *buf, const size_t *lens,
+                            size_t n, int64_t timeout_ns, size_t chunksize, fut_map **out);
+
 /* Attaches `f` to `q` with an integer tag. */
 fut_status fut_go_attach(fut_completion_queue *q, fut_future *f, uintptr_t id);
 

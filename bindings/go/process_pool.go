@@ -96,7 +96,7 @@ func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 	if err := statusErr(C.fut_process_pool_new(&o, &h)); err != nil {
 		return nil, err
 	}
-	p := &ProcessPool{executor{h: h}}
+	p := &ProcessPool{executor{h: h, copiesArgs: true}}
 	runtime.SetFinalizer(p, func(p *ProcessPool) { finalizeExecutor(&p.executor) })
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package futures_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -191,5 +192,75 @@ func TestProcessPoolShutdownCancelsPending(t *testing.T) {
 	// Up to max_workers + 1 items were already sent to the worker (P5).
 	if cancelled < len(rest)-2 {
 		t.Fatalf("only %d of %d pending tasks were cancelled", cancelled, len(rest))
+	}
+}
+
+// (E14) Map with a chunksize: results in input order, a failure at its own
+// position, on a process pool (batched sends) and a thread pool (ignored).
+func TestMapChunksize(t *testing.T) {
+	ctx := testContext(t)
+	var args [][]byte
+	for i := int64(0); i < 50; i++ {
+		args = append(args, tt.Int64(i))
+	}
+	args[7] = []byte("bad") // wrong size: this position fails with EINVAL
+	pools := []futures.Executor{
+		newProcessPool(t, &futures.ProcessPoolOptions{MaxWorkers: 2}),
+		newThreadPool(t, &futures.ThreadPoolOptions{MaxWorkers: 2}),
+	}
+	for _, p := range pools {
+		if _, err := p.Map(ctx, tt.Square(), args, futures.Chunksize(0)); !errors.Is(err, futures.ErrInvalidArgument) {
+			t.Fatalf("chunksize 0: %v", err)
+		}
+		m, err := p.Map(ctx, tt.Square(), args, futures.Chunksize(8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Len() != 50 {
+			t.Fatalf("Len %d", m.Len())
+		}
+		i := 0
+		for v, err := range m.All() {
+			if i == 7 {
+				var fe *futures.Error
+				if !errors.As(err, &fe) || fe.Kind != futures.ErrTaskFailed || fe.Code != 22 {
+					t.Fatalf("position 7: %v", err)
+				}
+			} else if err != nil || tt.AsInt64(v) != int64(i*i) {
+				t.Fatalf("position %d: %v, %v", i, tt.AsInt64(v), err)
+			}
+			i++
+		}
+		if i != 50 {
+			t.Fatalf("%d results", i)
+		}
+		m.Close()
+	}
+}
+
+// (E11) A chunked process-pool map whose context ends: Next says so once,
+// the iteration ends, and the pool still shuts down.
+func TestMapChunksizeContextEnds(t *testing.T) {
+	g := newGate(t) // before the pool: the workers inherit it
+	p := newProcessPool(t, &futures.ProcessPoolOptions{MaxWorkers: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	args := [][]byte{tt.GateArg(g.startedFd(), g.gateFd(), taskTimeout, false), tt.Int64(1), tt.Int64(2), tt.Int64(3)}
+	m, err := p.Map(ctx, tt.Gate(), args, futures.Chunksize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.waitStarted(t, 1)
+	cancel()
+	_, err, ok := m.Next()
+	if !ok || !errors.Is(err, futures.ErrTimeout) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Next after the context ended: %v, %v", err, ok)
+	}
+	if _, _, ok := m.Next(); ok {
+		t.Fatal("the iteration goes on after its context ended")
+	}
+	g.open(t)
+	if err := p.Shutdown(true, false); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -74,8 +74,10 @@ type Error struct {
 	Detail string
 }
 
+// Error reads "libfutures: KIND: message (code N) [detail]", the prefix
+// once (Kind's own Error would add it again).
 func (e *Error) Error() string {
-	s := fmt.Sprintf("libfutures: %s", e.Kind)
+	s := "libfutures: " + e.Kind.String()
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
@@ -113,10 +115,11 @@ type waitError struct {
 }
 
 func (e *waitError) Error() string {
+	// ErrTimeout.String(): with %s, fmt would call Error and prefix twice.
 	if e.what != "" {
-		return fmt.Sprintf("libfutures: %s: %s: %v", ErrTimeout, e.what, e.ctxErr)
+		return fmt.Sprintf("libfutures: %s: %s: %v", ErrTimeout.String(), e.what, e.ctxErr)
 	}
-	return fmt.Sprintf("libfutures: %s: %v", ErrTimeout, e.ctxErr)
+	return fmt.Sprintf("libfutures: %s: %v", ErrTimeout.String(), e.ctxErr)
 }
 
 func (e *waitError) Unwrap() []error { return []error{ErrTimeout, e.ctxErr} }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -25,6 +26,17 @@ int fut_header_hpp_probe() {
     fut::future<double> m = procs.submit([](pair_arg p, long k) { return p.b * static_cast<double>(k); },
                                          pair_arg{1, 2.0}, 3L);
     fut::future<void> z = procs.submit([] {});
+    fut::future<std::size_t> sv = procs.submit([](std::string_view s, int k) { return s.size() + static_cast<std::size_t>(k); },
+                                               std::string("path"), 1);
+    fut::future<std::string> sb = procs.submit([](const std::string &s, fut::bytes b) { return s + std::to_string(b.size()); },
+                                               "literal", fut::bytes{});
+    std::vector<std::string> words{"a", "b"};
+    for (auto &f : procs.map([](std::string_view s) { return s.size(); }, words, 2, std::chrono::seconds(1)))
+        (void)f.get();
+    for (auto &f : procs.map([](long x) { return x * 2; }, std::vector<long>{1, 2}, 1)) (void)f.get();
+    for (auto &f : procs.map_c<std::string>(echo, words, 1)) (void)f.get().size();
+    (void)sv.get();
+    (void)sb.get();
     (void)r.get().size();
     (void)q.get().size();
     z.get();
@@ -34,6 +46,9 @@ int fut_header_hpp_probe() {
     fut::future<void> b = pool.submit([](fut::task_context &ctx) { ctx.throw_if_cancel_requested(); });
     fut::future<std::string> c = pool.submit([](std::string s) { return s; }, std::string("x"));
     fut::future<std::vector<int>> d = pool.submit([] { return std::vector<int>{1}; });
+    int base = 1;
+    for (auto &f : pool.map([base](int x) { return x + base; }, std::vector<int>{1, 2}, 1, std::chrono::seconds(1)))
+        (void)f.get();
     fut::promise<fut::bytes> p;
     fut::future<fut::bytes> e = p.get_future();
     e.then([](fut::future_view v) { (void)v.status(); });

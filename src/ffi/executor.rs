@@ -28,7 +28,18 @@ fn borrow_executor(ex: *const fut_executor) -> Result<Arc<dyn Executor>, Status>
     EXECUTORS
         .borrow(ex as *const u8)
         .map(|h| Arc::clone(&h))
-        .ok_or(Status::InvalidArgument)
+        .ok_or_else(unknown_executor)
+}
+
+/// The refusal of a handle that is not live. In a process-pool worker it
+/// may be the handle of the worker's own pool, made after the worker was
+/// forked: an inherited pool refuses with `FUT_ERR_SHUTDOWN` (X11).
+fn unknown_executor() -> Status {
+    if crate::process_pool::in_worker() {
+        Status::Shutdown
+    } else {
+        Status::InvalidArgument
+    }
 }
 
 /// What the last executor reference does: shut the pool down (wait = true;
@@ -169,8 +180,13 @@ pub extern "C" fn fut_map_release(m: *mut fut_map) {
 }
 
 /// Stops `ex` accepting work (idempotent, any thread). `cancel_futures`
-/// cancels work not started yet; `wait` then waits for running work and
-/// joins the pool's threads and processes. From one of the pool's own
+/// cancels every queued future before this returns (waiters are woken and
+/// done-callbacks run on the calling thread), also with `wait` false; what
+/// it leaves is running work and, in a process pool, the up to
+/// `max_workers + 1` calls already handed towards the workers (RUNNING).
+/// `wait` then waits for running work and joins the pool's threads and
+/// processes. A process pool inherited through `fork()` refuses with
+/// `FUT_ERR_SHUTDOWN`. From one of the pool's own
 /// threads or callbacks, `wait` cannot join: the pool still shuts down and
 /// the call answers `FUT_ERR_WOULD_DEADLOCK`.
 #[no_mangle]

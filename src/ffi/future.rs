@@ -123,6 +123,9 @@ pub extern "C" fn fut_future_state(f: *const fut_future) -> fut_state {
 /// its value: `*ptr` and `*len` (either may be NULL) are borrowed from the
 /// future. Answers `FUT_ERR_TIMEOUT` if not done in time, `FUT_ERR_CANCELLED`,
 /// or the failure's kind (`FUT_ERR_TASK_FAILED`, ...) if it failed.
+/// Alignment: a thread-pool task's or a promise's value is the pointer it was
+/// given, aligned as that was; a process-pool value is a copy aligned to 16
+/// bytes (like `malloc` on x86-64 and aarch64 Linux), NULL when empty.
 #[no_mangle]
 pub unsafe extern "C" fn fut_future_result(
     f: *mut fut_future,

@@ -44,6 +44,12 @@ pub const FUT_CRASH_FAIL_TASK: fut_crash_policy = 1;
 /// of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS and SIGTRAP (so a crash
 /// ends the worker and is reported with its signal; an initializer may
 /// install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
+///
+/// The fork server (`FUT_START_FORKSERVER`, and `FUT_START_FORK` with
+/// `FUT_CRASH_FAIL_TASK` or a time limit) is part of the pool: if it dies,
+/// or does not answer for 3 s (stopped with SIGSTOP, stuck), the pool breaks
+/// (`FUT_ERR_BROKEN_POOL`, `detail` says why) and the server is killed;
+/// shutdown and release never wait on a stopped server.
 #[repr(C)]
 #[derive(Copy, Clone)]
 pub struct fut_process_pool_options {

@@ -20,8 +20,12 @@ fn with_task<R>(
 
 /// Sets the running task's value (`ptr`, `len`); `drop(ptr)`, if given, runs
 /// exactly once: when the future is freed, when a later call replaces the
-/// value, or when the task fails. A process pool copies `len` bytes from
-/// `ptr` back to the caller's process. Call only from inside the task.
+/// value, or when the task fails. Nothing is copied here. A thread pool keeps
+/// `ptr` itself as the future's value (`fut_future_result` gives it back; it
+/// must stay valid until `drop`). A process pool copies the `len` bytes at
+/// `ptr` back to the caller's process after the task returned (so they must
+/// stay valid until then: not the task's stack), then runs `drop` in the
+/// worker. Call only from inside the task.
 #[no_mangle]
 pub unsafe extern "C" fn fut_task_set_result(
     task: *mut fut_task,

@@ -43,7 +43,11 @@ unsafe fn borrow_all(
 /// for the `n` futures of `fs`. Answers `FUT_OK` on timeout too: then
 /// `done_flags[i]` (n entries, may be NULL) tells which are done (duplicates
 /// share their flag), and `*n_done` (may be NULL) counts distinct done
-/// futures. `when` is checked first.
+/// futures. `when` is checked first. A future counts as done once its
+/// outcome is set, before its done-callbacks ran: as in CPython, `fut_wait`
+/// may return while the completing thread still runs the callbacks of the
+/// last futures. To use what a callback produces, wait for that (e.g. a
+/// future the callback completes), not for the futures.
 #[no_mangle]
 pub unsafe extern "C" fn fut_wait(
     fs: *const *mut fut_future,

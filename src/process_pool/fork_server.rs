@@ -274,6 +274,18 @@ fn recv_ctl(sock: RawFd) -> Result<Option<(Ctl, Vec<RawFd>)>, i32> {
     }
 }
 
+/// The server's state, in the forked child.
+struct Server<'a> {
+    cfg: &'a WorkerConfig,
+    sock: RawFd,
+    /// signalfd for SIGCHLD.
+    sfd: RawFd,
+    /// The signal mask the host thread had (restored in workers).
+    old_mask: libc::sigset_t,
+    me: libc::pid_t,
+    children: Vec<libc::pid_t>,
+}
+
 /// The server's whole life (runs in the forked child; never returns).
 fn server_main(cfg: &WorkerConfig, sock: RawFd, parent: libc::pid_t, close: &[RawFd]) -> ! {
     sys::die_with_parent(parent);
@@ -295,130 +307,149 @@ fn server_main(cfg: &WorkerConfig, sock: RawFd, parent: libc::pid_t, close: &[Ra
     if sfd < 0 {
         sys::exit_now(2);
     }
-    // SAFETY: getpid cannot fail.
-    let me = unsafe { libc::getpid() };
-    let mut children: Vec<libc::pid_t> = Vec::new();
-    let reply = |c: Ctl| {
-        if send_ctl(sock, &c, &[]).is_err() {
-            // The manager is gone: the children die with us (PDEATHSIG).
-            sys::exit_now(0);
-        }
+    let mut server = Server {
+        cfg,
+        sock,
+        sfd,
+        old_mask,
+        // SAFETY: getpid cannot fail.
+        me: unsafe { libc::getpid() },
+        children: Vec::new(),
     };
-    loop {
-        let mut pfd = [
-            libc::pollfd {
-                fd: sock,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: sfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: polls two live pollfd entries.
-        let r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, -1) };
-        if r < 0 {
-            if sys::errno() == libc::EINTR {
+    server.run()
+}
+
+impl Server<'_> {
+    fn run(&mut self) -> ! {
+        loop {
+            let mut pfd = [
+                libc::pollfd {
+                    fd: self.sock,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.sfd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: polls two live pollfd entries.
+            let r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, -1) };
+            if r < 0 {
+                if sys::errno() == libc::EINTR {
+                    continue;
+                }
+                sys::exit_now(2);
+            }
+            if pfd[1].revents != 0 {
+                self.reap_children();
+            }
+            if pfd[0].revents == 0 {
                 continue;
             }
-            sys::exit_now(2);
-        }
-        if pfd[1].revents != 0 {
-            // Drain the signalfd, then reap every child that ended.
-            let mut info = [0u8; 128];
-            // SAFETY: reads into a live buffer of the size of signalfd_siginfo.
-            while unsafe { libc::read(sfd, info.as_mut_ptr() as *mut libc::c_void, 128) } > 0 {}
-            loop {
-                let mut status = 0;
-                // SAFETY: waitpid writes into a live int.
-                let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-                if pid <= 0 {
-                    break;
-                }
-                children.retain(|&c| c != pid);
-                reply(Ctl {
-                    op: wire::FS_EXITED,
-                    a: pid,
-                    token: 0,
-                    b: status as i64,
-                });
+            match recv_ctl(self.sock) {
+                Ok(Some((ctl, fds))) => self.request(ctl, fds),
+                // The manager closed its end (shutdown) or failed.
+                Ok(None) | Err(_) => self.stop_all(),
             }
         }
-        if pfd[0].revents == 0 {
-            continue;
+    }
+
+    /// Sends `c` to the manager; if it closed its end (shutdown), stops
+    /// and reaps every child left and leaves: a child that ended
+    /// unreported must not outlive us as a zombie for our parent's reaper.
+    fn reply(&self, c: Ctl) {
+        if send_ctl(self.sock, &c, &[]).is_err() {
+            self.stop_all();
         }
-        let msg = match recv_ctl(sock) {
-            Ok(Some(m)) => m,
-            Ok(None) | Err(_) => {
-                // The manager closed its end (shutdown) or failed: stop every
-                // child left, reap them all, leave.
-                for &c in &children {
-                    // SAFETY: our own children, not reaped yet.
-                    unsafe { libc::kill(c, libc::SIGKILL) };
-                }
-                for &c in &children {
-                    sys::reap_blocking(c);
-                }
-                sys::exit_now(0);
+    }
+
+    /// Drains the signalfd, then reaps and reports every child that ended.
+    fn reap_children(&mut self) {
+        let mut info = [0u8; 128];
+        // SAFETY: reads into a live buffer of the size of signalfd_siginfo.
+        while unsafe { libc::read(self.sfd, info.as_mut_ptr() as *mut libc::c_void, 128) } > 0 {}
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes into a live int.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
             }
-        };
-        let (ctl, fds) = msg;
+            self.children.retain(|&c| c != pid);
+            self.reply(Ctl {
+                op: wire::FS_EXITED,
+                a: pid,
+                token: 0,
+                b: status as i64,
+            });
+        }
+    }
+
+    /// Kills and reaps every child left, and leaves.
+    fn stop_all(&self) -> ! {
+        for &c in &self.children {
+            // SAFETY: our own children, not reaped yet.
+            unsafe { libc::kill(c, libc::SIGKILL) };
+        }
+        for &c in &self.children {
+            sys::reap_blocking(c);
+        }
+        sys::exit_now(0)
+    }
+
+    /// Handles one request of the manager (with the descriptors it carried).
+    fn request(&mut self, ctl: Ctl, fds: Vec<RawFd>) {
         match ctl.op {
-            wire::FS_SPAWN if fds.len() == 3 => {
-                // SAFETY: fork from the server's only thread.
-                let pid = unsafe { libc::fork() };
-                if pid == 0 {
-                    // SAFETY: restores the signal mask the host thread had.
-                    unsafe {
-                        libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut())
-                    };
-                    let ring = RingSource::Fd(fds[2]);
-                    worker_main(cfg, fds[0], fds[1], ring, me, &[sock, sfd]);
-                }
-                let e = sys::errno();
-                for fd in fds {
-                    sys::close(fd);
-                }
-                if pid < 0 {
-                    reply(Ctl {
-                        op: wire::FS_SPAWN_FAILED,
-                        a: e,
-                        token: ctl.token,
-                        b: 0,
-                    });
-                } else {
-                    children.push(pid);
-                    reply(Ctl {
-                        op: wire::FS_SPAWNED,
-                        a: pid,
-                        token: ctl.token,
-                        b: 0,
-                    });
-                }
-            }
+            wire::FS_SPAWN if fds.len() == 3 => self.spawn(ctl.token, &fds),
             wire::FS_KILL => {
                 let pid = ctl.token as libc::pid_t;
-                if children.contains(&pid) {
+                if self.children.contains(&pid) {
                     // SAFETY: a child of ours that we have not reaped.
                     unsafe { libc::kill(pid, ctl.a) };
                 }
-                for fd in fds {
-                    sys::close(fd);
-                }
             }
-            _ => {
-                for fd in fds {
-                    sys::close(fd);
-                }
-                reply(Ctl {
-                    op: wire::FS_SPAWN_FAILED,
-                    a: libc::EPROTO,
-                    token: ctl.token,
-                    b: 0,
-                });
-            }
+            _ => self.reply(Ctl {
+                op: wire::FS_SPAWN_FAILED,
+                a: libc::EPROTO,
+                token: ctl.token,
+                b: 0,
+            }),
+        }
+        for fd in fds {
+            sys::close(fd);
+        }
+    }
+
+    /// Forks a worker on the call pipe, result pipe and ring memfd `fds`
+    /// (closed here by the caller afterwards) and reports its pid.
+    fn spawn(&mut self, token: u64, fds: &[RawFd]) {
+        // SAFETY: fork from the server's only thread.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: restores the signal mask the host thread had.
+            unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+            let ring = RingSource::Fd(fds[2]);
+            let own = [self.sock, self.sfd];
+            worker_main(self.cfg, fds[0], fds[1], ring, self.me, &own);
+        }
+        let e = sys::errno();
+        if pid < 0 {
+            self.reply(Ctl {
+                op: wire::FS_SPAWN_FAILED,
+                a: e,
+                token,
+                b: 0,
+            });
+        } else {
+            self.children.push(pid);
+            self.reply(Ctl {
+                op: wire::FS_SPAWNED,
+                a: pid,
+                token,
+                b: 0,
+            });
         }
     }
 }

@@ -1,9 +1,12 @@
-//! ProcessPoolExecutor (SEMANTICS P1–P18, B1–B13, X10–X16): tasks run in
+//! ProcessPoolExecutor (P1–P18, B1–B13, X10–X16): tasks run in
 //! forked worker processes behind the same future API, so that a crash in a
 //! task ends a worker, not the host.
 //!
-//! - `pool`: the management thread (forks, dispatch, results, deaths,
-//!   shutdown) and the state submitters share with it.
+//! - `shared`: what submitters share with the management thread.
+//! - `manager`: the management thread: its loop, start and shutdown
+//!   (`mod.rs`), `dispatch`, `results`, `events` (poll), `deaths` (and the
+//!   crash policy), `server` (the fork server as the manager sees it),
+//!   `fault` (its panic boundary).
 //! - `worker`: the worker loop, run in a forked child.
 //! - `fork_server`: the single-threaded server that forks later workers.
 //! - `wire`: framing on the pipes, the result rings and the fork server's
@@ -12,8 +15,9 @@
 //! - `sys`: raw system calls.
 
 mod fork_server;
-mod pool;
+mod manager;
 mod ring;
+mod shared;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -25,12 +29,13 @@ use crate::executor::{Executor, Item, Refused, Task, TaskFn};
 use crate::future::Future;
 use crate::status::Status;
 use crate::sync::Mutex;
-use pool::{CallReq, ManagerConfig, Shared, Work};
+use manager::ManagerConfig;
+use shared::{CallReq, Shared, Work};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use worker::InitFn;
+pub use worker::{in_worker, InitFn};
 
 /// Largest accepted `max_workers`.
 pub const MAX_WORKERS: usize = 1024;
@@ -119,7 +124,7 @@ impl ProcessPool {
         let for_manager = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("fut-procpool".into())
-            .spawn(move || pool::run(for_manager, mcfg, tx))
+            .spawn(move || manager::run(for_manager, mcfg, tx))
             .map_err(|_| Status::Os)?;
         match rx.recv() {
             Some(Ok(())) => Ok(ProcessPool {
@@ -146,7 +151,7 @@ impl ProcessPool {
     }
 
     fn on_manager_thread(&self) -> bool {
-        pool::MANAGER_OF.with(|m| m.get()) == Arc::as_ptr(&self.shared) as usize
+        manager::MANAGER_OF.with(|m| m.get()) == Arc::as_ptr(&self.shared) as usize
     }
 
     fn next_id(&self) -> u64 {
@@ -242,19 +247,14 @@ impl Executor for ProcessPool {
         Ok(futures)
     }
 
+    /// E6/P13: with `cancel_futures`, every future still queued (not yet
+    /// handed towards a worker) is cancelled before this returns.
     fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
         if self.shared.forked_away() {
-            return Ok(()); // the pool belongs to the parent process
+            // X11: the pool belongs to an ancestor process.
+            return Err(Status::Shutdown);
         }
-        {
-            let mut st = self.shared.state.lock();
-            st.shutdown = true;
-            st.cancel_futures |= cancel_futures;
-        }
-        self.shared
-            .wake_flag
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        sys::eventfd_signal(self.shared.wake_fd);
+        self.shared.begin_shutdown(cancel_futures);
         if !wait {
             return Ok(());
         }

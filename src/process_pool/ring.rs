@@ -42,14 +42,26 @@ struct Header {
     wake_wanted: AtomicU32,
     /// Futex word: the worker waits for room.
     writer_waiting: AtomicU32,
+    /// Id of the last task the worker started (0: none yet), written by the
+    /// worker just before it calls the task: after a death, the one task
+    /// that may be charged with it (tasks only queued to the worker are not).
+    started: AtomicU64,
 }
 
 /// A shared mapping holding one or more rings; unmapped with the last
 /// ring. (Unmapping costs a TLB shootdown on every CPU that runs one of
 /// the host's threads, so the workers forked at a pool's start share one.)
-struct Mapping {
+pub(crate) struct Mapping {
     base: *mut u8,
     len: usize,
+}
+
+impl Mapping {
+    /// Marks the mapping `MADV_DONTFORK`: children forked from now on do
+    /// not get it.
+    pub(crate) fn keep_from_later_forks(&self) {
+        sys::dont_fork(self.base, self.len);
+    }
 }
 
 // SAFETY: the mapping is plain shared memory, owned by this value.
@@ -92,10 +104,16 @@ impl Ring {
 
     /// A new ring: the manager's mapping and the memfd to hand to the worker
     /// (close-on-exec; the caller closes it once the worker has it).
+    /// The manager's mapping is not inherited by any later fork (the
+    /// worker maps the memfd itself): a worker of another pool, or a child
+    /// of the host, must not be able to write into this pool's results.
     pub(crate) fn create() -> Result<(Ring, RawFd), i32> {
         let fd = sys::memfd(c"libfutures-results", MAP_BYTES)?;
         match Ring::map(fd) {
-            Ok(r) => Ok((r, fd)),
+            Ok(r) => {
+                r.keep_from_later_forks();
+                Ok((r, fd))
+            }
             Err(e) => {
                 sys::close(fd);
                 Err(e)
@@ -114,6 +132,16 @@ impl Ring {
                 len: MAP_BYTES,
             }),
         })
+    }
+
+    /// The mapping this ring lies in (shared by the rings of workers forked
+    /// directly), to keep it from later forks once they are all forked.
+    pub(crate) fn share_mapping(&self) -> Arc<Mapping> {
+        Arc::clone(&self._mapping)
+    }
+
+    fn keep_from_later_forks(&self) {
+        self._mapping.keep_from_later_forks();
     }
 
     fn header(&self) -> &Header {
@@ -188,7 +216,19 @@ impl Ring {
         Ok(n)
     }
 
+    /// The id of the last task the worker started (0: none). Read after
+    /// the worker died and its results were drained: if that task's result
+    /// was not among them, the worker died running it.
+    pub(crate) fn started(&self) -> u64 {
+        self.header().started.load(Ordering::SeqCst)
+    }
+
     // ---- worker side -------------------------------------------------------
+
+    /// Records that the task `id` starts now (before it is called).
+    pub(crate) fn mark_started(&self, id: u64) {
+        self.header().started.store(id, Ordering::SeqCst);
+    }
 
     /// Writes `parts` as one contiguous stream and publishes them (in
     /// pieces only when they do not fit the ring). `token_fd` is the result
@@ -261,6 +301,9 @@ mod tests {
         let (ring, fd) = Ring::create().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let writer = Ring::map(fd).unwrap();
+        // Pools made by tests running beside this one fork: their
+        // workers must not inherit this writer (see `forge_result`).
+        writer.keep_from_later_forks();
         sys::close(fd);
         let mut out = Vec::new();
         let mut expect = Vec::new();
@@ -303,6 +346,9 @@ mod tests {
         let (ring, fd) = Ring::create().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let writer = Ring::map(fd).unwrap();
+        // Pools made by tests running beside this one fork: their
+        // workers must not inherit this writer (see `forge_result`).
+        writer.keep_from_later_forks();
         sys::close(fd);
         assert!(!ring.arm());
         writer.write(w, &[b"ab"]).unwrap();
@@ -325,6 +371,9 @@ mod tests {
         let (ring, fd) = Ring::create().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let writer = Ring::map(fd).unwrap();
+        // Pools made by tests running beside this one fork: their
+        // workers must not inherit this writer (see `forge_result`).
+        writer.keep_from_later_forks();
         sys::close(fd);
         let big: Vec<u8> = (0..(3 * RING_BYTES + 11))
             .map(|i| (i % 251) as u8)

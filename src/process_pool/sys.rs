@@ -237,6 +237,14 @@ pub(crate) fn map_shared(fd: RawFd, len: usize) -> Result<*mut u8, i32> {
     }
 }
 
+/// Keeps the mapping at `base` (`len` bytes) out of children forked later.
+/// Best effort: a kernel that refuses only costs isolation, not function.
+pub(crate) fn dont_fork(base: *mut u8, len: usize) {
+    // SAFETY: `base`/`len` describe a live mapping of ours; MADV_DONTFORK
+    // changes only what a later fork copies, not this process's memory.
+    unsafe { libc::madvise(base as *mut libc::c_void, len, libc::MADV_DONTFORK) };
+}
+
 /// Maps `len` zero bytes shared with the children forked later.
 pub(crate) fn map_shared_anonymous(len: usize) -> Result<*mut u8, i32> {
     // SAFETY: a fresh mapping chosen by the kernel; no existing memory is
@@ -394,16 +402,17 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
 }
 
 /// How a process ended, from a `waitpid` status: "killed by signal 11
-/// (SIGSEGV)" or "exited with status 3". None: status unknown.
+/// (SIGSEGV)" or "exit status 3". None: status unknown (reaped by someone
+/// else, or not reported by a silent fork server).
 pub(crate) fn describe_status(status: Option<i32>) -> String {
     match status {
-        None => "exited (status unavailable: reaped elsewhere)".to_string(),
+        None => "ended (status unavailable)".to_string(),
         Some(st) if libc::WIFSIGNALED(st) => {
             let sig = libc::WTERMSIG(st);
             format!("killed by signal {sig} ({})", signal_name(sig))
         }
         Some(st) if libc::WIFEXITED(st) => {
-            format!("exited with status {}", libc::WEXITSTATUS(st))
+            format!("exit status {}", libc::WEXITSTATUS(st))
         }
         Some(st) => format!("ended with wait status {st:#x}"),
     }
@@ -427,6 +436,30 @@ pub(crate) fn try_reap(pid: libc::pid_t) -> Result<Option<i32>, i32> {
             return Err(e);
         }
     }
+}
+
+/// True when process `pid` is stopped (SIGSTOP and the like): state `T`
+/// or `t` in `/proc/PID/stat`.
+pub(crate) fn is_stopped(pid: libc::pid_t) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which ends with the last ')'.
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    matches!(state, Some('T') | Some('t'))
+}
+
+/// Waits up to `ms` milliseconds for `fd` to become readable.
+pub(crate) fn wait_readable(fd: RawFd, ms: i32) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polls one live pollfd.
+    unsafe { libc::poll(&mut pfd, 1, ms) };
 }
 
 /// Reaps our own child `pid`, blocking.
@@ -455,7 +488,7 @@ mod tests {
             describe_status(Some(libc::SIGSEGV)),
             "killed by signal 11 (SIGSEGV)"
         );
-        assert_eq!(describe_status(Some(3 << 8)), "exited with status 3");
+        assert_eq!(describe_status(Some(3 << 8)), "exit status 3");
         assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
     }
 

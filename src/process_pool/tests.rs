@@ -247,3 +247,91 @@ fn a_result_for_the_wrong_task_fails_the_running_one() {
     assert_eq!(failure_of(&f), Status::BrokenPool);
     ex.shutdown(true, false).unwrap();
 }
+
+/// The read end of `report_then_wait`'s gate and the write end of its
+/// report pipe (inherited by the workers); apart from `GATE`, which other
+/// tests running at the same time use.
+static FAULT_GATE: AtomicI32 = AtomicI32::new(-1);
+static FAULT_REPORT: AtomicI32 = AtomicI32::new(-1);
+
+/// Writes its worker's pid to the report pipe, then waits for one byte on
+/// the gate.
+unsafe extern "C" fn report_then_wait(_task: *mut c_void, _arg: *const c_void, _len: usize) -> i32 {
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() }.to_ne_bytes();
+    if sys::write_all(FAULT_REPORT.load(Ordering::SeqCst), &pid).is_err() {
+        return 1;
+    }
+    let mut b = [0u8; 1];
+    match sys::read_exact(FAULT_GATE.load(Ordering::SeqCst), &mut b) {
+        Ok(true) => 0,
+        _ => 1,
+    }
+}
+
+/// Reads a pid from `fd`, waiting at most `LONG`.
+fn read_pid(fd: i32) -> libc::pid_t {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polls one live pollfd.
+    let r = unsafe { libc::poll(&mut pfd, 1, LONG.as_millis() as i32) };
+    assert_eq!(r, 1, "the task never reported");
+    let mut b = [0u8; 4];
+    assert!(sys::read_exact(fd, &mut b).unwrap());
+    libc::pid_t::from_ne_bytes(b)
+}
+
+#[test]
+fn manager_fault_breaks_the_pool_and_lets_shutdown_return() {
+    // A panic in the manager thread (injected: test builds only) breaks
+    // the pool with its message, fails every outstanding future (the
+    // running one, the ones waiting in the queue), kills and reaps the
+    // workers and the fork server, and shutdown returns (B2).
+    let (gate_r, gate_w) = sys::pipe().unwrap();
+    let (rep_r, rep_w) = sys::pipe().unwrap();
+    FAULT_GATE.store(gate_r, Ordering::SeqCst);
+    FAULT_REPORT.store(rep_w, Ordering::SeqCst);
+    for method in [StartMethod::Fork, StartMethod::ForkServer] {
+        let ex = ProcessPool::new(Config {
+            max_workers: 1,
+            start_method: method,
+            on_worker_crash: CrashPolicy::FailTask,
+            ..Config::default()
+        })
+        .unwrap();
+        let running = ex
+            .submit(Task {
+                func: report_then_wait,
+                arg: crate::executor::Arg::new(std::ptr::null(), 0, None),
+            })
+            .unwrap_or_else(|_| panic!("submit refused"));
+        let args: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i]).collect();
+        let queued = ex.submit_many(echo, &items(&args), 1).unwrap();
+        let worker = read_pid(rep_r);
+        ex.shared.inject_fault.store(true, Ordering::SeqCst);
+        ex.shared.wake();
+        for f in std::iter::once(&running).chain(queued.iter()) {
+            let e = f.exception(deadline()).expect("done").expect("failed");
+            assert_eq!(e.kind, Status::BrokenPool);
+            let detail = e.detail.clone().expect("a detail").into_string().unwrap();
+            assert_eq!(detail, "internal error in the pool manager: injected fault");
+        }
+        let refused = ex.submit(Task {
+            func: echo,
+            arg: crate::executor::Arg::new(std::ptr::null(), 0, None),
+        });
+        assert!(matches!(refused, Err(r) if r.status == Status::BrokenPool));
+        ex.shutdown(true, false).unwrap();
+        // The worker was killed and reaped (by us, or by the fork server,
+        // which was reaped by us).
+        // SAFETY: signal 0 only checks that the pid exists.
+        let alive = unsafe { libc::kill(worker, 0) } == 0;
+        assert!(!alive, "worker {worker} is still there ({method:?})");
+    }
+    for fd in [gate_r, gate_w, rep_r, rep_w] {
+        sys::close(fd);
+    }
+}

@@ -12,7 +12,9 @@ use super::ring::Ring;
 use super::sys;
 use super::wire;
 use crate::executor::{run_task, Arg, Task, TaskContext, TaskFn, TaskOutcome};
+use crate::status::Status;
 use std::ffi::c_void;
+use std::ops::Range;
 use std::os::fd::RawFd;
 
 pub use crate::executor::InitFn;
@@ -23,6 +25,16 @@ pub(crate) struct WorkerConfig {
     pub initializer_arg: Vec<u8>,
     /// Calls a worker runs before it exits (0: unlimited).
     pub max_tasks: usize,
+}
+
+/// Set in a worker process of a process pool.
+static IN_WORKER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True in a worker process of a process pool: a pool handle the host made
+/// after the worker's fork is unknown here, and stands for the pool the
+/// worker belongs to (X11: an inherited pool refuses with `Shutdown`).
+pub fn in_worker() -> bool {
+    IN_WORKER.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Exit statuses of a worker that leaves on its own.
@@ -86,6 +98,7 @@ pub(crate) fn worker_main(
     close: &[RawFd],
 ) -> ! {
     sys::die_with_parent(parent);
+    IN_WORKER.store(true, std::sync::atomic::Ordering::Relaxed);
     let ring_fd = match ring {
         RingSource::Fd(fd) => fd,
         RingSource::Inherited(_) => -1,
@@ -116,63 +129,51 @@ pub(crate) fn worker_main(
     // prints them itself; the worker flushes only what its tasks print.
     // SAFETY: stdio locks were reset at fork; the stream is the C library's.
     unsafe { __fpurge(stdout) };
-
-    if let Some(init) = cfg.initializer {
-        let arg = &cfg.initializer_arg;
-        let ptr = if arg.is_empty() {
-            std::ptr::null()
-        } else {
-            arg.as_ptr() as *const c_void
-        };
-        let r = std::panic::catch_unwind(|| {
-            // SAFETY: the host gave this initializer and promised it is
-            // callable with its argument bytes.
-            unsafe { init(ptr, arg.len()) }
-        })
-        .unwrap_or(crate::ffi::FUT_ERR_INTERNAL);
-        if r != 0 {
-            out.send(&[&wire::header(wire::INIT_FAILED, r as u32, 0)]);
-            leave(EXIT_INIT_FAILED);
-        }
-    }
+    run_initializer(cfg, &out);
     out.send(&[&wire::header(wire::READY, 0, 0)]);
+    serve(cfg, call_fd, &out)
+}
 
+/// Runs the pool's initializer, if any; leaves (`EXIT_INIT_FAILED`, after
+/// telling the manager its code) when it fails.
+fn run_initializer(cfg: &WorkerConfig, out: &Out) {
+    let Some(init) = cfg.initializer else {
+        return;
+    };
+    let arg = &cfg.initializer_arg;
+    let ptr = if arg.is_empty() {
+        std::ptr::null()
+    } else {
+        arg.as_ptr() as *const c_void
+    };
+    let r = std::panic::catch_unwind(|| {
+        // SAFETY: the host gave this initializer and promised it is
+        // callable with its argument bytes.
+        unsafe { init(ptr, arg.len()) }
+    })
+    .unwrap_or(Status::Internal as i32);
+    if r != 0 {
+        out.send(&[&wire::header(wire::INIT_FAILED, r as u32, 0)]);
+        leave(EXIT_INIT_FAILED);
+    }
+}
+
+/// Reads calls and runs their items until told to stop (or the pipe ends,
+/// or `max_tasks` calls were run).
+fn serve(cfg: &WorkerConfig, call_fd: RawFd, out: &Out) -> ! {
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
     let mut calls_done = 0usize;
     let mut payload: Vec<u8> = Vec::new();
     loop {
-        let mut h = [0u8; wire::HEADER_LEN];
-        match sys::read_exact(call_fd, &mut h) {
-            Ok(true) => {}
-            Ok(false) => leave(EXIT_OK), // the pool closed our pipe
-            Err(_) => leave(EXIT_PIPE),
-        }
-        let Ok(h) = wire::parse_header(&h) else {
-            leave(EXIT_PROTOCOL)
-        };
-        match h.kind {
-            wire::STOP => leave(EXIT_OK),
-            wire::CALL => {}
-            _ => leave(EXIT_PROTOCOL),
-        }
-        payload.clear();
-        payload.resize(h.len as usize, 0);
-        match sys::read_exact(call_fd, &mut payload) {
-            Ok(true) => {}
-            Ok(false) if payload.is_empty() => {}
-            _ => leave(EXIT_PIPE),
-        }
-        let Ok(call) = wire::decode_call(h.aux, &payload) else {
-            leave(EXIT_PROTOCOL)
-        };
+        let (func, items) = read_call(call_fd, &mut payload);
         calls_done += 1;
         let last_call = cfg.max_tasks != 0 && calls_done >= cfg.max_tasks;
-        let n = call.items.len();
-        for (i, (task_id, range)) in call.items.iter().enumerate() {
+        let n = items.len();
+        for (i, (task_id, range)) in items.iter().enumerate() {
             let last = last_call && i + 1 == n;
             let arg = &payload[range.clone()];
-            run_one(call.func, *task_id, arg, last, &out, me);
+            run_one(func, *task_id, arg, last, out, me);
         }
         if last_call {
             leave(EXIT_OK);
@@ -182,6 +183,37 @@ pub(crate) fn worker_main(
             payload = Vec::new();
         }
     }
+}
+
+/// The next call from the pipe (its payload in `payload`): the function and
+/// the items' task ids and argument ranges. Leaves on `STOP`, end of file
+/// or a malformed frame.
+fn read_call(call_fd: RawFd, payload: &mut Vec<u8>) -> (usize, Vec<(u64, Range<usize>)>) {
+    let mut h = [0u8; wire::HEADER_LEN];
+    match sys::read_exact(call_fd, &mut h) {
+        Ok(true) => {}
+        Ok(false) => leave(EXIT_OK), // the pool closed our pipe
+        Err(_) => leave(EXIT_PIPE),
+    }
+    let Ok(h) = wire::parse_header(&h) else {
+        leave(EXIT_PROTOCOL)
+    };
+    match h.kind {
+        wire::STOP => leave(EXIT_OK),
+        wire::CALL => {}
+        _ => leave(EXIT_PROTOCOL),
+    }
+    payload.clear();
+    payload.resize(h.len as usize, 0);
+    match sys::read_exact(call_fd, payload) {
+        Ok(true) => {}
+        Ok(false) if payload.is_empty() => {}
+        _ => leave(EXIT_PIPE),
+    }
+    let Ok(call) = wire::decode_call(h.aux, payload) else {
+        leave(EXIT_PROTOCOL)
+    };
+    (call.func, call.items)
 }
 
 fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, out: &Out, me: libc::pid_t) {
@@ -197,6 +229,7 @@ fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, out: &Out, me: lib
         func,
         arg: Arg::new(ptr, arg.len(), None),
     };
+    out.ring.mark_started(task_id);
     let never = || false;
     let outcome = run_task(&task, TaskContext::new(&never));
     match outcome {
