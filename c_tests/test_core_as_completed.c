@@ -1,5 +1,5 @@
 /*
- * test_core_as_completed.c — fut_as_completed (SEMANTICS.md W1, W2, W11–W14, X8; API.md
+ * test_core_as_completed.c — fut_as_completed (W1, W2, W11–W14, X8; docs/api.md
  * "Waiting").
  */
 #include "test_util.h"
@@ -169,7 +169,7 @@ TEST(X8_empty_input_ends_at_once)
     }
 }
 
-/* X8 (API.md): index may be NULL; out is required (FUT_ERR_INVALID_ARGUMENT without it, and
+/* X8 (docs/api.md): index may be NULL; out is required (FUT_ERR_INVALID_ARGUMENT without it, and
  * the refused call consumes nothing). */
 TEST(X8_index_optional_out_required)
 {

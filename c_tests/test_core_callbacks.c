@@ -1,5 +1,5 @@
 /*
- * test_core_callbacks.c — done-callbacks (SEMANTICS.md F12–F16, W15, X5, X15 and API.md
+ * test_core_callbacks.c — done-callbacks (F12–F16, W15, X5, X15 and docs/api.md
  * "Future": exactly once, registration order, completing thread, re-entrancy, last release).
  */
 #include "test_util.h"
@@ -433,7 +433,7 @@ TEST(F14_F16_nested_immediate_callbacks)
     journal_destroy(&j);
 }
 
-/* X5 (API.md): a callback may release the last reference to the future; later callbacks still
+/* X5 (docs/api.md): a callback may release the last reference to the future; later callbacks still
  * run with a valid future; the value's destructor runs exactly once. */
 typedef struct release_ctx {
     journal *j;
@@ -723,7 +723,7 @@ TEST(W15_F16_callbacks_run_after_waiters_woken)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* X5 (API.md): last release of a future that is not done                                    */
+/* X5 (docs/api.md): last release of a future that is not done                               */
 /* ------------------------------------------------------------------------------------------ */
 
 typedef struct last_release_ctx {

@@ -1,5 +1,5 @@
 // test_core_cpp.cpp — the public header compiled as C++17 and driven from C++ (GoogleTest).
-// Main paths of SEMANTICS.md F4, F7, F8, F12–F14, W4–W7, W11–W13, X5, X6 through RAII
+// Main paths of F4, F7, F8, F12–F14, W4–W7, W11–W13, X5, X6 through RAII
 // wrappers, std::thread and capturing lambdas.
 #include <futures.h>  // extern "C" comes from the header itself
 
@@ -244,7 +244,7 @@ TEST(CoreCpp, F12_F13_F14_LambdaCallbacks) {
   EXPECT_FALSE(called);
 }
 
-// X6 API.md Conventions: invalid handles from C++.
+// X6 docs/api.md Conventions: invalid handles from C++.
 TEST(CoreCpp, X6_InvalidHandles) {
   EXPECT_EQ(fut_future_new(nullptr), FUT_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(fut_future_retain(nullptr), nullptr);

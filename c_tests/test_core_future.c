@@ -1,7 +1,7 @@
 /*
- * test_core_future.c — the Future on its own (SEMANTICS.md F1–F11, F20, X1, X3, X4, X9).
+ * test_core_future.c — the Future on its own (F1–F11, F20, X1, X3, X4, X9).
  *
- * Every test names the SEMANTICS item it checks. Synchronisation uses latches only; sleeps,
+ * Every test names the behaviour item it checks. Synchronisation uses latches only; sleeps,
  * where present, only make a race likely.
  */
 #include "test_util.h"

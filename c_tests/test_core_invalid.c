@@ -1,6 +1,6 @@
 /*
- * test_core_invalid.c — invalid handles and arguments (API.md Conventions, Status codes;
- * SEMANTICS.md X1, X6, X7, X8, W10).
+ * test_core_invalid.c — invalid handles and arguments (docs/api.md Conventions, Status codes;
+ * X1, X6, X7, X8, W10).
  *
  * Invalid handles: NULL, a handle whose last reference was released (detectable because the
  * library uses type-stable memory, as long as no new handle of that type was created between
@@ -119,7 +119,7 @@ static void check_invalid_iterator_at(const char *file, int line, fut_as_complet
 /* Invalid future handles                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/* X6 (API.md Conventions): NULL future handle: every function refuses clearly. */
+/* X6 (docs/api.md Conventions): NULL future handle: every function refuses clearly. */
 TEST(X6_null_future_handle)
 {
     CHECK_INVALID_FUTURE(NULL);
@@ -163,7 +163,7 @@ TEST(X6_future_released_in_other_thread)
     CHECK_INVALID_FUTURE(f);
 }
 
-/* X6 (API.md: tags are per type): an fut_as_completed* passed as a future is refused, and the
+/* X6 (docs/api.md: tags are per type): an fut_as_completed* passed as a future is refused, and the
  * iterator is unharmed afterwards. */
 TEST(X6_iterator_passed_as_future_is_refused)
 {
@@ -242,7 +242,7 @@ TEST(X6_future_passed_as_iterator_is_refused)
 /* NULL pointers and optional outputs                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-/* API.md Conventions: required out pointers are checked. */
+/* docs/api.md Conventions: required out pointers are checked. */
 TEST(X1_required_out_pointers)
 {
     CHECK_ST(fut_future_new(NULL), FUT_ERR_INVALID_ARGUMENT);
@@ -280,7 +280,7 @@ TEST(X1_required_out_pointers)
     fut_future_release(f);
 }
 
-/* API.md Conventions: optional outputs (result pointer, len, index, done_flags, n_done) may be
+/* docs/api.md Conventions: optional outputs (result pointer, len, index, done_flags, n_done) may be
  * NULL. */
 TEST(X1_optional_outputs_may_be_null)
 {
@@ -329,7 +329,7 @@ TEST(X1_exception_with_null_info_does_not_crash)
 /* Status codes, version, log hook                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
-/* API.md Status codes: FUT_OK == 0, FUT_END > 0, errors < 0, all distinct; fut_status_str
+/* docs/api.md Status codes: FUT_OK == 0, FUT_END > 0, errors < 0, all distinct; fut_status_str
  * names every code (distinct non-empty names, never "unknown status") and says "unknown
  * status" for anything else. */
 TEST(X1_status_codes_and_names)
@@ -383,7 +383,7 @@ TEST(X1_status_codes_and_names)
     }
 }
 
-/* API.md Conventions: fut_version is a non-empty string (matching FUT_VERSION_* when the
+/* docs/api.md Conventions: fut_version is a non-empty string (matching FUT_VERSION_* when the
  * header defines them as macros). */
 TEST(X1_version_non_empty)
 {

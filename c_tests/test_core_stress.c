@@ -1,6 +1,6 @@
 /*
  * test_core_stress.c — concurrency stress for futures, fut_wait and fut_as_completed
- * (SEMANTICS.md F4, F7, F12, W1, W3, W7, W9, W11, W14, X5, X7, X8).
+ * (F4, F7, F12, W1, W3, W7, W9, W11, W14, X5, X7, X8).
  *
  * Sizes scale with env FUT_TEST_SCALE (e.g. 0.1 under valgrind).
  */

@@ -1,5 +1,5 @@
 /*
- * test_core_wait.c — fut_wait (SEMANTICS.md W1–W10, W2 Decision, X7; API.md "Waiting").
+ * test_core_wait.c — fut_wait (W1–W10, W2 Decision, X7; docs/api.md "Waiting").
  */
 #include "test_util.h"
 
@@ -576,7 +576,7 @@ TEST(W3_completion_racing_install_is_not_lost)
 /* Optional outputs                                                                           */
 /* ------------------------------------------------------------------------------------------ */
 
-/* X7 (API.md): done_flags and n_done may each be NULL. */
+/* X7 (docs/api.md): done_flags and n_done may each be NULL. */
 TEST(X7_optional_outputs_may_be_null)
 {
     fut_future *fs[3] = {tu_future_in(TU_OK), tu_future_in(TU_PENDING), tu_future_in(TU_FAILED)};
@@ -634,7 +634,7 @@ TEST(X4_wait_extreme_timeouts)
     }
 }
 
-/* W1 X7 (API.md: "duplicates share their value"): a future completed by another thread
+/* W1 X7 (docs/api.md: "duplicates share their value"): a future completed by another thread
  * while fut_wait reports must get the same flag at each of its positions, and n_done must
  * agree with the flags. The array puts many filler futures between the two occurrences of
  * the racing future to widen the window; many rounds make the race likely. */

@@ -331,7 +331,7 @@ impl Item {
 }
 
 // SAFETY: the caller of map promises the bytes stay valid and readable from
-// worker threads until the futures are done (API.md, Executors).
+// worker threads until the futures are done (docs/api.md, Executors).
 unsafe impl Send for Item {}
 
 /// An executor: something that runs tasks and hands out their futures.

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The five states of SEMANTICS F1.
+/// The five states of F1.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum State {
     Pending,

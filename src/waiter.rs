@@ -1,4 +1,4 @@
-//! Waiters, `wait()` and `as_completed()` (SEMANTICS W1–W15).
+//! Waiters, `wait()` and `as_completed()` (W1–W15).
 //!
 //! A waiter is installed on every future of interest that is not done yet; a
 //! future notifies it once, under the future's lock, when it becomes done

@@ -100,7 +100,7 @@ pub(crate) unsafe fn input_slice<'a, T>(p: *const T, n: usize) -> Result<&'a [T]
 }
 
 /// Reads a caller's options struct that starts with `size_t struct_size`
-/// (ABI growth, API.md "Options"): a struct of at least `v1_size` bytes is
+/// (ABI growth, docs/api.md "Options"): a struct of at least `v1_size` bytes is
 /// accepted, fields past its `struct_size` keep `defaults` (an older
 /// header), and bytes past ours must be zero (a newer header asking for
 /// something this library does not know). NULL means `defaults`.

@@ -1,4 +1,4 @@
-//! `fut_thread_pool_*`: creating a thread pool (SEMANTICS T1–T11).
+//! `fut_thread_pool_*`: creating a thread pool (T1–T11).
 
 use super::executor::executor_to_c;
 use super::types::*;
