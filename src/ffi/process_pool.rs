@@ -150,15 +150,20 @@ unsafe fn read_options(opts: *const fut_process_pool_options) -> Result<Config, 
         unsafe { std::slice::from_raw_parts(o.initializer_arg as *const u8, o.initializer_arg_len) }
             .to_vec()
     };
-    Ok(Config {
+    let mut config = Config {
         max_workers: o.max_workers,
         start_method,
-        initializer: o.initializer,
-        initializer_arg,
         max_tasks_per_child: o.max_tasks_per_child,
         on_worker_crash,
         task_time_limit,
-    })
+        ..Config::default()
+    };
+    if let Some(func) = o.initializer {
+        // SAFETY: the C caller hands us a function of the documented
+        // `fut_init_fn` contract, called in workers with the copied bytes.
+        unsafe { config.set_initializer(func, initializer_arg) };
+    }
+    Ok(config)
 }
 
 /// Creates a process pool (NULL `opts`: every default) and returns once its

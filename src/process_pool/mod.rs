@@ -63,8 +63,9 @@ pub struct Config {
     /// 0: the number of usable CPUs.
     pub max_workers: usize,
     pub start_method: StartMethod,
-    pub initializer: Option<InitFn>,
-    pub initializer_arg: Vec<u8>,
+    /// Set through `set_initializer`: the pool calls it in every worker.
+    pub(crate) initializer: Option<InitFn>,
+    pub(crate) initializer_arg: Vec<u8>,
     /// 0: unlimited. Not with `StartMethod::Fork`.
     pub max_tasks_per_child: usize,
     pub on_worker_crash: CrashPolicy,
@@ -83,6 +84,20 @@ impl Default for Config {
             on_worker_crash: CrashPolicy::BreakPool,
             task_time_limit: None,
         }
+    }
+}
+
+impl Config {
+    /// Runs `func(arg, arg.len())` in every worker before its first task;
+    /// a non-zero answer breaks the pool.
+    ///
+    /// # Safety
+    /// `func` must be safe to call, in a forked child of this process, with
+    /// a pointer to a copy of `arg` and its length, and must touch no lock
+    /// that another thread of this process may hold.
+    pub unsafe fn set_initializer(&mut self, func: InitFn, arg: Vec<u8>) {
+        self.initializer = Some(func);
+        self.initializer_arg = arg;
     }
 }
 
