@@ -161,6 +161,21 @@ TU_UNUSED static void pp_check_clean(pp_baseline b, const char *test) {
     pp_check_no_children();
 }
 
+/* Runs one test under the test_util.h watchdog; it must leave no fd, thread
+ * or child behind. FUT_TEST_ONLY=TEXT runs only the tests whose name
+ * contains TEXT. */
+#define PP_RUN(call, name)                               \
+    do {                                                 \
+        const char *only_ = getenv("FUT_TEST_ONLY");     \
+        if (only_ && !strstr(name, only_)) break;        \
+        int64_t t0_ = tu_test_begin(name);               \
+        pp_baseline b_ = pp_take_baseline();             \
+        call;                                            \
+        pp_pipes_drain();                                \
+        pp_check_clean(b_, name);                        \
+        tu_test_end(t0_);                                \
+    } while (0)
+
 TU_UNUSED static void pp_become_subreaper(void) { CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); }
 
 /* ---- pools --------------------------------------------------------------------- */

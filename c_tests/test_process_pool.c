@@ -573,29 +573,18 @@ static void test_pool_in_forked_child(void) {
     fut_executor_release(ex);
 }
 
-/* One test under the test_util.h watchdog; it must leave nothing behind. */
-#define RUN(call, name)                                  \
-    do {                                                 \
-        int64_t t0_ = tu_test_begin(name);               \
-        pp_baseline b_ = pp_take_baseline();             \
-        call;                                            \
-        pp_pipes_drain();                                \
-        pp_check_clean(b_, name);                        \
-        tu_test_end(t0_);                                \
-    } while (0)
-
 int main(void) {
     pp_become_subreaper();
     pp_pipes_init();
     fut_set_log_hook(tu_log_capture_fn, &pp_log);
     char name[128];
-    RUN(test_options(), "options");
+    PP_RUN(test_options(), "options");
     for (int i = 0; i < 2; i++) {
         fut_start_method m = METHODS[i];
         const char *mn = method_name(m);
 #define RUN_M(call, what)                                        \
     snprintf(name, sizeof name, "%s [%s]", what, mn);            \
-    RUN(call, name)
+    PP_RUN(call, name)
         RUN_M(test_round_trip(m), "round trip");
         RUN_M(test_arg_drop(m), "arg_drop");
         RUN_M(test_large_payload(m), "16 MiB argument and result");
@@ -621,8 +610,8 @@ int main(void) {
         RUN_M(test_release_without_shutdown(m), "release without shutdown");
         RUN_M(test_parent_death(m), "workers die with their parent");
     }
-    RUN(test_max_tasks_per_child(), "max_tasks_per_child");
-    RUN(test_pool_in_forked_child(), "pool in a forked child");
+    PP_RUN(test_max_tasks_per_child(), "max_tasks_per_child");
+    PP_RUN(test_pool_in_forked_child(), "pool in a forked child");
     fut_set_log_hook(NULL, NULL);
     return tu_summary();
 }

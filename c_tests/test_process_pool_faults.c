@@ -224,20 +224,6 @@ static void test_cancel_futures_before_return(fut_start_method m) {
     fut_executor_release(ex);
 }
 
-/* One test under the test_util.h watchdog; it must leave nothing behind.
- * FUT_TEST_ONLY=TEXT runs only the tests whose name contains TEXT. */
-#define RUN(call, name)                                  \
-    do {                                                 \
-        const char *only_ = getenv("FUT_TEST_ONLY");     \
-        if (only_ && !strstr(name, only_)) break;        \
-        int64_t t0_ = tu_test_begin(name);               \
-        pp_baseline b_ = pp_take_baseline();             \
-        call;                                            \
-        pp_pipes_drain();                                \
-        pp_check_clean(b_, name);                        \
-        tu_test_end(t0_);                                \
-    } while (0)
-
 int main(void) {
     pp_become_subreaper();
     pp_pipes_init();
@@ -248,15 +234,15 @@ int main(void) {
         const char *mn = method_name(m);
 #define RUN_M(call, what)                                        \
     snprintf(name, sizeof name, "%s [%s]", what, mn);            \
-    RUN(call, name)
+    PP_RUN(call, name)
         RUN_M(test_unstarted_task_runs_elsewhere(m), "unstarted task runs elsewhere");
         RUN_M(test_shutdown_drain_is_linear(m), "shutdown drain is linear");
         RUN_M(test_shutdown_in_forked_process(m), "shutdown in a forked process");
         RUN_M(test_cancel_futures_before_return(m), "cancel_futures before return");
     }
-    RUN(test_stopped_server_worker_killed(FUT_CRASH_FAIL_TASK), "stopped server, FAIL_TASK");
-    RUN(test_stopped_server_worker_killed(FUT_CRASH_BREAK_POOL), "stopped server, BREAK_POOL");
-    RUN(test_stopped_server_shutdown(), "stopped server, shutdown");
+    PP_RUN(test_stopped_server_worker_killed(FUT_CRASH_FAIL_TASK), "stopped server, FAIL_TASK");
+    PP_RUN(test_stopped_server_worker_killed(FUT_CRASH_BREAK_POOL), "stopped server, BREAK_POOL");
+    PP_RUN(test_stopped_server_shutdown(), "stopped server, shutdown");
     fut_set_log_hook(NULL, NULL);
     return tu_summary();
 }
