@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 KEYS = {"impl": str, "workload": str, "metric": str, "unit": str, "better": str,
-        "n": int, "median": float, "min": float, "max": float, "runs": list}
+        "n": int, "workers": int, "median": float, "min": float, "max": float, "runs": list}
 
 
 def main():
