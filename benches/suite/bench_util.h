@@ -102,7 +102,7 @@ BU_FN void bu_emit(const char *workload, const char *metric, const char *unit,
     fflush(stdout);
 }
 
-/* W2, the same for every implementation: `once(n, pause_s, &median, &p99)`
+/* B-W2, the same for every implementation: `once(n, pause_s, &median, &p99)`
  * measures n round trips with a pause of pause_s seconds before each;
  * back to back, then after the pool went idle (5 ms pauses). */
 BU_FN void bu_w2(void (*once)(size_t n, double pause_s, double *med, double *p99)) {
@@ -218,7 +218,7 @@ BU_FN int bu_main(int argc, char **argv, const struct bu_workload *w, size_t nw)
     return 0;
 }
 
-/* I1, the same for every implementation: `start()` makes a pool with all 4
+/* B-I1, the same for every implementation: `start()` makes a pool with all 4
  * workers started and idle, `stop(pool)` frees it; between the two, the
  * process's CPU time and context switches over an idle second are measured. */
 BU_FN void bu_i1(void *(*start)(void), void (*stop)(void *pool)) {

@@ -2,15 +2,15 @@
  * GThreadPool, the peer a C programmer would otherwise pick (not a test;
  * benches/suite/run.py runs it beside lf_bench and py_bench.py).
  *
- *   glib_bench [--workload ID[,ID...]|all] [--runs N] [--scale F] [--list]
+ *   glib_bench [--workload ID[,ID...]|all] [--runs N] [--scale F] [--workers N[,N...]] [--list]
  *
  * GLib has no futures, so completion is tracked the way a GLib program
- * would: waiting for all is a counter + GCond (W1, W5: the "callback" is an
- * atomic bump inside the task), a round trip is a GCond hand-shake (W2),
- * results come back through a GAsyncQueue (W3), and W4's "wait for the first
+ * would: waiting for all is a counter + GCond (B-W1, B-W5: the "callback" is an
+ * atomic bump inside the task), a round trip is a GCond hand-shake (B-W2),
+ * results come back through a GAsyncQueue (B-W3), and B-W4's "wait for the first
  * of 10,000" is a counter checked under a GMutex / waited for on a GCond.
  * Pools are exclusive (their threads start at creation and stay). No process
- * pool and no futures in GLib: P1-P3 and M1 are not measured here. */
+ * pool and no futures in GLib: B-P1-B-P3 and B-M1 are not measured here. */
 #include "bench_util.h"
 
 #include <glib.h>

@@ -7,7 +7,7 @@
  * Prints one JSON line per measurement (see bench_util.h). Each workload runs
  * --runs times; sizes are multiplied by --scale (the ctest smoke test uses
  * --scale 0.01 --runs 1). The workloads are described in benches/suite/README.md.
- * Process-pool workloads (P1-P3) are built only when the header declares
+ * Process-pool workloads (B-P1-B-P3) are built only when the header declares
  * the process pool (FUT_START_FORKSERVER). */
 #include "bench_util.h"
 

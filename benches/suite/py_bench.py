@@ -331,7 +331,7 @@ def m1():
         os.close(rd)
         _, status = os.waitpid(pid, 0)
         if status != 0:
-            raise SystemExit("M1 child failed")
+            raise SystemExit("B-M1 child failed")
         runs.append(json.loads(data))
     emit("B-M1", "one_future_bytes", "bytes", "lower", 1, [r[0] for r in runs])
     emit("B-M1", "rss_bytes_per_future", "bytes", "lower", sizes[-1], [r[-1] for r in runs])
