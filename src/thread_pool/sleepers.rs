@@ -49,8 +49,10 @@ pub(super) struct Sleepers {
     state: Padded<AtomicUsize>,
     /// The most workers that search at once.
     max_searching: usize,
-    /// Indices of the parked workers, most recently parked last.
-    stack: Mutex<Vec<usize>>,
+    /// Indices of the parked workers, most recently parked last; on a
+    /// line of its own: it is written at every park and wake-up, and the
+    /// pool's read-mostly fields must not move with it.
+    stack: Padded<Mutex<Vec<usize>>>,
     spots: Box<[Padded<Spot>]>,
 }
 
@@ -62,7 +64,7 @@ impl Sleepers {
         Sleepers {
             state: Padded(AtomicUsize::new(0)),
             max_searching,
-            stack: Mutex::new(Vec::new()),
+            stack: Padded(Mutex::new(Vec::new())),
             spots: (0..max_workers).map(|_| Padded(Spot::default())).collect(),
         }
     }
