@@ -1,4 +1,4 @@
-/* executor_scenarios.h: behaviour every executor shares (SEMANTICS E, X),
+/* executor_scenarios.h: behaviour every executor shares (behaviours E, X),
  * written once and run on each pool kind.
  *
  * Each scenario takes a factory `fut_executor *make(size_t max_workers)`.

@@ -1,7 +1,7 @@
 // The C++ wrapper include/futures.hpp (GoogleTest): typed futures, exceptions, the
 // thread pool with capturing lambdas, promises, then-callbacks, wait/as_completed, and
 // the process pool with C tasks, captureless lambdas, crashes and both crash policies
-// (SEMANTICS E1, E3-E6, F4, F7, F8, F12-F15, T7, T9, W4-W8, W11, W12, P13, B1-B3, X1,
+// (E1, E3-E6, F4, F7, F8, F12-F15, T7, T9, W4-W8, W11, W12, P13, B1-B3, X1,
 // X5, X9, X12). Synchronisation by latches, futures and pipes; every wait is bounded.
 #include <futures.hpp>
 #include <gtest/gtest.h>

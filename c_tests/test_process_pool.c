@@ -1,7 +1,7 @@
 /* Process pool: data path, errors, map, crash isolation under both crash
  * policies and both start methods, initializer, max_tasks_per_child, call-queue
  * bound, time limit, shutdown variants, options. Each test names the
- * SEMANTICS items it checks; after each one no child, zombie, thread or file
+ * behaviour items it checks; after each one no child, zombie, thread or file
  * descriptor may remain. */
 #include "process_pool_common.h"
 
@@ -50,7 +50,7 @@ static void test_arg_drop(fut_start_method m) {
     pp_expect_bytes(f, "owned", sizeof arg);
     fut_future_release(f);
     CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
-    /* A refused submit never calls arg_drop (API.md). */
+    /* A refused submit never calls arg_drop (docs/api.md). */
     CHECK_ST(fut_executor_submit(ex, pp_echo, arg, sizeof arg, count_drop, &f),
                 FUT_ERR_SHUTDOWN);
     CHECK(drops == 1);
@@ -73,7 +73,7 @@ static void test_large_payload(fut_start_method m) {
     free(big);
 }
 
-/* API.md Values and errors, P6: code, message and worker-side detail. */
+/* docs/api.md Values and errors, P6: code, message and worker-side detail. */
 static int32_t fail_with_message(fut_task *t, const void *arg, size_t len) {
     (void)arg;
     (void)len;
@@ -480,7 +480,7 @@ static void test_release_without_shutdown(fut_start_method m) {
     fut_future_release(f);
 }
 
-/* X17, API.md options: bad options are refused without side effects. */
+/* X17, docs/api.md options: bad options are refused without side effects. */
 static void test_options(void) {
     fut_process_pool_options o;
     fut_executor *ex = NULL;

@@ -1,4 +1,4 @@
-/* The shared executor scenarios (executor_scenarios.h: SEMANTICS E1-E14,
+/* The shared executor scenarios (executor_scenarios.h: E1-E14,
  * X5-X8) on the process pool, with both start methods. P5: up to
  * max_workers + 1 queued items are RUNNING before a worker takes them, so
  * that many may escape a cancel. */

@@ -1,4 +1,4 @@
-/* The shared executor scenarios (executor_scenarios.h: SEMANTICS E1–E14,
+/* The shared executor scenarios (executor_scenarios.h: E1–E14,
  * T9, W2, X5, X6, X8) run on the thread pool. */
 #include "executor_scenarios.h"
 

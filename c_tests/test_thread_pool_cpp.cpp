@@ -1,5 +1,5 @@
 // The thread pool driven from C++ with lambdas through C trampolines
-// (SEMANTICS E1, E6, E10, E12, F12, F13, T3, T6, T9, W11, X5, X9).
+// (E1, E6, E10, E12, F12, F13, T3, T6, T9, W11, X5, X9).
 // No C++ exception crosses the C boundary: the trampolines catch them.
 #include <futures.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-/* Thread-pool-only behaviour (SEMANTICS T1–T11, B8, B12, X9, X16–X18):
+/* Thread-pool-only behaviour (T1–T11, B8, B12, X9, X16–X18):
  * names, lazy growth and reuse, options, initializer, self-join, arg_drop
  * by pointer, tasks that submit tasks, cooperative cancel, exit and fork.
  * Tasks here may use pointers: they run in this process. */
@@ -606,6 +606,39 @@ TEST(test_tasks_submit_tasks) {
     CHECK(strncmp((char *)p, "nest_", 5) == 0);
     fut_future_release(f); /* releases the child through the value's drop */
     fut_executor_release(ex);
+}
+
+/* ---- T2, T3: a task waiting on a child it queued in its own worker's deque ---------
+ * With every thread started and idle (parked), the child goes to the
+ * submitting worker's own queue; that worker blocks in the parent, so an
+ * idle worker must be woken to take the child, and no thread is started. */
+TEST(test_waiting_parent_child_runs_on_idle_worker) {
+    static const size_t sizes[] = {2, 8};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t maxw = sizes[k];
+        fut_executor *ex = pool_named(maxw, "steal");
+        struct gate g;
+        gate_init(&g, (long)maxw);
+        fut_future *fs[8];
+        for (size_t i = 0; i < maxw; i++)
+            CHECK_OK(fut_executor_submit(ex, task_gate, &g, 0, NULL, &fs[i]));
+        LATCH_WAIT(&g.started); /* every thread started */
+        tu_latch_count_down(&g.go);
+        for (size_t i = 0; i < maxw; i++) {
+            CHECK_OK(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL));
+            fut_future_release(fs[i]);
+        }
+        for (int round = 0; round < 200; round++) {
+            struct nest n = {ex, 1};
+            fut_future *f;
+            CHECK_OK(fut_executor_submit(ex, task_nested, &n, sizeof n, NULL, &f));
+            CHECK_EQ(result_i64(f), 2);
+            fut_future_release(f);
+        }
+        CHECK_EQ(threads_named("steal_", NULL, 0), (int)maxw);
+        fut_executor_release(ex);
+        gate_destroy(&g);
+    }
 }
 
 /* ---- X9: cooperative cancel ---------------------------------------------------- */

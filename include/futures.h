@@ -727,6 +727,15 @@ fut_status fut_thread_pool_options_init(struct fut_thread_pool_options *opts);
  * `*out` receives one reference; the last `fut_executor_release` shuts the
  * pool down and joins its threads. In a child process forked after this
  * call the pool has no threads: submit answers `FUT_ERR_SHUTDOWN`.
+ *
+ * Order: with `max_workers` 1, tasks start in submission order. With more,
+ * tasks submitted from outside the pool leave its queue in submission order
+ * (per submitting thread), but may start in another: a worker takes a few
+ * at a time and idle workers take from each other. A task submitted from
+ * one of the pool's own threads (a task or a done-callback running there)
+ * is queued on that thread, runs before outside work there, and may be
+ * taken by an idle worker. No order is promised between submitting threads,
+ * nor for completion.
  */
 fut_status fut_thread_pool_new(const struct fut_thread_pool_options *opts,
                                struct fut_executor **out);

@@ -1,5 +1,5 @@
 //! Keeps the library's process-wide locks usable in the child of a host
-//! `fork()` (SEMANTICS T11, X11).
+//! `fork()` (T11, X11).
 //!
 //! The handle pools' free lists and the log hook are the library's only
 //! process-wide locks. A host thread that forks while another thread holds

@@ -18,6 +18,7 @@
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 /// A mutual-exclusion lock over `T` that never poisons.
@@ -103,21 +104,45 @@ impl WaitTimeoutResult {
 }
 
 /// A condition variable used with `Mutex`.
+///
+/// It counts its waiters, so that a notify with nobody waiting costs a read
+/// instead of the `futex` system call std's condition variable always makes
+/// (a future notifies on every completion, usually with no reader asleep).
+/// A waiter counts itself while it holds the lock, before it sleeps, so a
+/// notifier that changed the state under the same lock (as every user of a
+/// condition variable must) sees it.
 #[derive(Default)]
 pub struct Condvar {
     raw: std::sync::Condvar,
+    waiters: AtomicU32,
+}
+
+/// Uncounts a waiter however its wait ends.
+struct Waiting<'a>(&'a AtomicU32);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Condvar {
     pub const fn new() -> Self {
         Condvar {
             raw: std::sync::Condvar::new(),
+            waiters: AtomicU32::new(0),
         }
+    }
+
+    fn count_in(&self) -> Waiting<'_> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        Waiting(&self.waiters)
     }
 
     /// Unlocks, sleeps until notified (or spuriously), locks again.
     pub fn wait<T: ?Sized>(&self, guard: &mut MutexGuard<'_, T>) {
         let raw = guard.raw.take().expect("guard holds the lock");
+        let _counted = self.count_in();
         let raw = self.raw.wait(raw).unwrap_or_else(|e| e.into_inner());
         guard.raw = Some(raw);
     }
@@ -130,6 +155,7 @@ impl Condvar {
     ) -> WaitTimeoutResult {
         let timeout = deadline.saturating_duration_since(Instant::now());
         let raw = guard.raw.take().expect("guard holds the lock");
+        let _counted = self.count_in();
         let (raw, result) = self
             .raw
             .wait_timeout(raw, timeout)
@@ -139,11 +165,15 @@ impl Condvar {
     }
 
     pub fn notify_one(&self) {
-        self.raw.notify_one();
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.raw.notify_one();
+        }
     }
 
     pub fn notify_all(&self) {
-        self.raw.notify_all();
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.raw.notify_all();
+        }
     }
 }
 

@@ -2,15 +2,20 @@
  * command line, and the JSON line every measurement is printed as.
  *
  * One line per measurement, e.g.
- *   {"impl":"libfutures","workload":"W1","metric":"tasks_per_s","unit":"tasks/s",
- *    "better":"higher","n":200000,"median":...,"min":...,"max":...,"runs":[...]}
+ *   {"impl":"libfutures","workload":"B-W1","metric":"tasks_per_s","unit":"tasks/s",
+ *    "better":"higher","n":200000,"workers":2,"median":...,"min":...,"max":...,
+ *    "runs":[...]}
  * benches/suite/run.py joins the lines of every implementation on
- * (workload, metric, n). Header-only (static functions): each program includes
+ * (workload, metric, n, workers). `workers` is the pool's worker count for
+ * the thread workloads run once per --workers value (B-W1, B-W2, B-W3, B-W5),
+ * 4 for B-I1, 0 where no thread pool is measured. Header-only (static functions): each program includes
  * it once. */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +32,9 @@
 static int bu_runs = 5;
 static double bu_scale = 1.0;
 static const char *bu_impl = "?";
+/* Worker count of the thread workload being run (see bu_main). */
+static int bu_workers = 2;
+#define BU_MAX_WORKER_COUNTS 16
 
 BU_FN double bu_now_s(void) {
     struct timespec ts;
@@ -78,8 +86,8 @@ BU_FN void bu_emit(const char *workload, const char *metric, const char *unit,
     memcpy(sorted, values, (size_t)k * sizeof *values);
     double med = bu_median(sorted, (size_t)k);
     printf("{\"impl\":\"%s\",\"workload\":\"%s\",\"metric\":\"%s\",\"unit\":\"%s\","
-           "\"better\":\"%s\",\"n\":%zu,\"median\":",
-           bu_impl, workload, metric, unit, better, n);
+           "\"better\":\"%s\",\"n\":%zu,\"workers\":%d,\"median\":",
+           bu_impl, workload, metric, unit, better, n, bu_workers);
     bu_num(med);
     printf(",\"min\":");
     bu_num(sorted[0]);
@@ -94,18 +102,18 @@ BU_FN void bu_emit(const char *workload, const char *metric, const char *unit,
     fflush(stdout);
 }
 
-/* W2, the same for every implementation: `once(n, pause_s, &median, &p99)`
+/* B-W2, the same for every implementation: `once(n, pause_s, &median, &p99)`
  * measures n round trips with a pause of pause_s seconds before each;
  * back to back, then after the pool went idle (5 ms pauses). */
 BU_FN void bu_w2(void (*once)(size_t n, double pause_s, double *med, double *p99)) {
     size_t n = bu_scaled(20000, 100), n_idle = bu_scaled(400, 20);
     double med[BU_MAX_RUNS], p99[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) once(n, 0, &med[r], &p99[r]);
-    bu_emit("W2", "rt_median_us", "us", "lower", n, med, bu_runs);
-    bu_emit("W2", "rt_p99_us", "us", "lower", n, p99, bu_runs);
+    bu_emit("B-W2", "rt_median_us", "us", "lower", n, med, bu_runs);
+    bu_emit("B-W2", "rt_p99_us", "us", "lower", n, p99, bu_runs);
     for (int r = 0; r < bu_runs; r++) once(n_idle, 0.005, &med[r], &p99[r]);
-    bu_emit("W2", "idle_rt_median_us", "us", "lower", n_idle, med, bu_runs);
-    bu_emit("W2", "idle_rt_p99_us", "us", "lower", n_idle, p99, bu_runs);
+    bu_emit("B-W2", "idle_rt_median_us", "us", "lower", n_idle, med, bu_runs);
+    bu_emit("B-W2", "idle_rt_p99_us", "us", "lower", n_idle, p99, bu_runs);
 }
 
 /* CPU time of the whole process (every thread), seconds, from
@@ -133,21 +141,47 @@ BU_FN double bu_rss_bytes(void) {
 struct bu_workload {
     const char *id;
     void (*run)(void);
+    /* 1: a thread-pool workload, run once per --workers value (bu_workers). */
+    int per_workers;
 };
 
-/* Parses --workload ID[,ID...]|all, --runs N, --scale F, --list; runs the
- * chosen workloads in table order. Returns the exit status. */
+/* Parses "2,8,16" into counts[] (1..1024 each); the number of counts, or 0. */
+BU_FN int bu_parse_workers(const char *s, int *counts) {
+    int k = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 1024 || k == BU_MAX_WORKER_COUNTS) return 0;
+        counts[k++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return 0;
+    }
+    return k;
+}
+
+/* Parses --workload ID[,ID...]|all, --runs N, --scale F, --workers N[,N...]
+ * (default 2), --list; runs the chosen workloads in table order, the
+ * thread-pool ones once per worker count. Returns the exit status. */
 BU_FN int bu_main(int argc, char **argv, const struct bu_workload *w, size_t nw) {
     const char *which = "all";
+    int counts[BU_MAX_WORKER_COUNTS] = {2}, ncounts = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc) which = argv[++i];
+        else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+            ncounts = bu_parse_workers(argv[++i], counts);
+            if (!ncounts) {
+                fprintf(stderr, "--workers takes a comma-separated list of 1..1024\n");
+                return 2;
+            }
+        }
         else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) bu_runs = atoi(argv[++i]);
         else if (strcmp(argv[i], "--scale") == 0 && i + 1 < argc) bu_scale = atof(argv[++i]);
         else if (strcmp(argv[i], "--list") == 0) {
             for (size_t j = 0; j < nw; j++) printf("%s\n", w[j].id);
             return 0;
         } else {
-            fprintf(stderr, "usage: %s [--workload ID[,ID...]|all] [--runs N] [--scale F] [--list]\n",
+            fprintf(stderr, "usage: %s [--workload ID[,ID...]|all] [--runs N] [--scale F] "
+                            "[--workers N[,N...]] [--list]\n",
                     argv[0]);
             return 2;
         }
@@ -171,7 +205,10 @@ BU_FN int bu_main(int argc, char **argv, const struct bu_workload *w, size_t nw)
         }
         if (chosen) {
             found++;
-            w[j].run();
+            for (int c = 0; c < (w[j].per_workers ? ncounts : 1); c++) {
+                bu_workers = w[j].per_workers ? counts[c] : 0;
+                w[j].run();
+            }
         }
     }
     if (!found) {
@@ -181,12 +218,13 @@ BU_FN int bu_main(int argc, char **argv, const struct bu_workload *w, size_t nw)
     return 0;
 }
 
-/* I1, the same for every implementation: `start()` makes a pool with all 4
+/* B-I1, the same for every implementation: `start()` makes a pool with all 4
  * workers started and idle, `stop(pool)` frees it; between the two, the
  * process's CPU time and context switches over an idle second are measured. */
 BU_FN void bu_i1(void *(*start)(void), void (*stop)(void *pool)) {
     double idle_s = bu_scale < 1 ? 0.1 : 1.0;
     double cpu[BU_MAX_RUNS], sw[BU_MAX_RUNS];
+    bu_workers = 4;
     for (int r = 0; r < bu_runs; r++) {
         void *pool = start();
         bu_sleep_s(0.05); /* let the workers go back to waiting */
@@ -198,8 +236,8 @@ BU_FN void bu_i1(void *(*start)(void), void (*stop)(void *pool)) {
         sw[r] = (double)(s1 - s0) / idle_s;
         stop(pool);
     }
-    bu_emit("I1", "idle_cpu_ms_per_s", "ms CPU/s", "lower", 4, cpu, bu_runs);
-    bu_emit("I1", "idle_ctx_switches_per_s", "switches/s", "lower", 4, sw, bu_runs);
+    bu_emit("B-I1", "idle_cpu_ms_per_s", "ms CPU/s", "lower", 4, cpu, bu_runs);
+    bu_emit("B-I1", "idle_ctx_switches_per_s", "switches/s", "lower", 4, sw, bu_runs);
 }
 
 #endif /* BENCH_UTIL_H */

@@ -2,21 +2,20 @@
  * GThreadPool, the peer a C programmer would otherwise pick (not a test;
  * benches/suite/run.py runs it beside lf_bench and py_bench.py).
  *
- *   glib_bench [--workload ID[,ID...]|all] [--runs N] [--scale F] [--list]
+ *   glib_bench [--workload ID[,ID...]|all] [--runs N] [--scale F] [--workers N[,N...]] [--list]
  *
  * GLib has no futures, so completion is tracked the way a GLib program
- * would: waiting for all is a counter + GCond (W1, W5: the "callback" is an
- * atomic bump inside the task), a round trip is a GCond hand-shake (W2),
- * results come back through a GAsyncQueue (W3), and W4's "wait for the first
+ * would: waiting for all is a counter + GCond (B-W1, B-W5: the "callback" is an
+ * atomic bump inside the task), a round trip is a GCond hand-shake (B-W2),
+ * results come back through a GAsyncQueue (B-W3), and B-W4's "wait for the first
  * of 10,000" is a counter checked under a GMutex / waited for on a GCond.
  * Pools are exclusive (their threads start at creation and stay). No process
- * pool and no futures in GLib: P1-P3 and M1 are not measured here. */
+ * pool and no futures in GLib: B-P1-B-P3 and B-M1 are not measured here. */
 #include "bench_util.h"
 
 #include <glib.h>
 #include <pthread.h>
 
-#define WORKERS 2
 
 static void die(const char *what, GError *err) {
     fprintf(stderr, "glib_bench: %s: %s\n", what, err ? err->message : "failed");
@@ -79,11 +78,11 @@ static void count_task(gpointer data, gpointer user) {
     if (g_atomic_int_add(&c->count, 1) + 1 == c->target) set_done(c);
 }
 
-/* ---- W1 (and W5: the same with the bump standing for the done-callback) -- */
+/* ---- B-W1 (and W5: the same with the bump standing for the done-callback) -- */
 static double submit_all_wait(size_t n) {
     struct ctx c;
     ctx_init(&c, (gint)n);
-    GThreadPool *p = pool(count_task, &c, WORKERS);
+    GThreadPool *p = pool(count_task, &c, bu_workers);
     double t0 = bu_now_s();
     for (size_t i = 0; i < n; i++) push(p, GSIZE_TO_POINTER(i + 1)); /* data must not be NULL */
     wait_done(&c);
@@ -97,17 +96,17 @@ static void w1(void) {
     size_t n = bu_scaled(200000, 100);
     double v[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) v[r] = submit_all_wait(n);
-    bu_emit("W1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    bu_emit("B-W1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
 }
 
 static void w5(void) {
     size_t n = bu_scaled(200000, 100);
     double v[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) v[r] = submit_all_wait(n);
-    bu_emit("W5", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    bu_emit("B-W5", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
 }
 
-/* ---- W2: push -> GCond round trips -------------------------------------- */
+/* ---- B-W2: push -> GCond round trips -------------------------------------- */
 static void signal_task(gpointer data, gpointer user) {
     (void)data;
     set_done(user);
@@ -116,7 +115,7 @@ static void signal_task(gpointer data, gpointer user) {
 static void w2_once(size_t n, double pause_s, double *med, double *p99) {
     struct ctx c;
     ctx_init(&c, 0);
-    GThreadPool *p = pool(signal_task, &c, WORKERS);
+    GThreadPool *p = pool(signal_task, &c, bu_workers);
     double *lat = malloc(n * sizeof *lat);
     for (size_t i = 0; i <= n; i++) {
         if (pause_s > 0) bu_sleep_s(pause_s);
@@ -135,7 +134,7 @@ static void w2_once(size_t n, double pause_s, double *med, double *p99) {
 
 static void w2(void) { bu_w2(w2_once); }
 
-/* ---- W3: results through a GAsyncQueue, summed in completion order ------ */
+/* ---- B-W3: results through a GAsyncQueue, summed in completion order ------ */
 static void result_task(gpointer data, gpointer user) {
     struct ctx *c = user;
     /* the task's "result" is its index (data is index + 1: NULL is refused) */
@@ -149,22 +148,22 @@ static void w3(void) {
         struct ctx c;
         ctx_init(&c, 0);
         c.results = g_async_queue_new();
-        GThreadPool *p = pool(result_task, &c, WORKERS);
+        GThreadPool *p = pool(result_task, &c, bu_workers);
         double t0 = bu_now_s();
         for (size_t i = 0; i < n; i++) push(p, GSIZE_TO_POINTER(i + 1));
         int64_t sum = 0;
         for (size_t i = 0; i < n; i++) sum += (int64_t)GPOINTER_TO_SIZE(g_async_queue_pop(c.results)) - 1;
         double dt = bu_now_s() - t0;
-        if (sum != (int64_t)n * ((int64_t)n - 1) / 2) die("W3 sum", NULL);
+        if (sum != (int64_t)n * ((int64_t)n - 1) / 2) die("B-W3 sum", NULL);
         g_thread_pool_free(p, FALSE, TRUE);
         g_async_queue_unref(c.results);
         ctx_clear(&c);
         v[r] = (double)n / dt;
     }
-    bu_emit("W3", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    bu_emit("B-W3", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
 }
 
-/* ---- W4: the counter analog of wait(FIRST_COMPLETED) -------------------- */
+/* ---- B-W4: the counter analog of wait(FIRST_COMPLETED) -------------------- */
 struct completer {
     struct ctx *c;
     double t_complete;
@@ -197,10 +196,10 @@ static void w4(void) {
             g_mutex_unlock(&c.mu);
         }
         v[r] = (bu_now_s() - t0) * 1e6 / (double)calls;
-        if (seen != calls) die("W4 count", NULL);
+        if (seen != calls) die("B-W4 count", NULL);
         ctx_clear(&c);
     }
-    bu_emit("W4", "one_done_us", "us/call", "lower", 10000, v, bu_runs);
+    bu_emit("B-W4", "one_done_us", "us/call", "lower", 10000, v, bu_runs);
 
     int k = bu_scale < 1 ? 3 : 20;
     for (int r = 0; r < bu_runs; r++) {
@@ -220,10 +219,10 @@ static void w4(void) {
         }
         v[r] = bu_median(lat, (size_t)k);
     }
-    bu_emit("W4", "completion_to_return_us", "us", "lower", 10000, v, bu_runs);
+    bu_emit("B-W4", "completion_to_return_us", "us", "lower", 10000, v, bu_runs);
 }
 
-/* ---- I1: CPU time of an idle 4-thread pool over 1 s --------------------- */
+/* ---- B-I1: CPU time of an idle 4-thread pool over 1 s --------------------- */
 static pthread_barrier_t i1_barrier;
 
 static void meet_task(gpointer data, gpointer user) {
@@ -254,7 +253,8 @@ static void i1(void) { bu_i1(i1_start, i1_stop); }
 int main(int argc, char **argv) {
     bu_impl = "glib";
     static const struct bu_workload w[] = {
-        {"W1", w1}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W5", w5}, {"I1", i1},
+        {"B-W1", w1, 1}, {"B-W2", w2, 1}, {"B-W3", w3, 1}, {"B-W4", w4, 0}, {"B-W5", w5, 1},
+        {"B-I1", i1, 0},
     };
     return bu_main(argc, argv, w, sizeof w / sizeof w[0]);
 }

@@ -2,12 +2,12 @@
  * C API only (not a test; benches/suite/run.py runs it beside the CPython and
  * GLib peers).
  *
- *   lf_bench [--workload ID[,ID...]|all] [--runs N] [--scale F] [--list]
+ *   lf_bench [--workload ID[,ID...]|all] [--runs N] [--scale F] [--workers N[,N...]] [--list]
  *
  * Prints one JSON line per measurement (see bench_util.h). Each workload runs
  * --runs times; sizes are multiplied by --scale (the ctest smoke test uses
  * --scale 0.01 --runs 1). The workloads are described in benches/suite/README.md.
- * Process-pool workloads (P1-P3) are built only when the header declares
+ * Process-pool workloads (B-P1-B-P3) are built only when the header declares
  * the process pool (FUT_START_FORKSERVER). */
 #include "bench_util.h"
 
@@ -19,7 +19,8 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
-#define WORKERS 2
+/* Worker processes of the process-pool workloads. */
+#define PROC_WORKERS 2
 #define TIMEOUT_NS (120LL * 1000000000LL)
 
 static void die(const char *what, fut_status st) {
@@ -82,31 +83,31 @@ static size_t curve_sizes(size_t *out) {
     return k;
 }
 
-/* ---- W1: 200,000 no-op tasks submitted to a 2-worker pool, then all waited */
+/* ---- B-W1: 200,000 no-op tasks submitted to a 2-worker pool, then all waited */
 static void w1(void) {
     size_t n = bu_scaled(200000, 100);
     double v[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) {
-        fut_executor *ex = thread_pool(WORKERS);
+        fut_executor *ex = thread_pool((size_t)bu_workers);
         fut_future **fs = xmalloc(n * sizeof *fs);
         double t0 = bu_now_s();
         for (size_t i = 0; i < n; i++) check("submit", fut_executor_submit(ex, noop, NULL, 0, NULL, &fs[i]));
         size_t done = 0;
         check("fut_wait", fut_wait(fs, n, TIMEOUT_NS, FUT_ALL_COMPLETED, NULL, &done));
         double dt = bu_now_s() - t0;
-        if (done != n) die("W1 wait", FUT_ERR_TIMEOUT);
+        if (done != n) die("B-W1 wait", FUT_ERR_TIMEOUT);
         release_all(fs, n);
         fut_executor_release(ex);
         v[r] = (double)n / dt;
     }
-    bu_emit("W1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    bu_emit("B-W1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
 }
 
-/* ---- W2: sequential submit -> result round trips ------------------------ */
+/* ---- B-W2: sequential submit -> result round trips ------------------------ */
 /* One run: `n` round trips with `pause_s` of sleep before each; writes the
  * median and p99 latency in microseconds. One unmeasured round trip first. */
 static void w2_once(size_t n, double pause_s, double *med, double *p99) {
-    fut_executor *ex = thread_pool(WORKERS);
+    fut_executor *ex = thread_pool((size_t)bu_workers);
     double *lat = xmalloc(n * sizeof *lat);
     for (size_t i = 0; i <= n; i++) {
         if (pause_s > 0) bu_sleep_s(pause_s);
@@ -125,12 +126,12 @@ static void w2_once(size_t n, double pause_s, double *med, double *p99) {
 
 static void w2(void) { bu_w2(w2_once); }
 
-/* ---- W3: 100,000 tasks drained through as_completed, summing results ---- */
+/* ---- B-W3: 100,000 tasks drained through as_completed, summing results ---- */
 static void w3(void) {
     size_t n = bu_scaled(100000, 100);
     double v[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) {
-        fut_executor *ex = thread_pool(WORKERS);
+        fut_executor *ex = thread_pool((size_t)bu_workers);
         fut_future **fs = xmalloc(n * sizeof *fs);
         double t0 = bu_now_s();
         for (size_t i = 0; i < n; i++)
@@ -148,16 +149,16 @@ static void w3(void) {
         }
         double dt = bu_now_s() - t0;
         if (st != FUT_END) die("fut_as_completed_next", st);
-        if (sum != (int64_t)n * ((int64_t)n - 1) / 2) die("W3 sum", FUT_ERR_INTERNAL);
+        if (sum != (int64_t)n * ((int64_t)n - 1) / 2) die("B-W3 sum", FUT_ERR_INTERNAL);
         fut_as_completed_release(it);
         release_all(fs, n);
         fut_executor_release(ex);
         v[r] = (double)n / dt;
     }
-    bu_emit("W3", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    bu_emit("B-W3", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
 }
 
-/* ---- W4: fut_wait(FIRST_COMPLETED) -------------------------------------- */
+/* ---- B-W4: fut_wait(FIRST_COMPLETED) -------------------------------------- */
 /* Seconds per fut_wait(FIRST_COMPLETED) call over n promises, the last one
  * done (done_flags filled, like CPython's done/not_done sets). */
 static double first_one_done_s(size_t n) {
@@ -171,7 +172,7 @@ static double first_one_done_s(size_t n) {
     for (size_t c = 0; c < calls; c++) {
         size_t nd = 0;
         check("fut_wait", fut_wait(fs, n, TIMEOUT_NS, FUT_FIRST_COMPLETED, flags, &nd));
-        if (nd != 1 || !flags[n - 1]) die("W4 one done", FUT_ERR_INTERNAL);
+        if (nd != 1 || !flags[n - 1]) die("B-W4 one done", FUT_ERR_INTERNAL);
     }
     double dt = (bu_now_s() - t0) / (double)calls;
     free(flags);
@@ -207,7 +208,7 @@ static double completion_to_return_us(size_t n, int k) {
         check("fut_wait", fut_wait(fs, n, TIMEOUT_NS, FUT_FIRST_COMPLETED, flags, &nd));
         double t_ret = bu_now_s();
         pthread_join(t, NULL);
-        if (nd != 1) die("W4 completion", FUT_ERR_INTERNAL);
+        if (nd != 1) die("B-W4 completion", FUT_ERR_INTERNAL);
         lat[i] = (t_ret - c.t_complete) * 1e6;
         free(flags);
         release_all(fs, n);
@@ -265,27 +266,27 @@ static void w4(void) {
     size_t n = 10000;
     double v[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) v[r] = first_one_done_s(n) * 1e6;
-    bu_emit("W4", "one_done_us", "us/call", "lower", n, v, bu_runs);
+    bu_emit("B-W4", "one_done_us", "us/call", "lower", n, v, bu_runs);
     int k = bu_scale < 1 ? 3 : 20;
     for (int r = 0; r < bu_runs; r++) v[r] = completion_to_return_us(n, k);
-    bu_emit("W4", "completion_to_return_us", "us", "lower", n, v, bu_runs);
+    bu_emit("B-W4", "completion_to_return_us", "us", "lower", n, v, bu_runs);
 
     size_t sizes[8], ns = curve_sizes(sizes);
     for (size_t s = 0; s < ns; s++) {
         for (int r = 0; r < bu_runs; r++) v[r] = first_one_done_s(sizes[s]) * 1e9 / (double)sizes[s];
-        bu_emit("W4", "curve_first_completed_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
+        bu_emit("B-W4", "curve_first_completed_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
     }
     for (size_t s = 0; s < ns; s++) {
         for (int r = 0; r < bu_runs; r++) v[r] = wait_all_ns(sizes[s], 0);
-        bu_emit("W4", "curve_wait_all_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
+        bu_emit("B-W4", "curve_wait_all_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
     }
     for (size_t s = 0; s < ns; s++) {
         for (int r = 0; r < bu_runs; r++) v[r] = wait_all_ns(sizes[s], 1);
-        bu_emit("W4", "curve_as_completed_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
+        bu_emit("B-W4", "curve_as_completed_ns_per_future", "ns/future", "lower", sizes[s], v, bu_runs);
     }
 }
 
-/* ---- W5: 200,000 tasks, each with one done-callback bumping an atomic --- */
+/* ---- B-W5: 200,000 tasks, each with one done-callback bumping an atomic --- */
 static atomic_size_t w5_bumps;
 static size_t w5_target;
 static pthread_mutex_t w5_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -307,7 +308,7 @@ static void w5(void) {
     size_t n = bu_scaled(200000, 100);
     double v[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) {
-        fut_executor *ex = thread_pool(WORKERS);
+        fut_executor *ex = thread_pool((size_t)bu_workers);
         atomic_store(&w5_bumps, 0);
         w5_target = n;
         w5_done = 0;
@@ -325,10 +326,10 @@ static void w5(void) {
         fut_executor_release(ex);
         v[r] = (double)n / dt;
     }
-    bu_emit("W5", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    bu_emit("B-W5", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
 }
 
-/* ---- P1-P3: process pool ------------------------------------------------ */
+/* ---- B-P1-B-P3: process pool ------------------------------------------------ */
 #ifdef FUT_START_FORKSERVER
 static int32_t echo(fut_task *t, const void *arg, size_t len) {
     /* the pool copies the bytes back before it frees arg */
@@ -338,7 +339,7 @@ static int32_t echo(fut_task *t, const void *arg, size_t len) {
 static fut_executor *process_pool(fut_start_method m) {
     fut_process_pool_options o;
     fut_process_pool_options_init(&o);
-    o.max_workers = WORKERS;
+    o.max_workers = PROC_WORKERS;
     o.start_method = m;
     fut_executor *ex;
     check("fut_process_pool_new", fut_process_pool_new(&o, &ex));
@@ -408,9 +409,9 @@ static void p1(void) {
     run_submit(ex, buf, n / 10, len, 0); /* warm up: workers started and faulted in */
     double v[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) v[r] = (double)n / run_submit(ex, buf, n, len, 0);
-    bu_emit("P1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    bu_emit("B-P1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
     for (int r = 0; r < bu_runs; r++) v[r] = (double)n / run_map(ex, buf, n, len, 64);
-    bu_emit("P1", "map_chunk64_tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    bu_emit("B-P1", "map_chunk64_tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
     check("shutdown", fut_executor_shutdown(ex, true, false));
     fut_executor_release(ex);
     free(buf);
@@ -424,7 +425,7 @@ static void p2(void) {
     double v[BU_MAX_RUNS];
     /* MiB moved both ways (argument there, result back) per second */
     for (int r = 0; r < bu_runs; r++) v[r] = 2.0 * (double)n / run_submit(ex, buf, n, len, 1);
-    bu_emit("P2", "mib_per_s", "MiB/s", "higher", n, v, bu_runs);
+    bu_emit("B-P2", "mib_per_s", "MiB/s", "higher", n, v, bu_runs);
     check("shutdown", fut_executor_shutdown(ex, true, false));
     fut_executor_release(ex);
     free(buf);
@@ -445,13 +446,13 @@ static double startup_ms(fut_start_method m) {
 static void p3(void) {
     double v[BU_MAX_RUNS];
     for (int r = 0; r < bu_runs; r++) v[r] = startup_ms(FUT_START_FORK);
-    bu_emit("P3", "fork_ms", "ms", "lower", 1, v, bu_runs);
+    bu_emit("B-P3", "fork_ms", "ms", "lower", 1, v, bu_runs);
     for (int r = 0; r < bu_runs; r++) v[r] = startup_ms(FUT_START_FORKSERVER);
-    bu_emit("P3", "forkserver_ms", "ms", "lower", 1, v, bu_runs);
+    bu_emit("B-P3", "forkserver_ms", "ms", "lower", 1, v, bu_runs);
 }
 #endif
 
-/* ---- M1: memory of pending futures --------------------------------------
+/* ---- B-M1: memory of pending futures --------------------------------------
  * Handles live in pools that never give memory back, so each run is measured
  * in a forked child that has created no future yet; the child reports its
  * numbers through a pipe. */
@@ -522,17 +523,17 @@ static void m1(void) {
         int status = 0;
         waitpid(pid, &status, 0);
         if (got != sizeof out || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            die("M1 child", FUT_ERR_INTERNAL);
+            die("B-M1 child", FUT_ERR_INTERNAL);
         one[r] = out[0];
         for (size_t s = 0; s < k; s++) curve[s][r] = out[1 + s];
     }
-    bu_emit("M1", "one_future_bytes", "bytes", "lower", 1, one, bu_runs);
-    bu_emit("M1", "rss_bytes_per_future", "bytes", "lower", sizes[k - 1], curve[k - 1], bu_runs);
+    bu_emit("B-M1", "one_future_bytes", "bytes", "lower", 1, one, bu_runs);
+    bu_emit("B-M1", "rss_bytes_per_future", "bytes", "lower", sizes[k - 1], curve[k - 1], bu_runs);
     for (size_t s = 0; s < k; s++)
-        bu_emit("M1", "curve_rss_bytes_per_future", "bytes/future", "lower", sizes[s], curve[s], bu_runs);
+        bu_emit("B-M1", "curve_rss_bytes_per_future", "bytes/future", "lower", sizes[s], curve[s], bu_runs);
 }
 
-/* ---- I1: CPU time of an idle 4-worker thread pool over 1 s ---------------- */
+/* ---- B-I1: CPU time of an idle 4-worker thread pool over 1 s ---------------- */
 static pthread_barrier_t i1_barrier;
 
 static int32_t meet(fut_task *t, const void *arg, size_t len) {
@@ -566,11 +567,11 @@ static void i1(void) { bu_i1(i1_start, i1_stop); }
 int main(int argc, char **argv) {
     bu_impl = "libfutures";
     static const struct bu_workload w[] = {
-        {"W1", w1}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W5", w5},
+        {"B-W1", w1, 1}, {"B-W2", w2, 1}, {"B-W3", w3, 1}, {"B-W4", w4, 0}, {"B-W5", w5, 1},
 #ifdef FUT_START_FORKSERVER
-        {"P1", p1}, {"P2", p2}, {"P3", p3},
+        {"B-P1", p1, 0}, {"B-P2", p2, 0}, {"B-P3", p3, 0},
 #endif
-        {"M1", m1}, {"I1", i1},
+        {"B-M1", m1, 0}, {"B-I1", i1, 0},
     };
     return bu_main(argc, argv, w, sizeof w / sizeof w[0]);
 }

@@ -2,10 +2,10 @@
 """The benchmark suite's workloads on CPython's concurrent.futures (the peer
 of lf_bench; benches/suite/run.py runs both and GLib's).
 
-    py_bench.py [--workload ID[,ID...]|all] [--runs N] [--scale F] [--list]
+    py_bench.py [--workload ID[,ID...]|all] [--runs N] [--scale F] [--workers N[,N...]] [--list]
 
 Prints one JSON line per measurement, in the same form as lf_bench:
-{"impl": "cpython", "workload", "metric", "unit", "better", "n", "median",
+{"impl": "cpython", "workload", "metric", "unit", "better", "n", "workers", "median",
 "min", "max", "runs"}. Every workload mirrors its C twin in lf_bench.c (same
 sizes, same clock boundaries); see benches/suite/README.md. Standard library
 only.
@@ -25,7 +25,8 @@ import threading
 import time
 import tracemalloc
 
-WORKERS = 2
+WORKERS = 2  # of the thread workload being run (--workers)
+PROC_WORKERS = 2
 RUNS = 5
 SCALE = 1.0
 
@@ -37,7 +38,7 @@ def scaled(n, minimum):
 def emit(workload, metric, unit, better, n, values):
     vals = [float(v) for v in values]
     rec = {"impl": "cpython", "workload": workload, "metric": metric, "unit": unit,
-           "better": better, "n": n, "median": statistics.median(vals), "min": min(vals),
+           "better": better, "n": n, "workers": CUR_WORKERS, "median": statistics.median(vals), "min": min(vals),
            "max": max(vals), "runs": vals}
     print(json.dumps(rec), flush=True)
 
@@ -64,7 +65,7 @@ def ident(i):
     return i
 
 
-# ---- W1: 200,000 no-op tasks submitted to a 2-worker pool, then all waited
+# ---- B-W1: 200,000 no-op tasks submitted to a 2-worker pool, then all waited
 def w1():
     n = scaled(200_000, 100)
     v = []
@@ -76,10 +77,10 @@ def w1():
             dt = time.perf_counter() - t0
         assert len(done) == n
         v.append(n / dt)
-    emit("W1", "tasks_per_s", "tasks/s", "higher", n, v)
+    emit("B-W1", "tasks_per_s", "tasks/s", "higher", n, v)
 
 
-# ---- W2: sequential submit -> result round trips --------------------------
+# ---- B-W2: sequential submit -> result round trips --------------------------
 def w2_once(n, pause):
     lat = []
     with cf.ThreadPoolExecutor(WORKERS) as ex:
@@ -97,14 +98,14 @@ def w2_once(n, pause):
 def w2():
     n, n_idle = scaled(20_000, 100), scaled(400, 20)
     r = [w2_once(n, 0) for _ in range(RUNS)]
-    emit("W2", "rt_median_us", "us", "lower", n, [x[0] for x in r])
-    emit("W2", "rt_p99_us", "us", "lower", n, [x[1] for x in r])
+    emit("B-W2", "rt_median_us", "us", "lower", n, [x[0] for x in r])
+    emit("B-W2", "rt_p99_us", "us", "lower", n, [x[1] for x in r])
     r = [w2_once(n_idle, 0.005) for _ in range(RUNS)]
-    emit("W2", "idle_rt_median_us", "us", "lower", n_idle, [x[0] for x in r])
-    emit("W2", "idle_rt_p99_us", "us", "lower", n_idle, [x[1] for x in r])
+    emit("B-W2", "idle_rt_median_us", "us", "lower", n_idle, [x[0] for x in r])
+    emit("B-W2", "idle_rt_p99_us", "us", "lower", n_idle, [x[1] for x in r])
 
 
-# ---- W3: 100,000 tasks drained through as_completed, summing results ------
+# ---- B-W3: 100,000 tasks drained through as_completed, summing results ------
 def w3():
     n = scaled(100_000, 100)
     v = []
@@ -116,10 +117,10 @@ def w3():
             dt = time.perf_counter() - t0
         assert total == n * (n - 1) // 2
         v.append(n / dt)
-    emit("W3", "tasks_per_s", "tasks/s", "higher", n, v)
+    emit("B-W3", "tasks_per_s", "tasks/s", "higher", n, v)
 
 
-# ---- W4: wait(FIRST_COMPLETED) ---------------------------------------------
+# ---- B-W4: wait(FIRST_COMPLETED) ---------------------------------------------
 def first_one_done_s(n):
     fs = [cf.Future() for _ in range(n)]
     fs[-1].set_result(None)
@@ -177,24 +178,24 @@ def wait_all_ns(n, as_completed):
 
 def w4():
     n = 10_000
-    emit("W4", "one_done_us", "us/call", "lower", n,
+    emit("B-W4", "one_done_us", "us/call", "lower", n,
          [first_one_done_s(n) * 1e6 for _ in range(RUNS)])
     k = 3 if SCALE < 1 else 20
-    emit("W4", "completion_to_return_us", "us", "lower", n,
+    emit("B-W4", "completion_to_return_us", "us", "lower", n,
          [completion_to_return_us(n, k) for _ in range(RUNS)])
     sizes = curve_sizes()
     for s in sizes:
-        emit("W4", "curve_first_completed_ns_per_future", "ns/future", "lower", s,
+        emit("B-W4", "curve_first_completed_ns_per_future", "ns/future", "lower", s,
              [first_one_done_s(s) * 1e9 / s for _ in range(RUNS)])
     for s in sizes:
-        emit("W4", "curve_wait_all_ns_per_future", "ns/future", "lower", s,
+        emit("B-W4", "curve_wait_all_ns_per_future", "ns/future", "lower", s,
              [wait_all_ns(s, False) for _ in range(RUNS)])
     for s in sizes:
-        emit("W4", "curve_as_completed_ns_per_future", "ns/future", "lower", s,
+        emit("B-W4", "curve_as_completed_ns_per_future", "ns/future", "lower", s,
              [wait_all_ns(s, True) for _ in range(RUNS)])
 
 
-# ---- W5: 200,000 tasks, each with one done-callback bumping a counter -----
+# ---- B-W5: 200,000 tasks, each with one done-callback bumping a counter -----
 def w5():
     n = scaled(200_000, 100)
     v = []
@@ -214,10 +215,10 @@ def w5():
                 raise RuntimeError("callbacks did not all run")
             dt = time.perf_counter() - t0
         v.append(n / dt)
-    emit("W5", "tasks_per_s", "tasks/s", "higher", n, v)
+    emit("B-W5", "tasks_per_s", "tasks/s", "higher", n, v)
 
 
-# ---- P1-P3: ProcessPoolExecutor ("fork" context, as lf_bench) -------------
+# ---- B-P1-P3: ProcessPoolExecutor ("fork" context, as lf_bench) -------------
 def echo(b):
     return b
 
@@ -248,37 +249,37 @@ def run_map(ex, items, chunksize):
 def p1():
     n = scaled(20_000, 200)
     items = [bytes([i & 0xFF]) * 64 for i in range(n)]
-    with cf.ProcessPoolExecutor(WORKERS, mp_context=mp.get_context("fork")) as ex:
+    with cf.ProcessPoolExecutor(PROC_WORKERS, mp_context=mp.get_context("fork")) as ex:
         run_submit(ex, items[: n // 10], False)  # warm up
-        emit("P1", "tasks_per_s", "tasks/s", "higher", n,
+        emit("B-P1", "tasks_per_s", "tasks/s", "higher", n,
              [n / run_submit(ex, items, False) for _ in range(RUNS)])
-        emit("P1", "map_chunk64_tasks_per_s", "tasks/s", "higher", n,
+        emit("B-P1", "map_chunk64_tasks_per_s", "tasks/s", "higher", n,
              [n / run_map(ex, items, 64) for _ in range(RUNS)])
 
 
 def p2():
     n = scaled(200, 4)
     items = [bytes(1 << 20)] * n  # one 1 MiB buffer, sent n times (as lf_bench)
-    with cf.ProcessPoolExecutor(WORKERS, mp_context=mp.get_context("fork")) as ex:
+    with cf.ProcessPoolExecutor(PROC_WORKERS, mp_context=mp.get_context("fork")) as ex:
         run_submit(ex, items[:4], True)
-        emit("P2", "mib_per_s", "MiB/s", "higher", n,
+        emit("B-P2", "mib_per_s", "MiB/s", "higher", n,
              [2.0 * n / run_submit(ex, items, True) for _ in range(RUNS)])
 
 
 def startup_ms(method):
     t0 = time.perf_counter()
-    ex = cf.ProcessPoolExecutor(WORKERS, mp_context=mp.get_context(method))
+    ex = cf.ProcessPoolExecutor(PROC_WORKERS, mp_context=mp.get_context(method))
     ex.submit(echo, b"x").result()
     ex.shutdown(wait=True)
     return (time.perf_counter() - t0) * 1e3
 
 
 def p3():
-    emit("P3", "fork_ms", "ms", "lower", 1, [startup_ms("fork") for _ in range(RUNS)])
-    emit("P3", "forkserver_ms", "ms", "lower", 1, [startup_ms("forkserver") for _ in range(RUNS)])
+    emit("B-P3", "fork_ms", "ms", "lower", 1, [startup_ms("fork") for _ in range(RUNS)])
+    emit("B-P3", "forkserver_ms", "ms", "lower", 1, [startup_ms("forkserver") for _ in range(RUNS)])
 
 
-# ---- M1: memory of pending futures (each run in a forked child) -----------
+# ---- B-M1: memory of pending futures (each run in a forked child) -----------
 def rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -330,16 +331,16 @@ def m1():
         os.close(rd)
         _, status = os.waitpid(pid, 0)
         if status != 0:
-            raise SystemExit("M1 child failed")
+            raise SystemExit("B-M1 child failed")
         runs.append(json.loads(data))
-    emit("M1", "one_future_bytes", "bytes", "lower", 1, [r[0] for r in runs])
-    emit("M1", "rss_bytes_per_future", "bytes", "lower", sizes[-1], [r[-1] for r in runs])
+    emit("B-M1", "one_future_bytes", "bytes", "lower", 1, [r[0] for r in runs])
+    emit("B-M1", "rss_bytes_per_future", "bytes", "lower", sizes[-1], [r[-1] for r in runs])
     for i, s in enumerate(sizes):
-        emit("M1", "curve_rss_bytes_per_future", "bytes/future", "lower", s,
+        emit("B-M1", "curve_rss_bytes_per_future", "bytes/future", "lower", s,
              [r[1 + i] for r in runs])
 
 
-# ---- I1: CPU time of an idle 4-worker thread pool over 1 s ----------------
+# ---- B-I1: CPU time of an idle 4-worker thread pool over 1 s ----------------
 def cpu_s():
     """Process CPU time (CLOCK_PROCESS_CPUTIME_ID, as lf_bench) and context switches."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -360,21 +361,25 @@ def i1():
             c1, s1 = cpu_s()
         cpu.append((c1 - c0) * 1e3 / idle)
         sw.append((s1 - s0) / idle)
-    emit("I1", "idle_cpu_ms_per_s", "ms CPU/s", "lower", 4, cpu)
-    emit("I1", "idle_ctx_switches_per_s", "switches/s", "lower", 4, sw)
+    emit("B-I1", "idle_cpu_ms_per_s", "ms CPU/s", "lower", 4, cpu)
+    emit("B-I1", "idle_ctx_switches_per_s", "switches/s", "lower", 4, sw)
 
 
-WORKLOADS = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5,
-             "P1": p1, "P2": p2, "P3": p3, "M1": m1, "I1": i1}
+WORKLOADS = {"B-W1": w1, "B-W2": w2, "B-W3": w3, "B-W4": w4, "B-W5": w5,
+             "B-P1": p1, "B-P2": p2, "B-P3": p3, "B-M1": m1, "B-I1": i1}
+# Thread-pool workloads, run once per --workers value; B-I1 has 4 workers.
+PER_WORKERS = {"B-W1", "B-W2", "B-W3", "B-W5"}
+CUR_WORKERS = 0
 
 
 def main():
-    global RUNS, SCALE
+    global RUNS, SCALE, WORKERS, CUR_WORKERS
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workload", default="all")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--workers", default="2", help="worker counts, e.g. 2,8,16")
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     if a.list:
@@ -387,9 +392,17 @@ def main():
     unknown = [w for w in chosen if w not in WORKLOADS]
     if unknown:
         sys.exit(f"unknown workload(s): {', '.join(unknown)}")
+    try:
+        counts = [int(x) for x in a.workers.split(",")]
+        assert counts and all(1 <= c <= 1024 for c in counts)
+    except (ValueError, AssertionError):
+        sys.exit("--workers takes a comma-separated list of 1..1024")
     for w in WORKLOADS:
         if w in chosen:
-            WORKLOADS[w]()
+            for c in (counts if w in PER_WORKERS else [None]):
+                WORKERS = c or 2
+                CUR_WORKERS = c or (4 if w == "B-I1" else 0)
+                WORKLOADS[w]()
 
 
 if __name__ == "__main__":

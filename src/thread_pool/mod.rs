@@ -1,0 +1,409 @@
+//! ThreadPoolExecutor (T1–T11, E1–E8, B8, B12, X16–X18).
+//!
+//! Layout:
+//! - `queues`: where work waits. A submit from outside the pool goes to one
+//!   lock-free injector; a submit from one of the pool's own threads (a task
+//!   or a done-callback running there) goes to that worker's own deque.
+//!   Workers take from their deque, then a batch from the injector, then
+//!   steal from each other, so a blocked worker strands nothing.
+//! - `sleepers`: idle workers. At most one or two search (spin) for work;
+//!   the others park on a futex. A submit wakes the most recently parked
+//!   worker, directly, only when nobody searches.
+//! - `worker`: a worker thread's loop, running items, failing them when the
+//!   pool broke (T7).
+//! - here: the pool, submit, thread start (T2/T3) and shutdown (E3–E8).
+//!
+//! Order (E2): with one worker, tasks start in submission order (every
+//! submit goes to the injector, a FIFO). With several, items submitted by
+//! one thread from outside the pool leave the injector in submission order,
+//! but may start in another: a worker takes a few items at a time into its
+//! deque, other workers may steal from there, and a thread may be
+//! descheduled between taking an item and starting it. Items submitted from
+//! inside a worker go to that worker's deque, run before the injector's
+//! items on that worker, and are first in, first out among themselves. No
+//! order is promised between different submitting threads, nor for finishing.
+//!
+//! The gate: one atomic word holds the shutdown and broken flags and counts
+//! the submits under way: a submit counts itself in before it reads the
+//! flags and out after it queued its item, and whoever sets a flag waits for
+//! that count to drop to zero. From then on nothing can be queued, and a
+//! worker exits only when the pool is shut down and every queue is empty,
+//! so accepted work always runs first unless cancelled (T8). Only
+//! submitters write the gate; workers read the flags from a copy.
+//!
+//! Idle accounting (T2/T3) is an atomic count of credits: a worker adds one when
+//! its task function has returned and its queues are empty (before it
+//! completes the future, so that a caller woken by that completion and
+//! submitting again finds the credit: N sequential submit-then-wait rounds
+//! use one thread), or when it finds no work before parking; a submit that
+//! takes a credit starts no thread. So a worker running the done-callbacks
+//! of its task counts as idle: work submitted meanwhile waits for those
+//! callbacks rather than starting a thread. Once every thread has started,
+//! credits are no longer kept.
+//!
+//! Fork (T11): a child forked after the pool was made has none of its
+//! threads; there the pool refuses work (`Shutdown`) and `shutdown` returns
+//! at once, touching no lock that a parent thread may have held at the fork.
+//!
+//! No callback and no user code ever runs under a pool lock (T9 decision):
+//! cancelling queued work and failing it after an initializer failure
+//! happen with no lock held.
+
+mod options;
+mod queues;
+mod sleepers;
+mod worker;
+
+pub use options::*;
+
+use crate::executor::{Executor, Refused, Task};
+use crate::future::Future;
+use crate::status::Status;
+use crate::sync::{Condvar, Mutex};
+use queues::Queues;
+use sleepers::Sleepers;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Counts thread pools in the process, for the default name prefix (T6).
+static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The pool whose worker this thread is (its `Inner` address), or 0.
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+    /// That worker's own deque (a `crossbeam_deque::Worker<WorkItem>` on
+    /// the worker's stack), or null.
+    static LOCAL_QUEUE: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+struct WorkItem {
+    task: Task,
+    /// The pool's own reference, dropped once the future is done.
+    future: Future,
+}
+
+/// `Inner::gate`: the pool refuses work once either flag is set (E1); the
+/// low bits count the submits under way.
+const SHUTDOWN: usize = 1 << (usize::BITS - 1);
+const BROKEN: usize = 1 << (usize::BITS - 2);
+const SUBMITTING: usize = BROKEN - 1;
+
+/// Keeps a value on cache lines of its own (two, for the adjacent-line
+/// prefetcher), so that threads writing one counter do not slow down
+/// threads using its neighbours.
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[derive(Default)]
+struct Threads {
+    handles: Vec<JoinHandle<()>>,
+    /// Threads started and not joined yet (some may be being joined).
+    unjoined: usize,
+}
+
+struct Inner {
+    max_workers: usize,
+    prefix: String,
+    initializer: Option<Initializer>,
+    queues: Queues,
+    sleepers: Sleepers,
+    /// `SHUTDOWN` and `BROKEN`, and how many submits are under way:
+    /// written by every submit, never by a worker.
+    gate: Padded<AtomicUsize>,
+    /// The flags of `gate`, copied there after they are set there, for the
+    /// workers: they look at them often and must not steal the submitters'
+    /// cache line to do so.
+    closed: Padded<AtomicUsize>,
+    /// Why the pool broke (T7); written before `BROKEN` is set.
+    broken_why: Mutex<String>,
+    /// Idle credits (T3), kept only while threads may still be started.
+    idle: Padded<AtomicUsize>,
+    /// Threads started so far; only grows, never past `max_workers`.
+    /// Written under `threads`' lock.
+    started: AtomicUsize,
+    threads: Mutex<Threads>,
+    joined: Condvar,
+    fork_generation: usize,
+}
+
+/// Python's ThreadPoolExecutor over C tasks.
+pub struct ThreadPool {
+    inner: Arc<Inner>,
+}
+
+impl ThreadPool {
+    /// A pool with no thread yet (T2).
+    pub fn new(options: ThreadPoolOptions) -> Result<ThreadPool, Status> {
+        let max_workers = match options.max_workers {
+            0 => default_max_workers(),
+            n if n > MAX_WORKERS_LIMIT => return Err(Status::InvalidArgument),
+            n => n,
+        };
+        let number = POOL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let prefix = match options.thread_name_prefix {
+            Some(p) if !p.is_empty() => p.replace('\0', ""),
+            _ => format!("futpool-{number}"),
+        };
+        Ok(ThreadPool {
+            inner: Arc::new(Inner {
+                max_workers,
+                prefix,
+                initializer: options.initializer,
+                queues: Queues::new(max_workers),
+                sleepers: Sleepers::new(max_workers),
+                gate: Padded(AtomicUsize::new(0)),
+                closed: Padded(AtomicUsize::new(0)),
+                broken_why: Mutex::new(String::new()),
+                idle: Padded(AtomicUsize::new(0)),
+                started: AtomicUsize::new(0),
+                threads: Mutex::new(Threads::default()),
+                joined: Condvar::new(),
+                fork_generation: crate::fork::generation(),
+            }),
+        })
+    }
+
+    /// The effective `max_workers`.
+    pub fn max_workers(&self) -> usize {
+        self.inner.max_workers
+    }
+
+    /// The thread name prefix in use.
+    pub fn thread_name_prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// How many worker threads were started so far.
+    pub fn threads_started(&self) -> usize {
+        self.inner.started.load(Ordering::Acquire)
+    }
+}
+
+impl Executor for ThreadPool {
+    fn submit(&self, task: Task) -> Result<crate::Future, Refused> {
+        self.inner.submit(task)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
+        self.inner.shutdown(wait, cancel_futures)
+    }
+}
+
+impl Drop for ThreadPool {
+    /// E8: an abandoned pool behaves like `shutdown(wait=false)`; its threads
+    /// finish the queued work, exit, and free the pool's state. (The C
+    /// handle's last release has called `shutdown(wait=true)` before.)
+    fn drop(&mut self) {
+        let _ = self.inner.shutdown(false, false);
+    }
+}
+
+/// Counts one submit under way in `Inner::gate` for as long as it lives.
+struct Submitting<'a>(&'a AtomicUsize);
+
+impl Drop for Submitting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Inner {
+    fn forked(&self) -> bool {
+        // A pool from before a fork has no threads in the child (T11): it
+        // refuses work instead of hanging.
+        crate::fork::generation() != self.fork_generation
+    }
+
+    fn on_own_thread(&self) -> bool {
+        CURRENT_POOL.with(|c| c.get()) == self as *const Inner as usize
+    }
+
+    fn submit(self: &Arc<Self>, task: Task) -> Result<Future, Refused> {
+        if self.forked() {
+            // T11: this pool's threads live in the parent process only.
+            return Err(Refused {
+                status: Status::Shutdown,
+                task,
+            });
+        }
+        // Counted from before the flags are read until the item is queued:
+        // whoever sets a flag waits for the count to drop to zero
+        // (`wait_for_submits`), after which nothing can be queued any more.
+        let gate = self.gate.fetch_add(1, Ordering::SeqCst);
+        let _counted = Submitting(&self.gate.0);
+        // E1: broken before shut down.
+        let refusal = if gate & BROKEN != 0 {
+            Some(Status::BrokenPool)
+        } else if gate & SHUTDOWN != 0 {
+            Some(Status::Shutdown)
+        } else {
+            None
+        };
+        if let Some(status) = refusal {
+            return Err(Refused { status, task });
+        }
+        if let Err(status) = self.adjust_thread_count() {
+            return Err(Refused { status, task });
+        }
+        let future = Future::with_spin_on_wait(true);
+        let item = WorkItem {
+            task,
+            future: future.clone(),
+        };
+        self.enqueue(item);
+        Ok(future)
+    }
+
+    /// Queues `item` on this thread's own deque when it is one of this
+    /// pool's workers (and the pool has several: with one worker, order
+    /// follows submission), else on the injector; then wakes a parked
+    /// worker if nobody searches (a worker blocked in the task submitting
+    /// here must not keep the item to itself, E6).
+    fn enqueue(&self, item: WorkItem) {
+        let local = LOCAL_QUEUE.with(|l| l.get());
+        if self.max_workers > 1 && !local.is_null() && self.on_own_thread() {
+            let local = local as *const crossbeam_deque::Worker<WorkItem>;
+            // SAFETY: LOCAL_QUEUE is set by `worker_main` of the pool named
+            // in CURRENT_POOL (this one) to its deque, which lives on that
+            // worker's stack until it clears both on the way out; we are on
+            // that thread, so the deque is alive and its owner is us.
+            unsafe { (*local).push(item) };
+        } else {
+            self.queues.push_injector(item);
+        }
+        self.sleepers.notify_one();
+    }
+
+    /// T2: takes an idle credit, or starts a thread if fewer than
+    /// `max_workers` exist (rare: at most `max_workers` times). Fails only
+    /// when no thread exists and none can be started.
+    fn adjust_thread_count(self: &Arc<Self>) -> Result<(), Status> {
+        if self.all_started() {
+            return Ok(());
+        }
+        let took_credit = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if took_credit {
+            return Ok(());
+        }
+        let mut t = self.threads.lock();
+        let index = self.started.load(Ordering::Acquire);
+        if index >= self.max_workers {
+            return Ok(());
+        }
+        let me = Arc::clone(self);
+        self.queues.prepare_local(index);
+        let spawned = std::thread::Builder::new()
+            .name(thread_name(&self.prefix, index))
+            .spawn(move || me.worker_main(index));
+        match spawned {
+            Ok(h) => {
+                self.started.store(index + 1, Ordering::Release);
+                t.handles.push(h);
+                t.unjoined += 1;
+                Ok(())
+            }
+            Err(e) => {
+                crate::log::log(&format!("thread pool: cannot start a worker thread: {e}"));
+                if index == 0 {
+                    Err(Status::Os)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Once every thread was started, idle credits matter no more: the
+    /// workers stop counting them, and a stream of tasks moves no counter
+    /// between the submitting thread and the workers.
+    fn all_started(&self) -> bool {
+        self.started.load(Ordering::Acquire) >= self.max_workers
+    }
+
+    /// Sets `flag` (SHUTDOWN or BROKEN) for submitters, then for workers.
+    fn close(&self, flag: usize) {
+        self.gate.fetch_or(flag, Ordering::SeqCst);
+        self.closed.fetch_or(flag, Ordering::SeqCst);
+    }
+
+    /// Waits until no submit is under way; once a flag is set in `gate`,
+    /// no new one starts, so after this nothing more is queued.
+    fn wait_for_submits(&self) {
+        while self.gate.load(Ordering::SeqCst) & SUBMITTING != 0 {
+            std::thread::yield_now();
+        }
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
+        if self.forked() {
+            // T11: the pool has no thread in this process; nothing to stop.
+            return Ok(());
+        }
+        self.close(SHUTDOWN);
+        self.wait_for_submits();
+        self.sleepers.notify_all();
+        if cancel_futures {
+            // E6/T9: cancel what is still queued (a worker may take an item
+            // meanwhile; that one runs), outside every pool lock, so that
+            // callbacks may submit (refused) or even shutdown(wait). The
+            // argument goes first, so it is dropped when waiters wake.
+            let cancelled = self.queues.drain();
+            for WorkItem { task, future } in cancelled {
+                drop(task);
+                future.cancel();
+            }
+        }
+        if !wait {
+            return Ok(());
+        }
+        if self.on_own_thread() {
+            // B12/X18: the pool is shut down, but a thread cannot join itself.
+            return Err(Status::WouldDeadlock);
+        }
+        self.join_all();
+        Ok(())
+    }
+
+    /// E4: joins every worker; a concurrent caller waits for the joins the
+    /// other one is doing.
+    fn join_all(&self) {
+        let handles = std::mem::take(&mut self.threads.lock().handles);
+        for h in handles {
+            let _ = h.join();
+            let mut t = self.threads.lock();
+            t.unjoined -= 1;
+            self.joined.notify_all();
+        }
+        let mut t = self.threads.lock();
+        while t.unjoined > 0 {
+            self.joined.wait(&mut t);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.forked() {
+            // The handles name threads of the parent process: leave them be.
+            std::mem::forget(std::mem::take(&mut self.threads.get_mut().handles));
+        }
+        // Otherwise dropping a handle detaches a thread that has exited or
+        // is exiting (the last one to let go of the pool may be a worker).
+    }
+}
+
+#[cfg(test)]
+mod tests;

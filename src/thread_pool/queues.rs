@@ -1,0 +1,145 @@
+//! Where queued work items wait: one injector for submits from outside the
+//! pool and one deque per worker for submits from that worker's own tasks
+//! and callbacks, which the other workers steal from (T2, E2).
+//!
+//! A worker looks at its own deque first, then takes a batch from the
+//! injector (oldest first) into its deque, then steals from the others. So
+//! a stream of tasks moves no shared cache line per task beyond the
+//! injector's head and tail, and a worker blocked in a task cannot strand
+//! the items in its deque: any other worker (or the shutdown) can take them.
+
+use super::WorkItem;
+use crate::sync::Mutex;
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// How many items a worker moves from the injector into its own deque at a
+/// time, besides the one it runs: enough to take the injector's cache lines
+/// once per batch, few enough to leave work for the other workers.
+const INJECTOR_BATCH: usize = 16;
+
+pub(super) struct Queues {
+    injector: Injector<WorkItem>,
+    /// One per worker index, set before the worker counts as published.
+    stealers: Box<[OnceLock<Stealer<WorkItem>>]>,
+    /// The deques themselves, from when they are made until their worker
+    /// thread takes them (kept here if starting the thread failed).
+    unclaimed: Box<[Mutex<Option<Worker<WorkItem>>>]>,
+    /// Stealers published so far (only grows).
+    published: AtomicUsize,
+}
+
+impl Queues {
+    pub(super) fn new(max_workers: usize) -> Queues {
+        Queues {
+            injector: Injector::new(),
+            stealers: (0..max_workers).map(|_| OnceLock::new()).collect(),
+            unclaimed: (0..max_workers).map(|_| Mutex::new(None)).collect(),
+            published: AtomicUsize::new(0),
+        }
+    }
+
+    /// Makes the deque of worker `index` (the next one: indices are handed
+    /// out in order, under the pool's thread lock) and publishes its
+    /// stealer, before the thread starts; idempotent.
+    pub(super) fn prepare_local(&self, index: usize) {
+        self.stealers[index].get_or_init(|| {
+            let local = Worker::new_fifo();
+            let stealer = local.stealer();
+            *self.unclaimed[index].lock() = Some(local);
+            stealer
+        });
+        self.published.fetch_max(index + 1, Ordering::Release);
+    }
+
+    /// The deque of worker `index`, for its thread (once).
+    pub(super) fn claim_local(&self, index: usize) -> Option<Worker<WorkItem>> {
+        self.unclaimed[index].lock().take()
+    }
+
+    /// A submit from outside the pool (or to a one-worker pool).
+    pub(super) fn push_injector(&self, item: WorkItem) {
+        self.injector.push(item);
+    }
+
+    fn stealers(&self) -> impl Iterator<Item = &Stealer<WorkItem>> {
+        let n = self.published.load(Ordering::Acquire);
+        self.stealers[..n].iter().filter_map(OnceLock::get)
+    }
+
+    /// The next item for the worker owning `local` (index `me`): its own
+    /// deque, then the injector, then the other workers' deques.
+    pub(super) fn find(&self, local: &Worker<WorkItem>, me: usize) -> Option<WorkItem> {
+        if let Some(item) = local.pop() {
+            return Some(item);
+        }
+        loop {
+            match self
+                .injector
+                .steal_batch_with_limit_and_pop(local, INJECTOR_BATCH + 1)
+            {
+                Steal::Success(item) => return Some(item),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        self.steal_from_others(me)
+    }
+
+    /// One item from another worker's deque, looking at them from `me + 1`
+    /// round, so that thieves spread over their victims.
+    fn steal_from_others(&self, me: usize) -> Option<WorkItem> {
+        let n = self.published.load(Ordering::Acquire);
+        loop {
+            let mut retry = false;
+            for k in 1..n {
+                let Some(s) = self.stealers[(me + k) % n].get() else {
+                    continue;
+                };
+                match s.steal() {
+                    Steal::Success(item) => return Some(item),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// Whether any queue holds an item (a snapshot: reads, writes nothing).
+    pub(super) fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers().any(|s| !s.is_empty())
+    }
+
+    /// Whether the injector and `local` are both empty.
+    pub(super) fn nothing_for(&self, local: &Worker<WorkItem>) -> bool {
+        local.is_empty() && self.injector.is_empty()
+    }
+
+    /// Takes every queued item out of every queue, the injector first (E6,
+    /// T7). Items a worker takes meanwhile are not included: that worker
+    /// runs (or fails) them.
+    pub(super) fn drain(&self) -> Vec<WorkItem> {
+        let mut items = Vec::new();
+        loop {
+            match self.injector.steal() {
+                Steal::Success(item) => items.push(item),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        for s in self.stealers() {
+            loop {
+                match s.steal() {
+                    Steal::Success(item) => items.push(item),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        items
+    }
+}

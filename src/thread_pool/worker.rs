@@ -1,0 +1,246 @@
+//! A worker thread: its initializer (T7), its loop (find work, search a
+//! little, park) and running or failing one item (T4, X2).
+
+use super::{Inner, WorkItem, BROKEN, CURRENT_POOL, LOCAL_QUEUE, SHUTDOWN, SUBMITTING};
+use crate::executor::{complete, run_task, TaskContext};
+use crate::status::{ErrorRecord, Status};
+use crossbeam_deque::Worker;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a searching worker spins for new work before it parks.
+const SEARCH_SPIN: Duration = Duration::from_micros(20);
+
+/// After an item found without parking (work comes in a stream), the first
+/// part of `SEARCH_SPIN` is spent without giving the CPU away: a submitter
+/// that waited for the task just done submits again within a microsecond,
+/// and yielding at once was measured to make such round trips up to 8x
+/// slower (2 against 14 µs, B-W2). It is kept short, since a spinner that
+/// keeps its CPU on a small machine takes it from the submitter (a 4 µs
+/// window cost B-W5 15-20 % with 2 workers on 2 cores). The rest of the spin
+/// yields, for a thread woken onto this CPU (often the one the task's
+/// completion woke).
+const SEARCH_SPIN_HOT: Duration = Duration::from_micros(1);
+
+/// Spin-loop hints between two looks at the queues of a searching worker.
+const POLL_PAUSES: u32 = 64;
+
+/// A worker's own state, on its thread.
+struct Me {
+    index: usize,
+    local: Worker<WorkItem>,
+    /// Whether this worker holds an idle credit it has not been woken for.
+    credited: bool,
+    /// Whether it counts as searching in the sleepers' state word.
+    searching: bool,
+    /// Whether it found its last item without parking first: work comes in
+    /// a stream, and the next item is likely a microsecond or two away.
+    streaming: bool,
+}
+
+/// Clears the thread-local pointers to the worker's deque, however the
+/// worker leaves.
+struct ClearLocal;
+
+impl Drop for ClearLocal {
+    fn drop(&mut self) {
+        LOCAL_QUEUE.with(|l| l.set(std::ptr::null()));
+        CURRENT_POOL.with(|c| c.set(0));
+    }
+}
+
+impl Inner {
+    pub(super) fn worker_main(self: Arc<Self>, index: usize) {
+        let Some(local) = self.queues.claim_local(index) else {
+            crate::log::log("thread pool: internal error: a worker has no queue");
+            return;
+        };
+        self.sleepers.register(index);
+        // A new thread starts as if it had an idle credit: the submit that
+        // started it is queueing an item for it, so finding no work at first
+        // does not make it idle (a stale credit would let a later submit
+        // skip starting a thread while every worker is busy).
+        let mut me = Me {
+            index,
+            local,
+            credited: true,
+            searching: false,
+            streaming: false,
+        };
+        CURRENT_POOL.with(|c| c.set(Arc::as_ptr(&self) as usize));
+        LOCAL_QUEUE.with(|l| l.set(&me.local as *const Worker<WorkItem> as *const ()));
+        let _clear = ClearLocal;
+        if let Some(init) = &self.initializer {
+            if let Err(why) = init.run() {
+                self.initializer_failed(&why);
+                return;
+            }
+        }
+        while let Some((item, broken)) = self.next_item(&mut me) {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                if broken {
+                    self.fail_broken(item)
+                } else {
+                    self.run_item(item, &mut me)
+                }
+            }));
+            if r.is_err() {
+                crate::log::log("thread pool: internal error (panic) in a worker");
+            }
+        }
+        if me.searching {
+            self.sleepers.stop_searching();
+        }
+    }
+
+    /// The next item (and whether the pool is broken), or None once the
+    /// pool is shut down and every queue is empty (T8: queued work runs
+    /// first).
+    fn next_item(&self, me: &mut Me) -> Option<(WorkItem, bool)> {
+        let mut spun = false;
+        let mut parked = false;
+        loop {
+            if let Some(item) = self.queues.find(&me.local, me.index) {
+                me.streaming = !parked;
+                self.found_work(me);
+                let broken = self.closed.load(Ordering::Acquire) & BROKEN != 0;
+                return Some((item, broken));
+            }
+            if self.closed.load(Ordering::SeqCst) & SHUTDOWN != 0 {
+                // A submit under way may still queue an item: wait for it.
+                let submitting = self.gate.load(Ordering::SeqCst) & SUBMITTING;
+                if submitting == 0 && !self.queues.has_work() {
+                    return None;
+                }
+                std::thread::yield_now();
+                continue;
+            }
+            if !me.credited && !self.all_started() {
+                self.idle.fetch_add(1, Ordering::AcqRel);
+                me.credited = true;
+            }
+            if !me.searching {
+                me.searching = self.sleepers.try_search();
+            }
+            if me.searching && !spun {
+                // Searching: spin a little for the next submit before
+                // parking (a submit wakes a parked worker only when nobody
+                // searches).
+                spun = true;
+                let ready = || {
+                    self.queues.has_work() || self.closed.load(Ordering::Relaxed) & SHUTDOWN != 0
+                };
+                let hot = if me.streaming {
+                    SEARCH_SPIN_HOT
+                } else {
+                    Duration::ZERO
+                };
+                let _ = spin_hot(hot, ready)
+                    || crate::spin_until_polling(SEARCH_SPIN - hot, None, POLL_PAUSES, ready);
+                continue;
+            }
+            if me.searching {
+                me.searching = false;
+                self.sleepers.stop_searching();
+            }
+            parked = true;
+            me.searching = self.sleepers.park(me.index, || {
+                self.queues.has_work() || self.closed.load(Ordering::SeqCst) & SHUTDOWN != 0
+            });
+            spun = false;
+        }
+    }
+
+    /// Work found: stop searching, and see that the rest of the work is
+    /// not left to this worker alone. The last searcher to stop wakes
+    /// another worker if work is left; a worker holding a batch in its own
+    /// deque does the same (it may block in its task, E6). Both cost a read
+    /// of the sleepers' word when a worker searches or none is parked.
+    fn found_work(&self, me: &mut Me) {
+        me.credited = false;
+        let was_last = me.searching && {
+            me.searching = false;
+            self.sleepers.stop_searching()
+        };
+        if !me.local.is_empty() || (was_last && self.queues.has_work()) {
+            self.sleepers.notify_one();
+        }
+    }
+
+    /// T4: runs one item unless it was cancelled.
+    fn run_item(&self, item: WorkItem, me: &mut Me) {
+        let WorkItem { task, future } = item;
+        match future.set_running_or_notify_cancel() {
+            Ok(true) => {}
+            // Cancelled while queued: drop the argument, skip the task.
+            _ => return drop(task),
+        }
+        let outcome = {
+            let cancel_requested = || future.cancel_requested();
+            run_task(&task, TaskContext::new(&cancel_requested))
+        };
+        // F20: let go of the argument before the future is done, so that
+        // `arg_drop` has run when a reader wakes.
+        drop(task);
+        // With work waiting, this worker takes the next item anyway (and
+        // credits itself in `next_item` if another worker got there first).
+        if !self.all_started() && self.queues.nothing_for(&me.local) {
+            self.idle.fetch_add(1, Ordering::AcqRel);
+            me.credited = true;
+        }
+        complete(&future, outcome);
+    }
+
+    /// Fails a queued item of a broken pool with its own record (X2).
+    fn fail_broken(&self, item: WorkItem) {
+        let WorkItem { task, future } = item;
+        drop(task);
+        let why = self.broken_why.lock().clone();
+        let record = ErrorRecord::new(
+            Status::BrokenPool,
+            0,
+            &format!("A thread initializer failed, the thread pool is not usable anymore ({why})"),
+        );
+        let _ = future.set_exception(record);
+    }
+
+    /// T7: logs, marks the pool broken (later submits are refused) and fails
+    /// every queued item, with no pool lock held.
+    fn initializer_failed(&self, why: &str) {
+        crate::log::log(&format!(
+            "thread pool {}: worker initializer failed ({why}); the pool is broken",
+            self.prefix
+        ));
+        {
+            let mut first_why = self.broken_why.lock();
+            if self.gate.load(Ordering::Acquire) & BROKEN == 0 {
+                *first_why = why.to_string();
+            }
+            self.close(BROKEN);
+        }
+        self.wait_for_submits();
+        for item in self.queues.drain() {
+            self.fail_broken(item);
+        }
+    }
+}
+
+/// Spins for up to `budget` until `ready()`, without yielding the CPU.
+fn spin_hot(budget: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + budget;
+    loop {
+        for _ in 0..8 {
+            if ready() {
+                return true;
+            }
+            for _ in 0..POLL_PAUSES {
+                std::hint::spin_loop();
+            }
+        }
+        if Instant::now() >= end {
+            return ready();
+        }
+    }
+}
