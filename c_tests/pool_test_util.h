@@ -157,4 +157,16 @@ static inline int64_t result_i64(fut_future *f) {
     return v;
 }
 
+/* A thread pool of `max_workers` (0: the default) whose threads are named
+ * `prefix`_N (NULL: the default prefix). */
+TU_UNUSED static fut_executor *pool_named(size_t max_workers, const char *prefix) {
+    fut_thread_pool_options o;
+    CHECK_OK(fut_thread_pool_options_init(&o));
+    o.max_workers = max_workers;
+    o.thread_name_prefix = prefix;
+    fut_executor *ex = NULL;
+    CHECK_OK(fut_thread_pool_new(&o, &ex));
+    return ex;
+}
+
 #endif /* POOL_TEST_UTIL_H */

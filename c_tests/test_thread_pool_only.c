@@ -11,16 +11,6 @@
 static char *self_exe;
 static int32_t init_counts(const void *arg, size_t len);
 
-static fut_executor *pool_named(size_t max_workers, const char *prefix) {
-    fut_thread_pool_options o;
-    CHECK_OK(fut_thread_pool_options_init(&o));
-    o.max_workers = max_workers;
-    o.thread_name_prefix = prefix;
-    fut_executor *ex = NULL;
-    CHECK_OK(fut_thread_pool_new(&o, &ex));
-    return ex;
-}
-
 /* ---- tasks ------------------------------------------------------------------ */
 
 /* Sets the calling thread's name (a malloc'ed string) as the value. */

@@ -7,16 +7,6 @@
 
 #include <sched.h>
 
-static fut_executor *pool_named(size_t max_workers, const char *prefix) {
-    fut_thread_pool_options o;
-    CHECK_OK(fut_thread_pool_options_init(&o));
-    o.max_workers = max_workers;
-    o.thread_name_prefix = prefix;
-    fut_executor *ex = NULL;
-    CHECK_OK(fut_thread_pool_new(&o, &ex));
-    return ex;
-}
-
 /* Per task: whether it ran; its argument's drop counts in `stress_drops`. */
 enum { STRESS_LOOPS = 1000, STRESS_PER_SUBMITTER = 24, STRESS_SUBMITTERS = 2 };
 struct stress_slot {
