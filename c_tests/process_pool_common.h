@@ -176,6 +176,14 @@ TU_UNUSED static void pp_check_clean(pp_baseline b, const char *test) {
         tu_test_end(t0_);                                \
     } while (0)
 
+/* PP_RUN for a test run once per start method: names it "WHAT [METHOD]"
+ * in `buf` (a char array). */
+#define PP_RUN_M(buf, call, what, method)                       \
+    do {                                                        \
+        snprintf(buf, sizeof buf, "%s [%s]", what, method);     \
+        PP_RUN(call, buf);                                      \
+    } while (0)
+
 TU_UNUSED static void pp_become_subreaper(void) { CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); }
 
 /* ---- pools --------------------------------------------------------------------- */

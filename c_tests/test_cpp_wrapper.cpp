@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "test_latch.hpp"
+#include "test_tasks.hpp"
 
 #include <poll.h>
 #include <unistd.h>
@@ -461,18 +462,6 @@ TEST(CppWrapper, EmptyHandles) {
 // ---- process pool ---------------------------------------------------------------
 
 namespace {
-
-int32_t upper_task(fut_task *t, const void *arg, size_t len) noexcept {
-    char *out = static_cast<char *>(std::malloc(len ? len : 1));
-    if (out == nullptr) return ENOMEM;
-    for (size_t i = 0; i < len; i++)
-        out[i] = static_cast<char>(std::toupper(static_cast<const unsigned char *>(arg)[i]));
-    if (fut_task_set_result(t, out, len, std::free) != FUT_OK) {
-        std::free(out);
-        return 1;
-    }
-    return 0;
-}
 
 struct Point {
     double x;

@@ -582,9 +582,7 @@ int main(void) {
     for (int i = 0; i < 2; i++) {
         fut_start_method m = METHODS[i];
         const char *mn = method_name(m);
-#define RUN_M(call, what)                                        \
-    snprintf(name, sizeof name, "%s [%s]", what, mn);            \
-    PP_RUN(call, name)
+#define RUN_M(call, what) PP_RUN_M(name, call, what, mn)
         RUN_M(test_round_trip(m), "round trip");
         RUN_M(test_arg_drop(m), "arg_drop");
         RUN_M(test_large_payload(m), "16 MiB argument and result");

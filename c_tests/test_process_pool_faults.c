@@ -232,9 +232,7 @@ int main(void) {
     for (int i = 0; i < 2; i++) {
         fut_start_method m = METHODS[i];
         const char *mn = method_name(m);
-#define RUN_M(call, what)                                        \
-    snprintf(name, sizeof name, "%s [%s]", what, mn);            \
-    PP_RUN(call, name)
+#define RUN_M(call, what) PP_RUN_M(name, call, what, mn)
         RUN_M(test_unstarted_task_runs_elsewhere(m), "unstarted task runs elsewhere");
         RUN_M(test_shutdown_drain_is_linear(m), "shutdown drain is linear");
         RUN_M(test_shutdown_in_forked_process(m), "shutdown in a forked process");
