@@ -44,6 +44,12 @@
 #define FUT_VERSION_PATCH 0
 
 /**
+ * `fut_executor_imap` flag: hand out futures in completion order rather
+ * than input order.
+ */
+#define FUT_IMAP_UNORDERED 1
+
+/**
  * The largest `max_workers` a thread pool accepts.
  */
 #define FUT_THREAD_POOL_MAX_WORKERS 1024
@@ -159,6 +165,16 @@ typedef struct fut_error_info {
  * call (retain it to keep it).
  */
 typedef void (*fut_done_fn)(struct fut_future *f, void *user);
+
+/**
+ * The producer of `fut_executor_imap`: called as `producer(user, &item,
+ * &item_drop)` with `item` zeroed and `item_drop` NULL. Return `FUT_OK`
+ * with `item` filled (the bytes, NULL with 0 for none) and optionally
+ * `item_drop`, run once when the library no longer needs the bytes;
+ * `FUT_END` when there are no more inputs; any other value is an error
+ * with that code (the iteration ends there).
+ */
+typedef int32_t (*fut_producer_fn)(void *user, struct fut_item *item, fut_drop_fn *item_drop);
 
 /**
  * How a process pool starts its workers.
@@ -668,6 +684,51 @@ fut_status fut_future_set_result(struct fut_future *f, void *ptr, size_t len, fu
  * `f` is done.
  */
 fut_status fut_future_set_exception(struct fut_future *f, int32_t code, const char *message);
+
+/**
+ * Python's `map` over a lazy input (L1): `fn` runs once per input that
+ * `producer` hands out, with at most `window` chunks of `chunksize` inputs
+ * in flight, exactly (L3): taken from the producer but not yet handed out
+ * by `fut_map_next*`. The producer is called only inside `fut_map_next*`,
+ * on the calling thread, one call at a time (L2): at most `window` times
+ * `chunksize` inputs per call, none after `FUT_END` or an error, and it
+ * must not use this iterator. Results come in input order, or in
+ * completion order with `FUT_IMAP_UNORDERED` in `flags` (L4). A process
+ * pool sends each chunk as one call and drops its items' bytes once
+ * copied; a thread pool runs each input as its own task and drops its
+ * bytes after it ran (L2). `user_drop(user)`, if given, runs once when the
+ * iterator no longer needs the producer: after its end or error, or at the
+ * iterator's release (any thread). `window` and `chunksize` >= 1, `flags`
+ * known, else `FUT_ERR_INVALID_ARGUMENT` (nothing called, the caller keeps
+ * `user`). Release with `fut_map_release` (L8).
+ */
+fut_status fut_executor_imap(struct fut_executor *ex,
+                             fut_task_fn func,
+                             fut_producer_fn producer,
+                             void *user,
+                             fut_drop_fn user_drop,
+                             size_t window,
+                             size_t chunksize,
+                             uint32_t flags,
+                             struct fut_map **out);
+
+/**
+ * `fut_map_next` with a deadline for this call only, `timeout_ns` from now
+ * (negative: none; 0 polls), for iterators of `fut_executor_map` and
+ * `fut_executor_imap` (L7). `*out` receives a new reference to the next
+ * done future and `*index` (may be NULL) its input's index, from 0. A
+ * failed future's `detail` starts with `input <index>` (L6).
+ * `FUT_ERR_TIMEOUT` when this deadline passes first: nothing is cancelled
+ * and the next call waits for the same input (in order) or any (unordered);
+ * but if the map's own deadline passed (`fut_executor_map`, E11), the rest
+ * is cancelled and later calls answer `FUT_END`. `FUT_END` when exhausted.
+ * The deadline covers waiting for results, not a producer call in progress
+ * nor another thread's call on the same iterator, which this one waits for.
+ */
+fut_status fut_map_next_timeout(struct fut_map *m,
+                                int64_t timeout_ns,
+                                struct fut_future **out,
+                                uint64_t *index);
 
 /**
  * Sets `opts->struct_size` and every field to its default (NULL is

@@ -13,10 +13,8 @@
 use crate::future::{DropFn, Future, Value};
 use crate::status::{c_string, ErrorRecord, Status};
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::ffi::{c_void, CStr, CString};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 /// The context of one task call (`fut_task` in C), reached from inside the
 /// task through `with_current_task`.
@@ -369,77 +367,20 @@ pub trait Executor: Send + Sync + 'static {
         Ok(futures)
     }
 
+    /// Whether `submit_many` copies the items' bytes before it returns (a
+    /// process pool), so that `imap` may drop them then and send a chunk as
+    /// one call; otherwise the bytes are borrowed until each task ran.
+    fn copies_arguments(&self) -> bool {
+        false
+    }
+
     /// E3–E6: stops accepting work; `wait` joins every worker, except from
     /// one of the pool's own threads (`WouldDeadlock`, the pool still shuts
     /// down). Idempotent, from any thread.
     fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status>;
 }
 
-/// E9–E15: results of `map` in input order, under one deadline.
-pub struct Map {
-    futures: VecDeque<Future>,
-    deadline: Option<Instant>,
-    finished: bool,
-}
-
-/// Why `Map::next_done` yields nothing.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum MapEnd {
-    Exhausted,
-    /// E11: the deadline passed; every future not yet yielded was cancelled.
-    TimedOut,
-}
-
-impl Map {
-    pub fn new(
-        executor: &dyn Executor,
-        func: TaskFn,
-        items: &[Item],
-        deadline: Option<Instant>,
-        chunksize: usize,
-    ) -> Result<Map, Status> {
-        if chunksize == 0 {
-            return Err(Status::InvalidArgument);
-        }
-        let futures = executor.submit_many(func, items, chunksize)?;
-        Ok(Map {
-            futures: futures.into(),
-            deadline,
-            finished: false,
-        })
-    }
-
-    /// The next future in input order, once done (E10, E12: a failed task is
-    /// just a failed future at its position).
-    pub fn next_done(&mut self) -> Result<Future, MapEnd> {
-        if self.finished {
-            return Err(MapEnd::Exhausted);
-        }
-        let Some(front) = self.futures.front() else {
-            self.finished = true;
-            return Err(MapEnd::Exhausted);
-        };
-        if front.wait_until(self.deadline) {
-            return Ok(self.futures.pop_front().expect("front exists"));
-        }
-        self.cancel_rest();
-        Err(MapEnd::TimedOut)
-    }
-
-    /// E11/E13: cancels and drops every future not yet yielded.
-    fn cancel_rest(&mut self) {
-        self.finished = true;
-        for f in self.futures.drain(..) {
-            f.cancel();
-        }
-    }
-}
-
-impl Drop for Map {
-    fn drop(&mut self) {
-        self.cancel_rest();
-    }
-}
+pub use crate::map::{Map, MapEnd};
 
 /// A task written in Rust: it may set the value or an error through its
 /// context, and returns the task's code (0: success).

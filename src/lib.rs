@@ -13,6 +13,7 @@ mod fork;
 pub mod future;
 mod handle;
 pub mod log;
+pub mod map;
 pub mod process_pool;
 pub mod status;
 pub(crate) mod sync;

@@ -11,7 +11,7 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 pub(crate) static EXECUTORS: Pool<Arc<dyn Executor>> = Pool::new(0x4655_5445);
-static MAPS: Pool<Mutex<Map>> = Pool::new(0x4655_544d);
+pub(crate) static MAPS: Pool<Mutex<Map>> = Pool::new(0x4655_544d);
 
 /// Registers this module's handle pools with the fork handlers.
 pub(crate) fn register_pools_for_fork() {
@@ -24,7 +24,7 @@ pub(crate) fn executor_to_c(ex: Arc<dyn Executor>) -> *mut fut_executor {
     EXECUTORS.alloc(ex).into_raw() as *mut fut_executor
 }
 
-fn borrow_executor(ex: *const fut_executor) -> Result<Arc<dyn Executor>, Status> {
+pub(crate) fn borrow_executor(ex: *const fut_executor) -> Result<Arc<dyn Executor>, Status> {
     EXECUTORS
         .borrow(ex as *const u8)
         .map(|h| Arc::clone(&h))
@@ -165,7 +165,7 @@ pub unsafe extern "C" fn fut_map_next(m: *mut fut_map, out: *mut *mut fut_future
                 Ok(())
             }
             Err(MapEnd::Exhausted) => Err(Status::End),
-            Err(MapEnd::TimedOut) => Err(Status::Timeout),
+            Err(MapEnd::TimedOut | MapEnd::CallTimedOut) => Err(Status::Timeout),
         }
     })
 }

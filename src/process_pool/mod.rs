@@ -262,6 +262,11 @@ impl Executor for ProcessPool {
         Ok(futures)
     }
 
+    /// The bytes go into the call's frame at submit.
+    fn copies_arguments(&self) -> bool {
+        true
+    }
+
     /// E6/P13: with `cancel_futures`, every future still queued (not yet
     /// handed towards a worker) is cancelled before this returns.
     fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {

@@ -250,7 +250,7 @@ fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, out: &Out, me: lib
         TaskOutcome::Error(e) => {
             let detail = match &e.detail {
                 Some(d) => d.to_bytes().to_vec(),
-                None => format!("raised in worker process {me} by task {task_id}").into_bytes(),
+                None => format!("raised in worker process {me}").into_bytes(),
             };
             let frame = wire::result_error(
                 task_id,
