@@ -81,7 +81,8 @@ typedef struct fut_executor fut_executor;
 typedef struct fut_future fut_future;
 
 /**
- * An iterator over the futures of `fut_executor_map`, in input order.
+ * An iterator over the futures of `fut_executor_map` (input order) or
+ * `fut_executor_imap`.
  */
 typedef struct fut_map fut_map;
 

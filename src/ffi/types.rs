@@ -133,7 +133,8 @@ pub struct fut_task {
     _opaque: [u8; 0],
 }
 
-/// An iterator over the futures of `fut_executor_map`, in input order.
+/// An iterator over the futures of `fut_executor_map` (input order) or
+/// `fut_executor_imap`.
 pub struct fut_map {
     _opaque: [u8; 0],
 }
