@@ -246,7 +246,7 @@ impl Map {
         let mut args: Vec<Arg> = Vec::with_capacity(lazy.chunksize.min(1024));
         let mut failure: Option<ErrorRecord> = None;
         while args.len() < lazy.chunksize && failure.is_none() {
-            let input = format!("input {}", start + args.len() as u64);
+            let input = || format!("input {}", start + args.len() as u64);
             match lazy.producer.produce() {
                 Produced::Item { arg, len, drop: d } if arg.is_null() && len != 0 => {
                     drop(Arg::new(arg, 0, d)); // never submitted: ours to drop
@@ -256,7 +256,7 @@ impl Map {
                             0,
                             "the producer gave NULL bytes with a non-zero length",
                         )
-                        .with_detail(&format!("{input}: refused")),
+                        .with_detail(&format!("{}: refused", input())),
                     );
                 }
                 // `Producer`'s contract: these bytes suit this task function.
@@ -266,7 +266,7 @@ impl Map {
                     let message = format!("the producer failed with code {code}");
                     failure = Some(
                         ErrorRecord::new(Status::TaskFailed, code, &message)
-                            .with_detail(&format!("{input}: reported by the producer")),
+                            .with_detail(&format!("{}: reported by the producer", input())),
                     );
                 }
             }
