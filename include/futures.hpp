@@ -1557,6 +1557,229 @@ private:
 };
 
 // ============================================================================
+// imap: map over a lazy input, with a window (fut_executor_imap)
+// ============================================================================
+
+/**
+ * How imap runs (L3, L4): at most `window` chunks of `chunksize` inputs in
+ * flight (taken from the source, not yet handed out), never one more; a
+ * process pool sends each chunk as one message, a thread pool runs each
+ * input as its own task. `unordered` hands the futures out as they
+ * complete rather than in input order.
+ */
+struct imap_options {
+    std::size_t window = 64;
+    std::size_t chunksize = 1;
+    bool unordered = false;
+};
+
+/** What imap_range::next_for answers. */
+enum class next_status { ok, end, timeout };
+
+/**
+ * The futures of fut::imap, each once done, with its input's index. The
+ * source is called on the iterating thread, inside begin(), operator++ and
+ * next_for (L2). A failed input throws at its future's get(), and the
+ * iteration goes on; a failure's detail starts with "input N" (L6). A source
+ * that throws ends the input there: that position's future fails with
+ * FUT_ERR_TASK_FAILED (L5). Destroying the range cancels what is in flight
+ * (L8). Not copyable; iterate it once.
+ *
+ *   auto r = fut::imap(pool, [](int x) { return x * x; }, numbers_from(stdin), {256});
+ *   for (fut::future<int> &f : r) std::cout << r.index() << ": " << f.get() << "\n";
+ */
+template <class T>
+class imap_range {
+public:
+    /** Adopts `m` (from fut_executor_imap). */
+    explicit imap_range(fut_map *m) noexcept : map_(m) {}
+    imap_range(imap_range &&o) noexcept
+        : map_(std::exchange(o.map_, nullptr)), index_(o.index_), current_(std::move(o.current_)) {}
+    imap_range(const imap_range &) = delete;
+    imap_range &operator=(const imap_range &) = delete;
+    imap_range &operator=(imap_range &&) = delete;
+    ~imap_range() { fut_map_release(map_); }
+
+    /**
+     * Waits at most `timeout` for the next done future (L7): ok (the future
+     * in `out`, its input's index in `index`), end, or timeout, which
+     * cancels nothing: call again.
+     */
+    template <class Rep, class Period>
+    next_status next_for(future<T> &out, std::uint64_t &index, std::chrono::duration<Rep, Period> timeout) {
+        fut_future *f = nullptr;
+        std::uint64_t i = 0;
+        fut_status st = fut_map_next_timeout(map_, detail::to_ns(timeout), &f, &i);
+        if (st == FUT_END) return next_status::end;
+        if (st == FUT_ERR_TIMEOUT) return next_status::timeout;
+        detail::check(st);
+        out = future<T>(f);
+        index = i;
+        return next_status::ok;
+    }
+
+    /** The input index of the future the iteration is at. */
+    std::uint64_t index() const noexcept { return index_; }
+
+    struct sentinel {};
+
+    class iterator {
+    public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = future<T>;
+        using difference_type = std::ptrdiff_t;
+        using pointer = future<T> *;
+        using reference = future<T> &;
+
+        reference operator*() const noexcept { return range_->current_; }
+        pointer operator->() const noexcept { return &range_->current_; }
+        iterator &operator++() {
+            range_->advance();
+            return *this;
+        }
+        friend bool operator==(const iterator &it, sentinel) noexcept { return it.at_end(); }
+        friend bool operator!=(const iterator &it, sentinel s) noexcept { return !(it == s); }
+        friend bool operator==(sentinel s, const iterator &it) noexcept { return it == s; }
+        friend bool operator!=(sentinel s, const iterator &it) noexcept { return !(it == s); }
+
+    private:
+        friend class imap_range;
+        explicit iterator(imap_range *r) noexcept : range_(r) {}
+        bool at_end() const noexcept { return !range_->current_.valid(); }
+        imap_range *range_;
+    };
+
+    iterator begin() {
+        advance();
+        return iterator(this);
+    }
+    sentinel end() const noexcept { return {}; }
+
+private:
+    void advance() {
+        current_.reset();
+        fut_future *f = nullptr;
+        fut_status st = fut_map_next_timeout(map_, FUT_WAIT_FOREVER, &f, &index_);
+        if (st == FUT_END) return;
+        detail::check(st);
+        current_ = future<T>(f);
+    }
+
+    fut_map *map_ = nullptr;
+    std::uint64_t index_ = 0;
+    future<T> current_;
+};
+
+namespace detail {
+/** An exception from a source becomes the producer's error code (L5). */
+template <class Body>
+std::int32_t produce_guarded(Body &&body) noexcept {
+    try {
+        return body();
+    } catch (const std::bad_alloc &) {
+        return FUT_ERR_NO_MEMORY;
+    } catch (...) {
+        return FUT_ERR_TASK_FAILED;
+    }
+}
+
+/** A thread pool's imap producer: each input boxed with a copy of `fn`. */
+template <class F, class Source>
+struct imap_boxes {
+    using input = std::decay_t<decltype(*std::declval<Source &>()())>;
+    using Box = task_box<F, input>;
+    F fn;
+    Source source;
+
+    static std::int32_t produce(void *user, fut_item *item, fut_drop_fn *item_drop) noexcept {
+        auto *self = static_cast<imap_boxes *>(user);
+        return produce_guarded([&]() -> std::int32_t {
+            auto in = self->source();
+            if (!in) return FUT_END;
+            auto box = std::make_unique<Box>(self->fn, std::move(*in));
+            item->arg = box.release();  // item_drop frees it
+            item->arg_len = 0;
+            *item_drop = &Box::drop;
+            return FUT_OK;
+        });
+    }
+    static void drop(void *p) noexcept { delete static_cast<imap_boxes *>(p); }
+};
+
+/** A process pool's imap producer: each input encoded into malloc'd bytes. */
+template <class Fp, class R, class P, class Source>
+struct imap_encoded {
+    Fp fn;
+    Source source;
+
+    static std::int32_t produce(void *user, fut_item *item, fut_drop_fn *item_drop) noexcept {
+        auto *self = static_cast<imap_encoded *>(user);
+        return produce_guarded([&]() -> std::int32_t {
+            auto in = self->source();
+            if (!in) return FUT_END;
+            std::vector<unsigned char> buf = fork_call<Fp, R, P>::encode(self->fn, std::tuple<P>(std::move(*in)));
+            void *bytes = std::malloc(buf.size());
+            if (bytes == nullptr) return FUT_ERR_NO_MEMORY;
+            std::memcpy(bytes, buf.data(), buf.size());
+            item->arg = bytes;  // copied by the pool at submit, then freed
+            item->arg_len = buf.size();
+            *item_drop = &std::free;
+            return FUT_OK;
+        });
+    }
+    static void drop(void *p) noexcept { delete static_cast<imap_encoded *>(p); }
+};
+
+template <class Producer>
+fut_map *start_imap(fut_executor *ex, fut_task_fn fn, std::unique_ptr<Producer> p, const imap_options &o) {
+    fut_map *m = nullptr;
+    detail::check(fut_executor_imap(ex, fn, &Producer::produce, p.get(), &Producer::drop, o.window, o.chunksize,
+                                    o.unordered ? FUT_IMAP_UNORDERED : 0u, &m));
+    p.release();  // user_drop frees it
+    return m;
+}
+}  // namespace detail
+
+/**
+ * Python's map() over a lazy input, on a thread pool (L1): `source()`
+ * returns std::optional of the input (std::nullopt: no more) and is called
+ * on the iterating thread, at most window × chunksize inputs ahead of the
+ * consumer; `fn(input)` (or `fn(task_context&, input)`) runs on the pool as
+ * submit would run it. Throws fut::error (FUT_ERR_INVALID_ARGUMENT) for a
+ * window or chunksize of 0.
+ */
+template <class F, class Source>
+auto imap(thread_pool &pool, F fn, Source source, imap_options o = {}) {
+    using P = detail::imap_boxes<std::decay_t<F>, Source>;
+    using R = typename P::Box::value_type;
+    auto p = std::make_unique<P>(P{std::move(fn), std::move(source)});
+    return imap_range<R>(detail::start_imap(pool.native_handle(), &P::Box::run, std::move(p), o));
+}
+
+/**
+ * imap on a process pool: `fn` is a plain function or a captureless lambda
+ * of one parameter, as for process_pool::map; each input is encoded on the
+ * iterating thread and copied by the pool, `chunksize` inputs per message.
+ */
+template <class F, class Source, std::enable_if_t<!std::is_convertible_v<F, fut_task_fn>, int> = 0>
+auto imap(process_pool &pool, F fn, Source source, imap_options o = {}) {
+    using Fp = typename detail::function_pointer_of<F>::type;
+    using traits = detail::function_traits<Fp>;
+    static_assert(traits::is_function,
+                  "imap(process_pool&): pass a plain function or a captureless, non-generic lambda");
+    using R = std::decay_t<typename traits::result>;
+    using Params = typename detail::decay_tuple<typename traits::params>::type;
+    static_assert(std::tuple_size_v<Params> == 1, "imap(process_pool&): the function takes one argument");
+    using In = std::tuple_element_t<0, Params>;
+    static_assert(detail::can_send_to_worker<In>() && detail::can_return_from_worker<R>(),
+                  "imap(process_pool&): parameter and result follow process_pool::submit's rules");
+    using P = detail::imap_encoded<Fp, R, In, Source>;
+    auto p = std::make_unique<P>(P{static_cast<Fp>(+fn), std::move(source)});
+    return imap_range<R>(
+        detail::start_imap(pool.native_handle(), &detail::fork_call<Fp, R, In>::run, std::move(p), o));
+}
+
+// ============================================================================
 // Promises
 // ============================================================================
 
