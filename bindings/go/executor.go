@@ -35,6 +35,8 @@ type Executor interface {
 	// Map submits fn once per argument now and gives the results in input
 	// order (see MapResults); Chunksize(n) batches a process pool's sends.
 	Map(ctx context.Context, fn TaskFunc, args [][]byte, opts ...MapOption) (*MapResults, error)
+	// IMap is Map over a lazy input, with a window (see IMapResults).
+	IMap(ctx context.Context, fn TaskFunc, next func() ([]byte, error), opts ...MapOption) (*IMapResults, error)
 	// Shutdown stops accepting work (see fut_executor_shutdown).
 	Shutdown(wait, cancelFutures bool) error
 	// Close shuts down, waiting for accepted work, and releases the pool.

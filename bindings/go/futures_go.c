@@ -56,6 +56,28 @@ fut_status fut_go_map_bytes(fut_executor *ex, fut_task_fn fn, const void *buf, c
     return st;
 }
 
+static int32_t fut_go_produce(void *user, fut_item *item, fut_drop_fn *item_drop)
+{
+    void *p = NULL;
+    size_t n = 0;
+    int32_t st = futGoProduce((uintptr_t)user, &p, &n);
+    if (st == FUT_OK) {
+        item->arg = p;
+        item->arg_len = n;
+        *item_drop = p ? free : NULL;
+    }
+    return st;
+}
+
+static void fut_go_producer_drop(void *user) { futGoProducerDrop((uintptr_t)user); }
+
+fut_status fut_go_imap(fut_executor *ex, fut_task_fn fn, uintptr_t h, size_t window, size_t chunksize,
+                       uint32_t flags, fut_map **out)
+{
+    return fut_executor_imap(ex, fn, fut_go_produce, (void *)h, fut_go_producer_drop, window, chunksize,
+                             flags, out);
+}
+
 fut_status fut_go_attach(fut_completion_queue *q, fut_future *f, uintptr_t id)
 {
     return fut_completion_queue_attach(q, f, (void *)id);

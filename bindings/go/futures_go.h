@@ -22,6 +22,12 @@ fut_status fut_go_submit_bytes(fut_executor *ex, fut_task_fn fn, const void *p, 
 fut_status fut_go_map_bytes(fut_executor *ex, fut_task_fn fn, const void *buf, const size_t *lens,
                             size_t n, int64_t timeout_ns, size_t chunksize, fut_map **out);
 
+/* fut_executor_imap with the Go source behind cgo.Handle `h` (IMap): each
+ * argument comes from futGoProduce as malloc'd bytes, freed by the library;
+ * the handle is deleted (futGoProducerDrop) once the library lets it go. */
+fut_status fut_go_imap(fut_executor *ex, fut_task_fn fn, uintptr_t h, size_t window, size_t chunksize,
+                       uint32_t flags, fut_map **out);
+
 /* Attaches `f` to `q` with an integer tag. */
 fut_status fut_go_attach(fut_completion_queue *q, fut_future *f, uintptr_t id);
 
