@@ -391,3 +391,6 @@ fn labelled(future: Future, index: u64) -> Future {
     let _ = copy.set_exception(record);
     copy
 }
+
+#[cfg(test)]
+mod tests;
