@@ -142,7 +142,8 @@ pub unsafe extern "C" fn fut_executor_map(
     })
 }
 
-/// Blocks for the next future in input order, once it is done: `*out`
+/// Blocks for the next future in input order (completion order for an
+/// unordered `fut_executor_imap`), once it is done: `*out`
 /// receives a new reference (a failed task is a failed future here; the
 /// iteration goes on). `FUT_END` when exhausted; `FUT_ERR_TIMEOUT` when the
 /// deadline passed, which cancels every future not yet yielded (then
