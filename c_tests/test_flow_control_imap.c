@@ -347,6 +347,29 @@ TEST(flow_control_imap_early_release) {
     gates_destroy();
 }
 
+/* L5: a pool shut down mid-iteration still hands out what is in flight, then
+ * fails the first input it refuses (its status, its index) and ends. */
+TEST(flow_control_imap_refused_after_shutdown) {
+    counter c;
+    counter_init(&c, 8, 2);
+    c.inputs = g_inputs;
+    fut_executor *ex = pool_named(1, "imaps");
+    fut_map *m = NULL;
+    CHECK_OK(fut_executor_imap(ex, echo_or_fail, produce, &c, count_user_drop, 2, 1, 0, &m));
+    check_value(m, 0, 0);
+    atomic_fetch_add(&c.consumed, 1);
+    CHECK_OK(fut_executor_shutdown(ex, true, false)); /* input 1 was submitted: it runs */
+    check_value(m, 1, 10);
+    CHECK_EQ(atomic_load(&c.user_drops), 1); /* let go at the refusal */
+    check_failure(m, 2, FUT_ERR_SHUTDOWN, 0, "input 2: not submitted");
+    fut_future *f = NULL;
+    CHECK_ST(fut_map_next_timeout(m, TU_LONG_TIMEOUT_NS, &f, NULL), FUT_END);
+    CHECK_EQ(atomic_load(&c.produced), 3);
+    CHECK_EQ(atomic_load(&c.item_drops), 3); /* the refused input's bytes too */
+    fut_map_release(m);
+    fut_executor_release(ex);
+}
+
 /* L1/E14: bad arguments are refused and the producer is never called. */
 TEST(flow_control_imap_invalid_arguments) {
     counter c;
