@@ -114,6 +114,7 @@ pub struct Map {
     /// `first` is the input index of the oldest one.
     chunks: VecDeque<usize>,
     first: u64,
+    chunksize: u64,
     lazy: Option<Lazy>,
     done: Option<Arc<DoneQueue>>,
     deadline: Option<Instant>,
@@ -147,6 +148,7 @@ impl Map {
         }
         let mut map = Map::empty(None);
         map.done = lazy.unordered.then(|| Arc::new(DoneQueue::default()));
+        map.chunksize = lazy.chunksize as u64;
         map.lazy = Some(lazy);
         Ok(map)
     }
@@ -158,6 +160,7 @@ impl Map {
             outstanding: 0,
             chunks: VecDeque::new(),
             first: 0,
+            chunksize: 1,
             lazy: None,
             done: None,
             deadline,
@@ -215,12 +218,13 @@ impl Map {
             self.entries.pop_front();
             self.base += 1;
         }
-        if let Some(lazy) = &self.lazy {
-            let chunk = ((index - self.first) / lazy.chunksize as u64) as usize;
+        if !self.chunks.is_empty() {
+            // Every chunk but the last is full, so the index finds its chunk.
+            let chunk = ((index - self.first) / self.chunksize) as usize;
             self.chunks[chunk] -= 1;
             while self.chunks.front() == Some(&0) {
                 self.chunks.pop_front();
-                self.first += lazy.chunksize as u64;
+                self.first += self.chunksize;
             }
         }
         future
