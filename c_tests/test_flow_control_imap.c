@@ -115,7 +115,7 @@ static void counter_init(counter *c, long n, long window) {
  * flight (counted by the producer and by every task), input order kept. */
 TEST(flow_control_imap_bounded_memory) {
     long n = IMAP_SANITIZED ? 1000000 : 10000000;
-    const long window = 16, chunksize = 64; /* 1024 inputs in flight at most */
+    const long window = 64, chunksize = 64; /* 4096 inputs in flight at most */
     counter c;
     counter_init(&c, n, window * chunksize);
     fut_executor *ex = pool_named(2, "imap");
