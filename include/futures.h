@@ -54,6 +54,11 @@
 #define FUT_WAIT_FOREVER -1
 
 /**
+ * Longest name, in bytes.
+ */
+#define MAX_NAME_LEN 255
+
+/**
  * An iterator over futures in completion order (`fut_as_completed_new`).
  */
 typedef struct fut_as_completed fut_as_completed;
@@ -161,15 +166,15 @@ typedef struct fut_error_info {
 typedef void (*fut_done_fn)(struct fut_future *f, void *user);
 
 /**
- * How a process pool starts its workers.
- */
-typedef int32_t fut_start_method;
-
-/**
  * A pool initializer: runs once per worker before any task; non-zero fails
  * it and breaks the pool.
  */
 typedef int32_t (*fut_init_fn)(const void *arg, size_t arg_len);
+
+/**
+ * How a process pool starts its workers.
+ */
+typedef int32_t fut_start_method;
 
 /**
  * What a worker process's death does to the pool.
@@ -204,7 +209,8 @@ typedef struct fut_process_pool_options {
    */
   size_t max_workers;
   /**
-   * `FUT_START_FORKSERVER` (default) or `FUT_START_FORK`.
+   * `FUT_START_FORKSERVER` (default), `FUT_START_FORK` or
+   * `FUT_START_SPAWN`.
    */
   fut_start_method start_method;
   /**
@@ -219,7 +225,7 @@ typedef struct fut_process_pool_options {
   size_t initializer_arg_len;
   /**
    * Calls a worker runs before it is replaced; 0 = unlimited. Needs
-   * `FUT_START_FORKSERVER` (with `FUT_START_FORK`:
+   * `FUT_START_FORKSERVER` or `FUT_START_SPAWN` (with `FUT_START_FORK`:
    * `FUT_ERR_INVALID_ARGUMENT`). A map chunk is one call.
    */
   size_t max_tasks_per_child;
@@ -235,6 +241,14 @@ typedef struct fut_process_pool_options {
    * task.
    */
   int64_t task_time_limit_ns;
+  /**
+   * `FUT_START_SPAWN` only: the path of the program workers run, whose
+   * `main()` calls `fut_worker_entry`; NULL = this executable
+   * (`/proc/self/exe`). The string is copied at creation; a program that
+   * is missing or not executable fails creation with `FUT_ERR_OS` (the
+   * log hook says why). Ignored by the fork start methods.
+   */
+  const char *worker_program;
 } fut_process_pool_options;
 
 /**
@@ -297,6 +311,21 @@ typedef int32_t fut_return_when;
  * The default.
  */
 #define FUT_START_FORKSERVER 1
+
+/**
+ * Workers are new processes started by `posix_spawn` of a program (the
+ * host's own executable by default, `worker_program` otherwise), never
+ * forks of the host: safe in any host, whatever its threads hold (a Go
+ * program, a JVM, an embedded interpreter). The program's `main()` must
+ * register its tasks and initializer, then call `fut_worker_entry` before
+ * anything else. Tasks travel by registered name: a function submitted to
+ * a spawn pool must be registered (`fut_register_task`), else
+ * `FUT_ERR_NOT_REGISTERED`; so must the initializer
+ * (`fut_register_initializer`), checked at creation. Workers start on
+ * demand, as with `FUT_START_FORKSERVER`, and every other option works as
+ * there.
+ */
+#define FUT_START_SPAWN 2
 
 /**
  * Python's behaviour (default): the pool breaks; every outstanding future
@@ -387,6 +416,12 @@ typedef int32_t fut_return_when;
  * A bug in the library (a caught panic); never expected.
  */
 #define FUT_ERR_INTERNAL -13
+
+/**
+ * No task or initializer is registered under that name, or a function
+ * given to a spawn pool was never registered (`fut_register_task`).
+ */
+#define FUT_ERR_NOT_REGISTERED -15
 
 /**
  * Not started: may still be cancelled.
@@ -668,6 +703,46 @@ fut_status fut_future_set_result(struct fut_future *f, void *ptr, size_t len, fu
  * `f` is done.
  */
 fut_status fut_future_set_exception(struct fut_future *f, int32_t code, const char *message);
+
+/**
+ * Registers `fn` as the task `name` in this process (N1): 1 to 255 bytes
+ * of UTF-8, NUL-terminated, copied. Any time, from any thread, before or
+ * after pools exist. Registering the same name with the same function
+ * again is `FUT_OK`; with another function, or a bad name:
+ * `FUT_ERR_INVALID_ARGUMENT` (the log hook says why). A spawn pool's
+ * worker program must register the same names before `fut_worker_entry`.
+ */
+fut_status fut_register_task(const char *name, fut_task_fn func);
+
+/**
+ * Registers `fn` as the initializer `name` (N1), with the rules of
+ * `fut_register_task`; initializer names are separate from task names. A
+ * spawn pool's `initializer` must be registered.
+ */
+fut_status fut_register_initializer(const char *name, fut_init_fn func);
+
+/**
+ * `fut_executor_submit` of the task registered as `name` (N2), on any
+ * executor. `FUT_ERR_NOT_REGISTERED` when no task has that name in this
+ * process (the log hook names it); otherwise as `fut_executor_submit`.
+ */
+fut_status fut_executor_submit_named(struct fut_executor *ex,
+                                     const char *name,
+                                     const void *arg,
+                                     size_t arg_len,
+                                     fut_drop_fn arg_drop,
+                                     struct fut_future **out);
+
+/**
+ * Call first thing in `main()` of any program that runs spawn-pool workers
+ * (the host itself by default), after registering its tasks and
+ * initializers and before anything else (N9). In a process that is not a
+ * spawned worker it returns `FUT_OK` at once. In a worker (its command line
+ * is `PROGRAM --libfutures-spawn-worker PID`) it never returns: the process
+ * runs tasks until its pool lets it go, then exits. NULL `argv`: the command
+ * line seen when the library was loaded (glibc).
+ */
+fut_status fut_worker_entry(int argc, char *const *argv);
 
 /**
  * Sets `opts->struct_size` and every field to its default (NULL is

@@ -15,6 +15,7 @@ mod handle;
 pub mod log;
 pub mod process_pool;
 pub mod status;
+pub mod task_registry;
 pub(crate) mod sync;
 pub mod thread_pool;
 pub mod waiter;

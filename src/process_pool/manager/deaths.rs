@@ -79,6 +79,12 @@ impl Manager {
         let w = &self.workers[i];
         let (pid, how) = (d.pid, &d.how);
         if let Some(code) = w.init_failed {
+            if let Some(name) = self.unregistered_initializer(code) {
+                return Some(format!(
+                    "initializer '{name}' is not registered in the worker program \
+                     (worker {pid}; fut_register_initializer before fut_worker_entry)"
+                ));
+            }
             return Some(format!(
                 "initializer failed with code {code} in worker {pid} ({how})"
             ));
@@ -144,7 +150,7 @@ impl Manager {
         if !delay.is_zero() {
             self.spawn_not_before = Some(Instant::now() + delay);
         }
-        if self.server.is_none() {
+        if !self.can_replace() {
             self.break_pool(format!("{detail}; no fork server to replace it"));
         }
     }

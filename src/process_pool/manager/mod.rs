@@ -35,6 +35,7 @@ mod events;
 mod fault;
 mod results;
 mod server;
+mod spawned;
 
 use super::fork_server::{self, ForkServer};
 use super::ring::Ring;
@@ -60,6 +61,8 @@ pub(crate) struct ManagerConfig {
     pub policy: CrashPolicy,
     pub time_limit: Option<Duration>,
     pub worker: WorkerConfig,
+    /// `StartMethod::Spawn`: the program workers run.
+    pub program: std::ffi::CString,
 }
 
 /// A call sent to a worker, items not yet answered (front = running).
@@ -139,6 +142,8 @@ struct Slot {
     /// A fork-server worker seen to end (pidfd) whose status the server
     /// has not reported yet: when it was seen.
     ended_at: Option<Instant>,
+    /// Spawn pools: the registry ids already named to this worker.
+    named: std::collections::HashSet<usize>,
 }
 
 impl Slot {
@@ -162,6 +167,7 @@ impl Slot {
             kill: Kill::None,
             dead: None,
             ended_at: None,
+            named: std::collections::HashSet::new(),
         }
     }
 
@@ -341,6 +347,7 @@ impl Manager {
     fn needs_server(&self) -> bool {
         match self.cfg.start_method {
             StartMethod::ForkServer => true,
+            StartMethod::Spawn => false,
             StartMethod::Fork => {
                 self.cfg.policy == CrashPolicy::FailTask || self.cfg.time_limit.is_some()
             }
