@@ -5,7 +5,8 @@
  * scenarios, gates) make their pools with the initializer registered as
  * "spawn_adopt_fds": each worker opens, through /proc/<host pid>/fd/N, every
  * pipe the host holds at 3..63 without close-on-exec, at the same number N,
- * as a forked worker would have inherited it.
+ * as a forked worker would have inherited it, and takes the host's
+ * pp_gate and pp_report numbers (a new process has its own globals).
  *
  * Every program that includes this calls spawn_test_main_entry(argc, argv)
  * first thing in main(): it registers the tasks and the initializer, then
@@ -17,11 +18,22 @@
 
 #include <fcntl.h>
 
-/* The initializer "spawn_adopt_fds"; arg: the host's pid (int32). */
+typedef struct spawn_host {
+    int32_t pid;
+    int32_t gate[2];
+    int32_t report[2];
+} spawn_host;
+
+/* The initializer "spawn_adopt_fds"; arg: a spawn_host. */
 TU_UNUSED static int32_t spawn_adopt_fds(const void *arg, size_t len) {
-    if (len != sizeof(int32_t)) return 90;
-    int32_t host;
-    memcpy(&host, arg, sizeof host);
+    if (len != sizeof(spawn_host)) return 90;
+    spawn_host h;
+    memcpy(&h, arg, sizeof h);
+    int32_t host = h.pid;
+    for (int i = 0; i < 2; i++) {
+        pp_gate[i] = h.gate[i];
+        pp_report[i] = h.report[i];
+    }
     int want[64];
     int n = 0;
     char path[96];
@@ -54,7 +66,7 @@ TU_UNUSED static int32_t spawn_adopt_fds(const void *arg, size_t len) {
 }
 
 /* Options of a spawn pool whose workers adopt the host's pipes. */
-static int32_t spawn_host_pid;
+static spawn_host spawn_host_info;
 
 TU_UNUSED static fut_process_pool_options spawn_options(size_t workers, fut_crash_policy policy) {
     fut_process_pool_options o;
@@ -62,10 +74,14 @@ TU_UNUSED static fut_process_pool_options spawn_options(size_t workers, fut_cras
     o.max_workers = workers;
     o.start_method = FUT_START_SPAWN;
     o.on_worker_crash = policy;
-    spawn_host_pid = (int32_t)getpid();
+    spawn_host_info.pid = (int32_t)getpid();
+    for (int i = 0; i < 2; i++) {
+        spawn_host_info.gate[i] = pp_gate[i];
+        spawn_host_info.report[i] = pp_report[i];
+    }
     o.initializer = spawn_adopt_fds;
-    o.initializer_arg = &spawn_host_pid;
-    o.initializer_arg_len = sizeof spawn_host_pid;
+    o.initializer_arg = &spawn_host_info;
+    o.initializer_arg_len = sizeof spawn_host_info;
     return o;
 }
 
