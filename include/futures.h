@@ -44,6 +44,11 @@
 #define FUT_VERSION_PATCH 0
 
 /**
+ * The longest task or initializer name, in bytes (not counting the NUL).
+ */
+#define FUT_TASK_NAME_MAX 255
+
+/**
  * The largest `max_workers` a thread pool accepts.
  */
 #define FUT_THREAD_POOL_MAX_WORKERS 1024
@@ -52,11 +57,6 @@
  * A timeout that never expires (any negative value does the same).
  */
 #define FUT_WAIT_FOREVER -1
-
-/**
- * Longest name, in bytes.
- */
-#define MAX_NAME_LEN 255
 
 /**
  * An iterator over futures in completion order (`fut_as_completed_new`).

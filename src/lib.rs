@@ -15,8 +15,8 @@ mod handle;
 pub mod log;
 pub mod process_pool;
 pub mod status;
-pub mod task_registry;
 pub(crate) mod sync;
+pub mod task_registry;
 pub mod thread_pool;
 pub mod waiter;
 

@@ -6,6 +6,10 @@ use crate::status::Status;
 use crate::task_registry::{self, Refusal};
 use std::ffi::{c_char, c_int, c_void, CStr};
 
+/// The longest task or initializer name, in bytes (not counting the NUL).
+pub const FUT_TASK_NAME_MAX: usize = 255;
+const _: () = assert!(FUT_TASK_NAME_MAX == task_registry::MAX_NAME_LEN);
+
 /// The bytes of a caller's name (NULL: `FUT_ERR_INVALID_ARGUMENT`).
 ///
 /// # Safety

@@ -148,14 +148,7 @@ fn spawn_with(program: &CStr, srcs: &[RawFd]) -> Result<libc::pid_t, i32> {
         }
         let mut pid: libc::pid_t = 0;
         if rc == 0 {
-            rc = libc::posix_spawn(
-                &mut pid,
-                program.as_ptr(),
-                &fa,
-                &at,
-                argv.as_ptr(),
-                environ,
-            );
+            rc = libc::posix_spawn(&mut pid, program.as_ptr(), &fa, &at, argv.as_ptr(), environ);
         }
         libc::posix_spawnattr_destroy(&mut at);
         libc::posix_spawn_file_actions_destroy(&mut fa);
@@ -261,7 +254,14 @@ fn run_worker(parent: libc::pid_t) -> ! {
             initializer: init_name,
         }),
     };
-    worker_main(&cfg, call_fd, result_fd, RingSource::Fd(ring_fd), parent, &[])
+    worker_main(
+        &cfg,
+        call_fd,
+        result_fd,
+        RingSource::Fd(ring_fd),
+        parent,
+        &[],
+    )
 }
 
 #[cfg(test)]

@@ -174,7 +174,11 @@ pub(crate) fn worker_main(
 /// telling the manager its code) when it fails.
 fn run_initializer(cfg: &WorkerConfig, out: &Out) {
     let Some(init) = cfg.initializer else {
-        if cfg.by_name.as_ref().is_some_and(|b| b.initializer.is_some()) {
+        if cfg
+            .by_name
+            .as_ref()
+            .is_some_and(|b| b.initializer.is_some())
+        {
             // N6: the named initializer is not registered in this program.
             let code = Status::NotRegistered as i32;
             out.send(&[&wire::header(wire::INIT_FAILED, code as u32, 0)]);
