@@ -188,13 +188,14 @@ impl ProcessPool {
     }
 
     /// The word a call carries for `func`: the function's address, or for
-    /// a spawn pool its registry id (N3; unregistered: refused).
+    /// a spawn pool its registry id + 1 (never 0, which the wire refuses;
+    /// N3: unregistered is refused).
     fn task_word(&self, func: TaskFn) -> Result<usize, Status> {
         if !self.spawn {
             return Ok(func as usize);
         }
         match crate::task_registry::task_id_of(func) {
-            Some(id) => Ok(id as usize),
+            Some(id) => Ok(id as usize + 1),
             None => {
                 crate::log::log(&format!(
                     "process pool: task function {:p} is not registered \

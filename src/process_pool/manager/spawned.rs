@@ -70,8 +70,8 @@ impl Manager {
         })
     }
 
-    /// N5: before worker `i`'s first call of task `word` (a registry id),
-    /// the task's name.
+    /// N5: before worker `i`'s first call of task `word` (its registry id
+    /// + 1), the task's name.
     pub(super) fn name_task(&mut self, i: usize, word: usize) {
         if self.cfg.worker.by_name.is_none() {
             return;
@@ -80,7 +80,10 @@ impl Manager {
         if !w.named.insert(word) {
             return;
         }
-        let name = crate::task_registry::name_of(word as u32).unwrap_or_default();
+        let id = word.checked_sub(1).and_then(|id| u32::try_from(id).ok());
+        let name = id
+            .and_then(crate::task_registry::name_of)
+            .unwrap_or_default();
         w.out.push_back(OutMsg {
             segs: vec![Seg::Bytes(wire::name_frame(word as u32, &name))],
             seg: 0,
