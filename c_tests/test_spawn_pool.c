@@ -244,6 +244,25 @@ static void test_explicit_program(void) {
     stop(ex);
 }
 
+/* N9: a worker program that does not enter the worker loop (here
+ * /bin/true) breaks the pool with a cause that says so; no respawn loop. */
+static void test_program_without_entry(void) {
+    fut_process_pool_options o;
+    fut_process_pool_options_init(&o);
+    o.start_method = FUT_START_SPAWN;
+    o.max_workers = 1;
+    o.on_worker_crash = FUT_CRASH_FAIL_TASK;
+    o.worker_program = "/bin/true";
+    fut_executor *ex = NULL;
+    CHECK_OK(fut_process_pool_new(&o, &ex));
+    fut_future *f = pp_submit(ex, pp_echo, "x", 2);
+    const char *d = pp_expect_failure(f, FUT_ERR_BROKEN_POOL);
+    CHECK(d != NULL && strstr(d, "fut_worker_entry") != NULL);
+    fut_future_release(f);
+    CHECK_OK(fut_executor_shutdown(ex, true, false));
+    fut_executor_release(ex);
+}
+
 /* N7: a worker holds 0, 1, 2 and its two pipes (moved to 64 and above),
  * nothing else: not the test's own pipes, which are not close-on-exec. */
 static void test_worker_fds(void) {
@@ -479,6 +498,7 @@ int main(int argc, char **argv) {
     PP_RUN(test_unregistered_refused(), "spawn: unregistered pointer refused");
     PP_RUN(test_bad_program(), "spawn: missing or not executable program");
     PP_RUN(test_explicit_program(), "spawn: explicit worker program");
+    PP_RUN(test_program_without_entry(), "spawn: program without fut_worker_entry");
     PP_RUN(test_worker_fds(), "spawn: worker descriptors");
     PP_RUN(test_busy_host_10k(), "spawn: 32 busy threads, 10000 tasks");
     PP_RUN(test_crash_breaks_pool(), "spawn: crash breaks the pool");

@@ -89,6 +89,14 @@ impl Manager {
                 "initializer failed with code {code} in worker {pid} ({how})"
             ));
         }
+        if !w.ready && self.cfg.start_method == StartMethod::Spawn {
+            // N9: no replacement would do better (a program that does not
+            // enter the worker loop would be started again and again).
+            return Some(format!(
+                "spawned worker {pid} {how} before it was ready \
+                 (its program must call fut_worker_entry first thing in main())"
+            ));
+        }
         if w.ready || self.cfg.worker.initializer.is_none() {
             return None;
         }
