@@ -150,9 +150,23 @@ pub fn initializer_by_name(name: &str) -> Option<InitFn> {
     Some(unsafe { std::mem::transmute::<usize, InitFn>(addr) })
 }
 
+thread_local! {
+    /// The last (function, id) `task_id_of` found on this thread: an id,
+    /// once given to a function, never changes (N4), so a submitting loop
+    /// takes no lock.
+    static LAST_TASK: std::cell::Cell<(usize, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
 /// The id of the first name `func` was registered under as a task (N3).
 pub fn task_id_of(func: TaskFn) -> Option<u32> {
-    with_registry(|reg| reg.by_addr.get(&(Kind::Task, func as usize)).copied())
+    let addr = func as usize;
+    let (last, id) = LAST_TASK.with(|c| c.get());
+    if last == addr {
+        return Some(id);
+    }
+    let id = with_registry(|reg| reg.by_addr.get(&(Kind::Task, addr)).copied())?;
+    LAST_TASK.with(|c| c.set((addr, id)));
+    Some(id)
 }
 
 /// The first name `func` was registered under as an initializer.
