@@ -60,6 +60,20 @@ static int32_t sp_read_init(fut_task *t, const void *arg, size_t len) {
     return fut_task_set_result(t, p, sizeof *p, free);
 }
 
+/* Result: the status of creating a spawn pool inside a worker. */
+static int32_t sp_nested(fut_task *t, const void *arg, size_t len) {
+    (void)arg;
+    (void)len;
+    fut_process_pool_options o;
+    fut_process_pool_options_init(&o);
+    o.start_method = FUT_START_SPAWN;
+    fut_executor *ex = NULL;
+    int32_t *p = (int32_t *)malloc(sizeof *p);
+    *p = fut_process_pool_new(&o, &ex);
+    if (*p == FUT_OK) fut_executor_release(ex);
+    return fut_task_set_result(t, p, sizeof *p, free);
+}
+
 static int32_t sp_unregistered(fut_task *t, const void *arg, size_t len) {
     (void)t;
     (void)arg;
@@ -116,6 +130,7 @@ static void test_by_name_and_pointer(void) {
     int32_t pid = named_i32(ex, "pp_getpid");
     CHECK(pid != (int32_t)getpid());
     CHECK_EQ(named_i32(ex, "sp_ppid"), (int32_t)getpid());
+    CHECK_EQ(named_i32(ex, "sp_nested"), FUT_ERR_INVALID_STATE); /* N9: no nesting */
     fut_future *f = pp_submit(ex, pp_echo, "by pointer", 11);
     pp_expect_bytes(f, "by pointer", 11);
     fut_future_release(f);
@@ -475,6 +490,7 @@ int main(int argc, char **argv) {
     spawn_register_common();
     CHECK_OK(fut_register_task("sp_ppid", sp_ppid));
     CHECK_OK(fut_register_task("sp_fds", sp_fds));
+    CHECK_OK(fut_register_task("sp_nested", sp_nested));
     CHECK_OK(fut_register_task("sp_forever", sp_forever));
     CHECK_OK(fut_register_task("sp_read_init", sp_read_init));
     CHECK_OK(fut_register_initializer("sp_init", sp_init));

@@ -348,10 +348,12 @@ impl Drop for ProcessPool {
 /// its initializer is registered; answers how workers find the initializer.
 fn spawn_setup(config: &Config) -> Result<worker::ByName, Status> {
     if spawn::started_as_worker() {
-        crate::log::log(
+        crate::log::log(if in_worker() {
+            "process pool: a spawn pool's worker cannot start spawn pools of its own"
+        } else {
             "process pool: this process was started as a spawn pool's worker: \
-             its main() must call fut_worker_entry() before anything else",
-        );
+             its main() must call fut_worker_entry() before anything else"
+        });
         return Err(Status::InvalidState);
     }
     let program = config.worker_program.as_deref().unwrap_or(spawn::SELF_EXE);
