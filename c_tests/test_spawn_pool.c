@@ -278,6 +278,24 @@ static void test_program_without_entry(void) {
     fut_executor_release(ex);
 }
 
+/* N9: a worker program that neither enters nor ends (this program, told
+ * by SP_WORKER_HANGS to pause before fut_worker_entry) is killed after
+ * 10 s and breaks the pool, with a cause that says so. */
+static void test_program_that_never_enters(void) {
+    CHECK(setenv("SP_WORKER_HANGS", "1", 1) == 0);
+    fut_executor *ex = plain_spawn_pool(1);
+    int64_t t0 = tu_now_ns();
+    fut_future *f = pp_submit(ex, pp_echo, "x", 2); /* its worker starts now */
+    const char *d = pp_expect_failure(f, FUT_ERR_BROKEN_POOL);
+    CHECK(unsetenv("SP_WORKER_HANGS") == 0);
+    CHECK(d != NULL && strstr(d, "after not entering for 10000 ms") != NULL);
+    CHECK(d != NULL && strstr(d, "fut_worker_entry") != NULL);
+    CHECK_GE(tu_now_ns() - t0, 9 * TU_SEC);
+    fut_future_release(f);
+    CHECK_OK(fut_executor_shutdown(ex, true, false));
+    fut_executor_release(ex);
+}
+
 /* N7: a worker holds 0, 1, 2 and its two pipes (moved to 64 and above),
  * nothing else: not the test's own pipes, which are not close-on-exec. */
 static void test_worker_fds(void) {
@@ -487,6 +505,8 @@ static void test_workers_die_with_parent(void) {
 }
 
 int main(int argc, char **argv) {
+    if (getenv("SP_WORKER_HANGS") && argc > 1 && strcmp(argv[1], "--libfutures-spawn-worker") == 0)
+        for (;;) pause(); /* test_program_that_never_enters: a worker that never enters */
     spawn_register_common();
     CHECK_OK(fut_register_task("sp_ppid", sp_ppid));
     CHECK_OK(fut_register_task("sp_fds", sp_fds));
@@ -506,6 +526,7 @@ int main(int argc, char **argv) {
     PP_RUN(test_bad_program(), "spawn: missing or not executable program");
     PP_RUN(test_explicit_program(), "spawn: explicit worker program");
     PP_RUN(test_program_without_entry(), "spawn: program without fut_worker_entry");
+    PP_RUN(test_program_that_never_enters(), "spawn: program that never enters");
     PP_RUN(test_worker_fds(), "spawn: worker descriptors");
     PP_RUN(test_busy_host_10k(), "spawn: 32 busy threads, 10000 tasks");
     PP_RUN(test_crash_breaks_pool(), "spawn: crash breaks the pool");

@@ -740,7 +740,8 @@ fut_status fut_executor_submit_named(struct fut_executor *ex,
  * spawned worker it returns `FUT_OK` at once. In a worker (its command line
  * is `PROGRAM --libfutures-spawn-worker PID`) it never returns: the process
  * runs tasks until its pool lets it go, then exits. NULL `argv`: the command
- * line seen when the library was loaded (glibc).
+ * line seen when the library was loaded (glibc). A worker that has not
+ * called it 10 s after its start is killed and breaks its pool.
  */
 fut_status fut_worker_entry(int argc, char *const *argv);
 

@@ -115,7 +115,8 @@ pub unsafe extern "C" fn fut_executor_submit_named(
 /// spawned worker it returns `FUT_OK` at once. In a worker (its command line
 /// is `PROGRAM --libfutures-spawn-worker PID`) it never returns: the process
 /// runs tasks until its pool lets it go, then exits. NULL `argv`: the command
-/// line seen when the library was loaded (glibc).
+/// line seen when the library was loaded (glibc). A worker that has not
+/// called it 10 s after its start is killed and breaks its pool.
 #[no_mangle]
 pub unsafe extern "C" fn fut_worker_entry(argc: c_int, argv: *const *mut c_char) -> fut_status {
     guard(|| {

@@ -233,6 +233,11 @@ fn run_worker(parent: libc::pid_t) -> ! {
     let call_fd = move_high(CALL_FD);
     let result_fd = move_high(RESULT_FD);
     let ring_fd = move_high(RING_FD);
+    // N9: tells the manager this program entered (a byte on the result
+    // pipe, which carries wake-up tokens anyway).
+    if sys::write_all(result_fd, b"e").is_err() {
+        sys::exit_now(super::worker::EXIT_PIPE);
+    }
     let mut payload = Vec::new();
     let (kind, _) = read_frame(call_fd, &mut payload);
     if kind != wire::SETUP {

@@ -92,8 +92,16 @@ impl Manager {
         if !w.ready && self.cfg.start_method == StartMethod::Spawn {
             // N9: no replacement would do better (a program that does not
             // enter the worker loop would be started again and again).
+            let late = if w.kill == Kill::NotEntered {
+                format!(
+                    " after not entering for {}",
+                    fmt_duration(spawned::ENTRY_WITHIN)
+                )
+            } else {
+                String::new()
+            };
             return Some(format!(
-                "spawned worker {pid} {how} before it was ready \
+                "spawned worker {pid} {how}{late} before it was ready \
                  (its program must call fut_worker_entry first thing in main())"
             ));
         }

@@ -109,6 +109,9 @@ enum Kill {
     },
     /// Killed by us because the pool is broken.
     Teardown,
+    /// A spawned worker killed by us for not entering the worker loop in
+    /// time (N9).
+    NotEntered,
 }
 
 struct OutMsg {
@@ -144,6 +147,8 @@ struct Slot {
     ended_at: Option<Instant>,
     /// Spawn pools: the registry ids already named to this worker.
     named: std::collections::HashSet<usize>,
+    /// A spawned worker not heard from yet: when it must have entered.
+    entry_due: Option<Instant>,
 }
 
 impl Slot {
@@ -168,6 +173,7 @@ impl Slot {
             dead: None,
             ended_at: None,
             named: std::collections::HashSet::new(),
+            entry_due: None,
         }
     }
 
@@ -440,6 +446,7 @@ impl Manager {
             }
             self.poll_once();
             self.check_time_limits();
+            self.check_entries();
             self.remove_dead();
         }
         self.close_server();

@@ -5,6 +5,10 @@
 use super::*;
 use crate::process_pool::spawn;
 
+/// How long a spawned worker may take to enter the worker loop (its first
+/// byte on the result pipe) before it is killed and the pool breaks (N9).
+pub(super) const ENTRY_WITHIN: Duration = Duration::from_secs(10);
+
 impl Manager {
     /// True when a dead worker can be replaced: a fork server, or spawn.
     pub(super) fn can_replace(&self) -> bool {
@@ -48,6 +52,7 @@ impl Manager {
         }
         let origin = Origin::Direct { pidfd };
         let mut slot = Slot::new(pid, origin, pipes.call_w, pipes.res_r, ring);
+        slot.entry_due = Some(Instant::now() + ENTRY_WITHIN);
         slot.out.push_back(OutMsg {
             segs: vec![Seg::Bytes(self.setup_frame())],
             seg: 0,
@@ -57,6 +62,21 @@ impl Manager {
         // A descriptor that cannot be made non-blocking leaves the worker
         // to be stopped like any other; the pool goes on.
         sys::set_nonblocking(pipes.call_w).and(sys::set_nonblocking(pipes.res_r))
+    }
+
+    /// N9: kills a spawned worker that did not enter the worker loop in
+    /// time (a program without `fut_worker_entry` that does not exit).
+    pub(super) fn check_entries(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.workers.len() {
+            let w = &self.workers[i];
+            let late = w.entry_due.is_some_and(|t| now >= t);
+            if late && w.dead.is_none() && w.kill == Kill::None {
+                self.workers[i].kill = Kill::NotEntered;
+                self.workers[i].entry_due = None;
+                self.signal_worker(i, libc::SIGKILL);
+            }
+        }
     }
 
     /// The first frame a spawned worker reads: what a fork would inherit.
