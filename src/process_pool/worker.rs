@@ -213,7 +213,8 @@ fn serve(cfg: &WorkerConfig, call_fd: RawFd, out: &Out) -> ! {
     let mut payload: Vec<u8> = Vec::new();
     let mut names = Names::default();
     loop {
-        let (word, items) = read_call(call_fd, &mut payload, &mut names);
+        let named = cfg.by_name.is_some().then_some(&mut names);
+        let (word, items) = read_call(call_fd, &mut payload, named);
         let func = if cfg.by_name.is_some() {
             names.resolve(word as u64)
         } else {
@@ -245,16 +246,17 @@ fn serve(cfg: &WorkerConfig, call_fd: RawFd, out: &Out) -> ! {
 
 /// The next call from the pipe (its payload in `payload`): the function (or
 /// a spawn pool's task id) and the items' task ids and argument ranges.
-/// `NAME` frames before it go into `names`. Leaves on `STOP`, end of file
-/// or a malformed frame.
+/// `NAME` frames before it go into `names` (spawn pools only: a forked
+/// worker touches no registry lock). Leaves on `STOP`, end of file or a
+/// malformed frame.
 fn read_call(
     call_fd: RawFd,
     payload: &mut Vec<u8>,
-    names: &mut Names,
+    mut names: Option<&mut Names>,
 ) -> (usize, Vec<(u64, Range<usize>)>) {
     loop {
         let (kind, aux) = read_frame(call_fd, payload);
-        if kind == wire::NAME {
+        if let (wire::NAME, Some(names)) = (kind, names.as_deref_mut()) {
             names.define(aux as u64, payload);
             continue;
         }
