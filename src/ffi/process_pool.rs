@@ -133,13 +133,12 @@ pub unsafe extern "C" fn fut_process_pool_options_init(
 /// callers compiled against that header pass it, whatever fields later
 /// versions add.
 const OPTIONS_V1_SIZE: usize = 72;
-/// Size of the version that adds `worker_program` (spawn).
-const OPTIONS_SPAWN_SIZE: usize = OPTIONS_V1_SIZE + 8;
-const _: () = assert!(
-    std::mem::offset_of!(fut_process_pool_options, worker_program)
-        + std::mem::size_of::<*const c_char>()
-        == OPTIONS_SPAWN_SIZE
-);
+/// Size of the version that adds `worker_program` (spawn), its last field:
+/// a caller built against it passes at least this much.
+const OPTIONS_SPAWN_SIZE: usize = std::mem::offset_of!(fut_process_pool_options, worker_program)
+    + std::mem::size_of::<*const c_char>();
+const _: () = assert!(OPTIONS_SPAWN_SIZE == std::mem::size_of::<fut_process_pool_options>());
+const _: () = assert!(OPTIONS_SPAWN_SIZE > OPTIONS_V1_SIZE);
 // The v1 fields end exactly there (a new field goes after them).
 const _: () = assert!(
     std::mem::offset_of!(fut_process_pool_options, task_time_limit_ns) + std::mem::size_of::<i64>()
