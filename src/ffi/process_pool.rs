@@ -255,6 +255,23 @@ mod tests {
     }
 
     #[test]
+    fn spawn_options_and_a_v1_sized_struct() {
+        let mut o = defaults();
+        o.start_method = FUT_START_SPAWN;
+        o.worker_program = c"/bin/prog".as_ptr();
+        // SAFETY: a live options struct.
+        let c = unsafe { read_options(&o) }.unwrap();
+        assert_eq!(c.start_method, StartMethod::Spawn);
+        assert_eq!(c.worker_program.as_deref(), Some(c"/bin/prog"));
+        // A caller built against the first header passes 72 bytes: the
+        // program is the default (this executable).
+        o.struct_size = OPTIONS_V1_SIZE;
+        // SAFETY: `o` has more than struct_size readable bytes.
+        let c = unsafe { read_options(&o) }.unwrap();
+        assert_eq!(c.worker_program, None);
+    }
+
+    #[test]
     fn short_structs_are_refused_and_newer_ones_need_zero_tails() {
         let mut o = defaults();
         o.struct_size = std::mem::offset_of!(fut_process_pool_options, start_method);
