@@ -81,32 +81,28 @@ pub unsafe extern "C" fn fut_executor_submit_named(
     arg_drop: fut_drop_fn,
     out: *mut *mut fut_future,
 ) -> fut_status {
-    let found = guard(|| {
+    guard(|| {
         non_null(out)?;
         // SAFETY: per this function's contract.
         let bytes = unsafe { name_bytes(name) }?;
         let name = task_registry::check_name(bytes).map_err(refused)?;
-        if task_registry::task_by_name(name).is_none() {
+        let Some((_, func)) = task_registry::task_by_name(name) else {
             crate::log::log(&format!("no task is registered as '{name}'"));
             return Err(Status::NotRegistered);
+        };
+        // SAFETY: the registered function has the task signature (it was
+        // registered from a `fut_task_fn`); the other arguments are the
+        // caller's, under `fut_executor_submit`'s contract.
+        let st = unsafe {
+            let func = std::mem::transmute::<crate::executor::TaskFn, TaskFnC>(func);
+            super::fut_executor_submit(ex, Some(func), arg, arg_len, arg_drop, out)
+        };
+        match Status::from_code(st) {
+            Some(Status::Ok) => Ok(()),
+            Some(s) => Err(s),
+            None => Err(Status::Internal),
         }
-        Ok(())
-    });
-    if found != FUT_OK {
-        return found;
-    }
-    // SAFETY: checked above: a non-NULL, valid name.
-    let name = unsafe { CStr::from_ptr(name) }.to_str().unwrap_or("");
-    let Some((_, func)) = task_registry::task_by_name(name) else {
-        return Status::NotRegistered as fut_status;
-    };
-    // SAFETY: the registered function has the task signature (it was
-    // registered from a `fut_task_fn`); the other arguments are the
-    // caller's, under `fut_executor_submit`'s contract.
-    unsafe {
-        let func = std::mem::transmute::<crate::executor::TaskFn, TaskFnC>(func);
-        super::fut_executor_submit(ex, Some(func), arg, arg_len, arg_drop, out)
-    }
+    })
 }
 
 /// Call first thing in `main()` of any program that runs spawn-pool workers
