@@ -217,6 +217,46 @@ static void test_unregistered_refused(void) {
     CHECK(pp_log_contains("initializer"));
 }
 
+/* Registered by the host only, after fut_worker_entry: unknown in workers. */
+static int32_t sp_late(fut_task *t, const void *arg, size_t len) {
+    return pp_echo(t, arg, len);
+}
+static int32_t sp_late_init(const void *arg, size_t len) {
+    (void)arg;
+    (void)len;
+    return 0;
+}
+
+/* N3: a name the worker program does not know fails that task only, with
+ * FUT_ERR_NOT_REGISTERED and the name in the detail; the worker runs on.
+ * N6: an initializer it does not know breaks the pool, naming it. */
+static void test_names_unknown_to_the_worker(void) {
+    CHECK_OK(fut_register_task("sp_late", sp_late));
+    CHECK_OK(fut_register_initializer("sp_late_init", sp_late_init));
+    fut_executor *ex = plain_spawn_pool(1);
+    fut_future *f = NULL;
+    CHECK_OK(fut_executor_submit_named(ex, "sp_late", "x", 2, NULL, &f));
+    const char *d = pp_expect_failure(f, FUT_ERR_NOT_REGISTERED);
+    CHECK(d != NULL && strstr(d, "'sp_late'") != NULL);
+    fut_future_release(f);
+    f = pp_submit(ex, pp_echo, "on", 3);
+    pp_expect_bytes(f, "on", 3);
+    fut_future_release(f);
+    stop(ex);
+    fut_process_pool_options o;
+    fut_process_pool_options_init(&o);
+    o.start_method = FUT_START_SPAWN;
+    o.max_workers = 1;
+    o.initializer = sp_late_init;
+    CHECK_OK(fut_process_pool_new(&o, &ex));
+    f = pp_submit(ex, pp_echo, "x", 2);
+    d = pp_expect_failure(f, FUT_ERR_BROKEN_POOL);
+    CHECK(d != NULL && strstr(d, "initializer 'sp_late_init' is not registered") != NULL);
+    fut_future_release(f);
+    CHECK_OK(fut_executor_shutdown(ex, true, false));
+    fut_executor_release(ex);
+}
+
 /* N8: a missing or non-executable program fails creation with FUT_ERR_OS
  * and the errno text in the log; nothing is left behind (PP_RUN). */
 static void test_bad_program(void) {
@@ -523,6 +563,7 @@ int main(int argc, char **argv) {
     PP_RUN(test_thread_pool_by_name(), "named tasks on a thread pool");
     PP_RUN(test_register_rules(), "register rules");
     PP_RUN(test_unregistered_refused(), "spawn: unregistered pointer refused");
+    PP_RUN(test_names_unknown_to_the_worker(), "spawn: names unknown to the worker");
     PP_RUN(test_bad_program(), "spawn: missing or not executable program");
     PP_RUN(test_explicit_program(), "spawn: explicit worker program");
     PP_RUN(test_program_without_entry(), "spawn: program without fut_worker_entry");
