@@ -185,9 +185,11 @@ typedef int32_t fut_crash_policy;
  * Options of `fut_process_pool_new`. Fill with
  * `fut_process_pool_options_init`, then change fields.
  *
- * Workers are forks of the calling process: task and initializer functions
- * must be loaded before the pool is created, and `fut_task_cancel_requested`
- * always answers false inside a worker. Workers restore the default action
+ * Workers are forks of the calling process (with `FUT_START_SPAWN`: new
+ * processes of the worker program, which find tasks by registered name):
+ * task and initializer functions must be loaded before the pool is
+ * created, and `fut_task_cancel_requested` always answers false inside a
+ * worker. Workers restore the default action
  * of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS and SIGTRAP (so a crash
  * ends the worker and is reported with its signal; an initializer may
  * install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
@@ -753,10 +755,12 @@ fut_status fut_process_pool_options_init(struct fut_process_pool_options *opts);
 
 /**
  * Creates a process pool (NULL `opts`: every default) and returns once its
- * first processes were forked; `*out` receives one reference. Forking
- * happens on the pool's manager thread, which lives as long as the pool.
+ * first processes were forked (a spawn pool starts none before work comes);
+ * `*out` receives one reference. Forking and spawning happen on the pool's
+ * manager thread, which lives as long as the pool.
  * `FUT_ERR_INVALID_ARGUMENT` for a bad option, `FUT_ERR_OS` if a process
- * could not be started. Pools do not survive `fork()`: in a child process
+ * could not be started (or, spawn, the worker program cannot be run),
+ * `FUT_ERR_NOT_REGISTERED` for a spawn pool's unregistered initializer. Pools do not survive `fork()`: in a child process
  * they refuse work with `FUT_ERR_SHUTDOWN`.
  */
 fut_status fut_process_pool_new(const struct fut_process_pool_options *opts,
