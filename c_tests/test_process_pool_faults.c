@@ -2,13 +2,19 @@
  * between tasks, a stopped fork server, a large queue at shutdown, a pool
  * handle used in a forked process, cancel_futures seen right after the call.
  * Each test names the behaviour it checks. */
-#include "process_pool_common.h"
+#include "spawn_common.h"
 #include <fcntl.h>
 #include <sys/resource.h>
 
-static const fut_start_method METHODS[2] = {FUT_START_FORK, FUT_START_FORKSERVER};
+static const fut_start_method METHODS[3] = {FUT_START_FORK, FUT_START_FORKSERVER,
+                                            FUT_START_SPAWN};
 static const char *method_name(fut_start_method m) {
-    return m == FUT_START_FORK ? "fork" : "forkserver";
+    return m == FUT_START_FORK ? "fork" : m == FUT_START_SPAWN ? "spawn" : "forkserver";
+}
+
+/* pp_pool, but a spawn pool's workers adopt the test's pipes (N5). */
+static fut_executor *pool_of(size_t workers, fut_start_method m, fut_crash_policy policy) {
+    return m == FUT_START_SPAWN ? spawn_pool(workers, policy) : pp_pool(workers, m, policy);
 }
 
 /* ---- only a started task is charged with its worker's death (B1, X12) ---- */
@@ -29,7 +35,7 @@ static int32_t close_every_fd(fut_task *t, const void *arg, size_t len) {
 /* FUT_CRASH_FAIL_TASK: the task sent to a worker that died before starting
  * it is not failed: it runs on the replacement. */
 static void test_unstarted_task_runs_elsewhere(fut_start_method m) {
-    fut_executor *ex = pp_pool(1, m, FUT_CRASH_FAIL_TASK);
+    fut_executor *ex = pool_of(1, m, FUT_CRASH_FAIL_TASK);
     for (int round = 0; round < 5; round++) {
         fut_future *a = pp_submit(ex, close_every_fd, NULL, 0);
         fut_future *b = pp_submit(ex, pp_echo, "next", 5);
@@ -59,7 +65,7 @@ static void test_shutdown_drain_is_linear(fut_start_method m) {
     size_t n = tu_scaled(60000, 2000);
     fut_future **fs = (fut_future **)malloc(n * sizeof *fs);
     CHECK(fs != NULL);
-    fut_executor *ex = pp_pool(1, m, FUT_CRASH_BREAK_POOL);
+    fut_executor *ex = pool_of(1, m, FUT_CRASH_BREAK_POOL);
     int64_t t0 = tu_now_ns();
     for (size_t i = 0; i < n; i++) fs[i] = pp_submit(ex, noop, NULL, 0);
     CHECK_ST(fut_wait(fs, n, TU_LONG_TIMEOUT_NS, FUT_ALL_COMPLETED, NULL, NULL), FUT_OK);
@@ -167,7 +173,7 @@ static int32_t shutdown_inherited(fut_task *t, const void *arg, size_t len) {
 }
 
 static void test_shutdown_in_forked_process(fut_start_method m) {
-    fut_executor *ex = pp_pool(1, m, FUT_CRASH_BREAK_POOL);
+    fut_executor *ex = pool_of(1, m, FUT_CRASH_BREAK_POOL);
     inherited_pool = ex;
     /* In one of the pool's own workers. */
     fut_future *f = pp_submit(ex, shutdown_inherited, NULL, 0);
@@ -203,7 +209,7 @@ static void test_shutdown_in_forked_process(fut_start_method m) {
 static void test_cancel_futures_before_return(fut_start_method m) {
     enum { N = 2000 };
     static fut_future *fs[N];
-    fut_executor *ex = pp_pool(1, m, FUT_CRASH_BREAK_POOL);
+    fut_executor *ex = pool_of(1, m, FUT_CRASH_BREAK_POOL);
     fut_future *first = pp_submit(ex, pp_report_block_echo, "0", 2);
     pp_read_pid();
     for (int i = 0; i < N; i++) fs[i] = pp_submit(ex, pp_echo, "n", 2);
@@ -224,12 +230,17 @@ static void test_cancel_futures_before_return(fut_start_method m) {
     fut_executor_release(ex);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    spawn_register_common();
+    CHECK_OK(fut_register_task("close_every_fd", close_every_fd));
+    CHECK_OK(fut_register_task("noop", noop));
+    CHECK_OK(fut_register_task("shutdown_inherited", shutdown_inherited));
+    CHECK_OK(fut_worker_entry(argc, argv));
     pp_become_subreaper();
     pp_pipes_init();
     fut_set_log_hook(tu_log_capture_fn, &pp_log);
     char name[128];
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         fut_start_method m = METHODS[i];
         const char *mn = method_name(m);
 #define RUN_M(call, what) PP_RUN_M(name, call, what, mn)

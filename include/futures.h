@@ -50,6 +50,11 @@
 #define FUT_IMAP_UNORDERED 1
 
 /**
+ * The longest task or initializer name, in bytes (not counting the NUL).
+ */
+#define FUT_TASK_NAME_MAX 255
+
+/**
  * The largest `max_workers` a thread pool accepts.
  */
 #define FUT_THREAD_POOL_MAX_WORKERS 1024
@@ -178,15 +183,15 @@ typedef void (*fut_done_fn)(struct fut_future *f, void *user);
 typedef int32_t (*fut_producer_fn)(void *user, struct fut_item *item, fut_drop_fn *item_drop);
 
 /**
- * How a process pool starts its workers.
- */
-typedef int32_t fut_start_method;
-
-/**
  * A pool initializer: runs once per worker before any task; non-zero fails
  * it and breaks the pool.
  */
 typedef int32_t (*fut_init_fn)(const void *arg, size_t arg_len);
+
+/**
+ * How a process pool starts its workers.
+ */
+typedef int32_t fut_start_method;
 
 /**
  * What a worker process's death does to the pool.
@@ -197,9 +202,11 @@ typedef int32_t fut_crash_policy;
  * Options of `fut_process_pool_new`. Fill with
  * `fut_process_pool_options_init`, then change fields.
  *
- * Workers are forks of the calling process: task and initializer functions
- * must be loaded before the pool is created, and `fut_task_cancel_requested`
- * always answers false inside a worker. Workers restore the default action
+ * Workers are forks of the calling process (with `FUT_START_SPAWN`: new
+ * processes of the worker program, which find tasks by registered name):
+ * task and initializer functions must be loaded before the pool is
+ * created, and `fut_task_cancel_requested` always answers false inside a
+ * worker. Workers restore the default action
  * of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS and SIGTRAP (so a crash
  * ends the worker and is reported with its signal; an initializer may
  * install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
@@ -221,7 +228,8 @@ typedef struct fut_process_pool_options {
    */
   size_t max_workers;
   /**
-   * `FUT_START_FORKSERVER` (default) or `FUT_START_FORK`.
+   * `FUT_START_FORKSERVER` (default), `FUT_START_FORK` or
+   * `FUT_START_SPAWN`.
    */
   fut_start_method start_method;
   /**
@@ -236,7 +244,7 @@ typedef struct fut_process_pool_options {
   size_t initializer_arg_len;
   /**
    * Calls a worker runs before it is replaced; 0 = unlimited. Needs
-   * `FUT_START_FORKSERVER` (with `FUT_START_FORK`:
+   * `FUT_START_FORKSERVER` or `FUT_START_SPAWN` (with `FUT_START_FORK`:
    * `FUT_ERR_INVALID_ARGUMENT`). A map chunk is one call.
    */
   size_t max_tasks_per_child;
@@ -252,6 +260,14 @@ typedef struct fut_process_pool_options {
    * task.
    */
   int64_t task_time_limit_ns;
+  /**
+   * `FUT_START_SPAWN` only: the path of the program workers run, whose
+   * `main()` calls `fut_worker_entry`; NULL = this executable
+   * (`/proc/self/exe`). The string is copied at creation; a program that
+   * is missing or not executable fails creation with `FUT_ERR_OS` (the
+   * log hook says why). Ignored by the fork start methods.
+   */
+  const char *worker_program;
 } fut_process_pool_options;
 
 /**
@@ -314,6 +330,21 @@ typedef int32_t fut_return_when;
  * The default.
  */
 #define FUT_START_FORKSERVER 1
+
+/**
+ * Workers are new processes started by `posix_spawn` of a program (the
+ * host's own executable by default, `worker_program` otherwise), never
+ * forks of the host: safe in any host, whatever its threads hold (a Go
+ * program, a JVM, an embedded interpreter). The program's `main()` must
+ * register its tasks and initializer, then call `fut_worker_entry` before
+ * anything else. Tasks travel by registered name: a function submitted to
+ * a spawn pool must be registered (`fut_register_task`), else
+ * `FUT_ERR_NOT_REGISTERED`; so must the initializer
+ * (`fut_register_initializer`), checked at creation. Workers start on
+ * demand, as with `FUT_START_FORKSERVER`, and every other option works as
+ * there.
+ */
+#define FUT_START_SPAWN 2
 
 /**
  * Python's behaviour (default): the pool breaks; every outstanding future
@@ -404,6 +435,12 @@ typedef int32_t fut_return_when;
  * A bug in the library (a caught panic); never expected.
  */
 #define FUT_ERR_INTERNAL -13
+
+/**
+ * No task or initializer is registered under that name, or a function
+ * given to a spawn pool was never registered (`fut_register_task`).
+ */
+#define FUT_ERR_NOT_REGISTERED -15
 
 /**
  * Not started: may still be cancelled.
@@ -733,6 +770,47 @@ fut_status fut_map_next_timeout(struct fut_map *m,
                                 uint64_t *index);
 
 /**
+ * Registers `fn` as the task `name` in this process (N1): 1 to 255 bytes
+ * of UTF-8, NUL-terminated, copied. Any time, from any thread, before or
+ * after pools exist. Registering the same name with the same function
+ * again is `FUT_OK`; with another function, or a bad name:
+ * `FUT_ERR_INVALID_ARGUMENT` (the log hook says why). A spawn pool's
+ * worker program must register the same names before `fut_worker_entry`.
+ */
+fut_status fut_register_task(const char *name, fut_task_fn func);
+
+/**
+ * Registers `fn` as the initializer `name` (N1), with the rules of
+ * `fut_register_task`; initializer names are separate from task names. A
+ * spawn pool's `initializer` must be registered.
+ */
+fut_status fut_register_initializer(const char *name, fut_init_fn func);
+
+/**
+ * `fut_executor_submit` of the task registered as `name` (N2), on any
+ * executor. `FUT_ERR_NOT_REGISTERED` when no task has that name in this
+ * process (the log hook names it); otherwise as `fut_executor_submit`.
+ */
+fut_status fut_executor_submit_named(struct fut_executor *ex,
+                                     const char *name,
+                                     const void *arg,
+                                     size_t arg_len,
+                                     fut_drop_fn arg_drop,
+                                     struct fut_future **out);
+
+/**
+ * Call first thing in `main()` of any program that runs spawn-pool workers
+ * (the host itself by default), after registering its tasks and
+ * initializers and before anything else (N9). In a process that is not a
+ * spawned worker it returns `FUT_OK` at once. In a worker (its command line
+ * is `PROGRAM --libfutures-spawn-worker PID`) it never returns: the process
+ * runs tasks until its pool lets it go, then exits. NULL `argv`: the command
+ * line seen when the library was loaded (glibc). A worker that has not
+ * called it 10 s after its start is killed and breaks its pool.
+ */
+fut_status fut_worker_entry(int argc, char *const *argv);
+
+/**
  * Sets `opts->struct_size` and every field to its default (NULL is
  * `FUT_ERR_INVALID_ARGUMENT`).
  */
@@ -740,10 +818,12 @@ fut_status fut_process_pool_options_init(struct fut_process_pool_options *opts);
 
 /**
  * Creates a process pool (NULL `opts`: every default) and returns once its
- * first processes were forked; `*out` receives one reference. Forking
- * happens on the pool's manager thread, which lives as long as the pool.
+ * first processes were forked (a spawn pool starts none before work comes);
+ * `*out` receives one reference. Forking and spawning happen on the pool's
+ * manager thread, which lives as long as the pool.
  * `FUT_ERR_INVALID_ARGUMENT` for a bad option, `FUT_ERR_OS` if a process
- * could not be started. Pools do not survive `fork()`: in a child process
+ * could not be started (or, spawn, the worker program cannot be run),
+ * `FUT_ERR_NOT_REGISTERED` for a spawn pool's unregistered initializer. Pools do not survive `fork()`: in a child process
  * they refuse work with `FUT_ERR_SHUTDOWN`.
  */
 fut_status fut_process_pool_new(const struct fut_process_pool_options *opts,

@@ -1252,6 +1252,9 @@ enum class start_method : fut_start_method {
     fork = FUT_START_FORK,
     /** A fork server, forked at creation, forks workers on demand (default). */
     forkserver = FUT_START_FORKSERVER,
+    /** New processes started by posix_spawn; tasks by registered name
+     *  (fut_register_task; main() calls fut_worker_entry first). */
+    spawn = FUT_START_SPAWN,
 };
 
 /** What a worker process's death does to the pool (fut_crash_policy). */
@@ -1277,6 +1280,8 @@ struct process_pool_options {
     crash_policy on_worker_crash = crash_policy::break_pool;
     /** Per-task limit (the worker is killed, task_error FUT_ERR_TIME_LIMIT); 0: none. */
     std::chrono::nanoseconds task_time_limit{0};
+    /** start_method::spawn: the workers' program; nullptr: this executable. */
+    const char *worker_program = nullptr;
 };
 
 namespace detail {
@@ -1440,6 +1445,7 @@ public:
         o.max_tasks_per_child = options.max_tasks_per_child;
         o.on_worker_crash = static_cast<fut_crash_policy>(options.on_worker_crash);
         o.task_time_limit_ns = static_cast<std::int64_t>(options.task_time_limit.count());
+        o.worker_program = options.worker_program;
         detail::check(fut_process_pool_new(&o, &ex_));
     }
     process_pool(process_pool &&) noexcept = default;

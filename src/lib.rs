@@ -17,6 +17,7 @@ pub mod map;
 pub mod process_pool;
 pub mod status;
 pub(crate) mod sync;
+pub mod task_registry;
 pub mod thread_pool;
 pub mod waiter;
 

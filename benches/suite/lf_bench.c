@@ -402,33 +402,54 @@ static double run_map(fut_executor *ex, const unsigned char *buf, size_t n, size
     return dt;
 }
 
-static void p1(void) {
+/* B-P1 on start method `m`; metric names start with `prefix` ("" or
+ * "spawn_"). */
+static void p1_on(fut_start_method m, const char *prefix) {
     size_t n = bu_scaled(20000, 200), len = 64;
     unsigned char *buf = patterned(n, len);
-    fut_executor *ex = process_pool(FUT_START_FORK);
+    fut_executor *ex = process_pool(m);
     run_submit(ex, buf, n / 10, len, 0); /* warm up: workers started and faulted in */
     double v[BU_MAX_RUNS];
+    char name[64];
     for (int r = 0; r < bu_runs; r++) v[r] = (double)n / run_submit(ex, buf, n, len, 0);
-    bu_emit("B-P1", "tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    snprintf(name, sizeof name, "%stasks_per_s", prefix);
+    bu_emit("B-P1", name, "tasks/s", "higher", n, v, bu_runs);
     for (int r = 0; r < bu_runs; r++) v[r] = (double)n / run_map(ex, buf, n, len, 64);
-    bu_emit("B-P1", "map_chunk64_tasks_per_s", "tasks/s", "higher", n, v, bu_runs);
+    snprintf(name, sizeof name, "%smap_chunk64_tasks_per_s", prefix);
+    bu_emit("B-P1", name, "tasks/s", "higher", n, v, bu_runs);
     check("shutdown", fut_executor_shutdown(ex, true, false));
     fut_executor_release(ex);
     free(buf);
 }
 
-static void p2(void) {
+static void p2_on(fut_start_method m, const char *prefix) {
     size_t n = bu_scaled(200, 4), len = 1 << 20;
     unsigned char *buf = patterned(1, len);
-    fut_executor *ex = process_pool(FUT_START_FORK);
+    fut_executor *ex = process_pool(m);
     run_submit(ex, buf, 4, len, 1);
     double v[BU_MAX_RUNS];
+    char name[64];
     /* MiB moved both ways (argument there, result back) per second */
     for (int r = 0; r < bu_runs; r++) v[r] = 2.0 * (double)n / run_submit(ex, buf, n, len, 1);
-    bu_emit("B-P2", "mib_per_s", "MiB/s", "higher", n, v, bu_runs);
+    snprintf(name, sizeof name, "%smib_per_s", prefix);
+    bu_emit("B-P2", name, "MiB/s", "higher", n, v, bu_runs);
     check("shutdown", fut_executor_shutdown(ex, true, false));
     fut_executor_release(ex);
     free(buf);
+}
+
+static void p1(void) {
+    p1_on(FUT_START_FORK, "");
+#ifdef FUT_START_SPAWN
+    p1_on(FUT_START_SPAWN, "spawn_");
+#endif
+}
+
+static void p2(void) {
+    p2_on(FUT_START_FORK, "");
+#ifdef FUT_START_SPAWN
+    p2_on(FUT_START_SPAWN, "spawn_");
+#endif
 }
 
 static double startup_ms(fut_start_method m) {
@@ -449,6 +470,10 @@ static void p3(void) {
     bu_emit("B-P3", "fork_ms", "ms", "lower", 1, v, bu_runs);
     for (int r = 0; r < bu_runs; r++) v[r] = startup_ms(FUT_START_FORKSERVER);
     bu_emit("B-P3", "forkserver_ms", "ms", "lower", 1, v, bu_runs);
+#ifdef FUT_START_SPAWN
+    for (int r = 0; r < bu_runs; r++) v[r] = startup_ms(FUT_START_SPAWN);
+    bu_emit("B-P3", "spawn_ms", "ms", "lower", 1, v, bu_runs);
+#endif
 }
 #endif
 
@@ -565,6 +590,11 @@ static void i1_stop(void *ex) {
 static void i1(void) { bu_i1(i1_start, i1_stop); }
 
 int main(int argc, char **argv) {
+#ifdef FUT_START_SPAWN
+    /* Spawn pools run this program as their workers (N9). */
+    check("fut_register_task", fut_register_task("echo", echo));
+    check("fut_worker_entry", fut_worker_entry(argc, argv));
+#endif
     bu_impl = "libfutures";
     static const struct bu_workload w[] = {
         {"B-W1", w1, 1}, {"B-W2", w2, 1}, {"B-W3", w3, 1}, {"B-W4", w4, 0}, {"B-W5", w5, 1},

@@ -247,23 +247,25 @@ def run_map(ex, items, chunksize):
 
 
 def p1():
-    n = scaled(20_000, 200)
-    items = [bytes([i & 0xFF]) * 64 for i in range(n)]
-    with cf.ProcessPoolExecutor(PROC_WORKERS, mp_context=mp.get_context("fork")) as ex:
-        run_submit(ex, items[: n // 10], False)  # warm up
-        emit("B-P1", "tasks_per_s", "tasks/s", "higher", n,
-             [n / run_submit(ex, items, False) for _ in range(RUNS)])
-        emit("B-P1", "map_chunk64_tasks_per_s", "tasks/s", "higher", n,
-             [n / run_map(ex, items, 64) for _ in range(RUNS)])
+    for method, prefix in (("fork", ""), ("spawn", "spawn_")):
+        n = scaled(20_000, 200)
+        items = [bytes([i & 0xFF]) * 64 for i in range(n)]
+        with cf.ProcessPoolExecutor(PROC_WORKERS, mp_context=mp.get_context(method)) as ex:
+            run_submit(ex, items[: n // 10], False)  # warm up
+            emit("B-P1", prefix + "tasks_per_s", "tasks/s", "higher", n,
+                 [n / run_submit(ex, items, False) for _ in range(RUNS)])
+            emit("B-P1", prefix + "map_chunk64_tasks_per_s", "tasks/s", "higher", n,
+                 [n / run_map(ex, items, 64) for _ in range(RUNS)])
 
 
 def p2():
-    n = scaled(200, 4)
-    items = [bytes(1 << 20)] * n  # one 1 MiB buffer, sent n times (as lf_bench)
-    with cf.ProcessPoolExecutor(PROC_WORKERS, mp_context=mp.get_context("fork")) as ex:
-        run_submit(ex, items[:4], True)
-        emit("B-P2", "mib_per_s", "MiB/s", "higher", n,
-             [2.0 * n / run_submit(ex, items, True) for _ in range(RUNS)])
+    for method, prefix in (("fork", ""), ("spawn", "spawn_")):
+        n = scaled(200, 4)
+        items = [bytes(1 << 20)] * n  # one 1 MiB buffer, sent n times (as lf_bench)
+        with cf.ProcessPoolExecutor(PROC_WORKERS, mp_context=mp.get_context(method)) as ex:
+            run_submit(ex, items[:4], True)
+            emit("B-P2", prefix + "mib_per_s", "MiB/s", "higher", n,
+                 [2.0 * n / run_submit(ex, items, True) for _ in range(RUNS)])
 
 
 def startup_ms(method):
@@ -277,6 +279,7 @@ def startup_ms(method):
 def p3():
     emit("B-P3", "fork_ms", "ms", "lower", 1, [startup_ms("fork") for _ in range(RUNS)])
     emit("B-P3", "forkserver_ms", "ms", "lower", 1, [startup_ms("forkserver") for _ in range(RUNS)])
+    emit("B-P3", "spawn_ms", "ms", "lower", 1, [startup_ms("spawn") for _ in range(RUNS)])
 
 
 # ---- B-M1: memory of pending futures (each run in a forked child) -----------

@@ -62,6 +62,10 @@ TARGETS = {
     ("B-M1", "one_future_bytes"): ("<=", 128),
     ("B-M1", "rss_bytes_per_future"): ("<=", 128),
     ("B-I1", "idle_cpu_ms_per_s"): ("<=", 1),  # "about 0": at most 0.1 % of a core
+    # Spawn pools (issue 15), against CPython's spawn pool in the same run:
+    # ("x>=", F, peer): libfutures at least F times better than the peer.
+    ("B-P1", "spawn_tasks_per_s"): ("x>=", 20, "cpython"),
+    ("B-P3", "spawn_ms"): ("x>=", 4, "cpython"),  # <= 0.25x CPython's time
 }
 
 # How a ratio reads, by metric: (word when libfutures is better, when worse).
@@ -124,13 +128,19 @@ def target_of(workload, metric):
     t = TARGETS.get((workload, metric))
     if not t:
         return "", None
+    if t[0] == "x>=":
+        return f">= {fmt(t[1])}x {LABEL[t[2]]}", t
     op, val = t
     return f"{op} {fmt(val)}", t
 
 
-def target_met(t, lf):
+def target_met(t, row):
+    lf = row["libfutures"]
     if t is None or lf is None or "error" in lf:
         return None
+    if t[0] == "x>=":
+        f = row.get(f"factor_vs_{t[2]}")
+        return None if f is None else f >= t[1]
     op, val = t
     return lf["median"] >= val if op == ">=" else lf["median"] <= val
 
@@ -406,7 +416,7 @@ def join_rows(records, errors, peers):
                                 + f" ({LABEL[best]})") if best else ""
         ttext, t = target_of(k[0], k[1])
         row["target"] = ttext
-        row["target_met"] = target_met(t, row["libfutures"])
+        row["target_met"] = target_met(t, row)
         rows.append(row)
     return rows
 

@@ -57,9 +57,19 @@
 // the one place where library threads enter Go, because the task is the
 // work itself.
 //
-// Process tasks are C functions only. A ProcessPool's workers are forks of
-// the Go program made by a library thread; the Go runtime does not run in
-// them (only the forking thread survives a fork). A process task therefore
+// Go tasks run in process pools started with StartSpawn: their workers are
+// new processes running this program (posix_spawn, never a fork of the Go
+// runtime), which finds the task by name. Register every Go task with
+// RegisterTask, then call WorkerEntry as the first statement of main (and
+// of TestMain): it returns at once in the program itself and never returns
+// in a worker. SubmitNamed submits a registered Go task with argument
+// bytes; its value's bytes come back. Crashes, time limits and cancel work
+// as for C tasks.
+//
+// With StartForkServer and StartFork, process tasks are C functions only:
+// the workers are forks of the Go program made by a library thread; the Go
+// runtime does not run in them (only the forking thread survives a fork).
+// A process task there therefore
 // must be C code linked into the program before the pool is created (a cgo
 // preamble or a C library), must not call into Go, and gets copies of its
 // argument bytes; the bytes of its value are copied back. A crash (e.g.

@@ -14,6 +14,16 @@ static int32_t fut_go_task_trampoline(fut_task *t, const void *arg, size_t len)
     return futGoTaskCall(t, (uintptr_t)arg);
 }
 
+int32_t fut_go_named_trampoline(fut_task *t, const void *arg, size_t len)
+{
+    return futGoNamedCall(t, (void *)arg, len);
+}
+
+fut_status fut_go_worker_entry(int argc, char **argv)
+{
+    return fut_worker_entry(argc, argv);
+}
+
 fut_status fut_go_submit_handle(fut_executor *ex, uintptr_t h, fut_future **out)
 {
     return fut_executor_submit(ex, fut_go_task_trampoline, (const void *)h, 0, NULL, out);

@@ -40,6 +40,13 @@ fut_future *fut_go_entry_future(const fut_completion *c, size_t i);
 fut_status fut_go_set_result_bytes(fut_future *f, const void *p, size_t n);
 fut_status fut_go_task_set_result_bytes(fut_task *t, const void *p, size_t n);
 
+/* The C task behind every named Go task (RegisterTask): its argument is
+ * the task's name (one length byte, then the name) and the task's bytes. */
+int32_t fut_go_named_trampoline(fut_task *t, const void *arg, size_t len);
+
+/* fut_worker_entry with a copy of Go's os.Args (argc strings at argv). */
+fut_status fut_go_worker_entry(int argc, char **argv);
+
 /* A close-on-exec duplicate of `fd`, or -1. */
 int fut_go_dup_cloexec(int fd);
 

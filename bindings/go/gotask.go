@@ -41,8 +41,9 @@ type GoTask func(t *Task) ([]byte, error)
 // worker thread: the one place where this package lets a library thread
 // enter Go. Each call costs a C-to-Go transition (about a microsecond, more
 // on a thread's first call); for many small pieces of Go work, goroutines
-// are cheaper. Process pools cannot run Go tasks: their workers are forks in
-// which the Go runtime does not run.
+// are cheaper. Fork pools cannot run Go tasks (their workers are forks in
+// which the Go runtime does not run); spawn pools run registered ones
+// (RegisterTask, ProcessPool.SubmitNamed).
 func (p *ThreadPool) SubmitFunc(fn GoTask) (*Future, error) {
 	h := p.handle()
 	if h == nil || fn == nil {

@@ -21,6 +21,11 @@ const (
 	StartForkServer StartMethod = iota
 	// StartFork: every worker is forked when the pool is created.
 	StartFork
+	// StartSpawn: workers are new processes running this program, started
+	// by posix_spawn (never a fork of the Go runtime); the only method that
+	// runs Go tasks (RegisterTask, SubmitNamed). The program's main must
+	// call WorkerEntry first thing.
+	StartSpawn
 )
 
 // CrashPolicy is what the death of a worker process does to the pool.
@@ -72,6 +77,8 @@ func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 			o.start_method = C.FUT_START_FORKSERVER
 		case StartFork:
 			o.start_method = C.FUT_START_FORK
+		case StartSpawn:
+			o.start_method = C.FUT_START_SPAWN
 		default:
 			return nil, ErrInvalidArgument
 		}

@@ -36,6 +36,9 @@ const (
 	ErrNoMemory        Status = C.FUT_ERR_NO_MEMORY
 	ErrOS              Status = C.FUT_ERR_OS
 	ErrInternal        Status = C.FUT_ERR_INTERNAL
+	// ErrNotRegistered: no task has that name (RegisterTask), or a spawn
+	// pool was given a C function that was never registered.
+	ErrNotRegistered Status = C.FUT_ERR_NOT_REGISTERED
 )
 
 // String names the status ("FUT_ERR_TIMEOUT", ...), as fut_status_str does.

@@ -5,7 +5,7 @@ use super::types::*;
 use super::{guard, non_null};
 use crate::process_pool::{Config, CrashPolicy, ProcessPool, StartMethod};
 use crate::status::Status;
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,19 @@ pub const FUT_START_FORK: fut_start_method = 0;
 /// no worker is ever forked from a multithreaded process after creation.
 /// The default.
 pub const FUT_START_FORKSERVER: fut_start_method = 1;
+
+/// Workers are new processes started by `posix_spawn` of a program (the
+/// host's own executable by default, `worker_program` otherwise), never
+/// forks of the host: safe in any host, whatever its threads hold (a Go
+/// program, a JVM, an embedded interpreter). The program's `main()` must
+/// register its tasks and initializer, then call `fut_worker_entry` before
+/// anything else. Tasks travel by registered name: a function submitted to
+/// a spawn pool must be registered (`fut_register_task`), else
+/// `FUT_ERR_NOT_REGISTERED`; so must the initializer
+/// (`fut_register_initializer`), checked at creation. Workers start on
+/// demand, as with `FUT_START_FORKSERVER`, and every other option works as
+/// there.
+pub const FUT_START_SPAWN: fut_start_method = 2;
 
 /// What a worker process's death does to the pool.
 pub type fut_crash_policy = i32;
@@ -38,9 +51,11 @@ pub const FUT_CRASH_FAIL_TASK: fut_crash_policy = 1;
 /// Options of `fut_process_pool_new`. Fill with
 /// `fut_process_pool_options_init`, then change fields.
 ///
-/// Workers are forks of the calling process: task and initializer functions
-/// must be loaded before the pool is created, and `fut_task_cancel_requested`
-/// always answers false inside a worker. Workers restore the default action
+/// Workers are forks of the calling process (with `FUT_START_SPAWN`: new
+/// processes of the worker program, which find tasks by registered name):
+/// task and initializer functions must be loaded before the pool is
+/// created, and `fut_task_cancel_requested` always answers false inside a
+/// worker. Workers restore the default action
 /// of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS and SIGTRAP (so a crash
 /// ends the worker and is reported with its signal; an initializer may
 /// install handlers again) and die with their parent (`PR_SET_PDEATHSIG`).
@@ -58,7 +73,8 @@ pub struct fut_process_pool_options {
     /// Number of worker processes; 0 = the CPUs this process may use;
     /// above 1024: `FUT_ERR_INVALID_ARGUMENT`.
     pub max_workers: usize,
-    /// `FUT_START_FORKSERVER` (default) or `FUT_START_FORK`.
+    /// `FUT_START_FORKSERVER` (default), `FUT_START_FORK` or
+    /// `FUT_START_SPAWN`.
     pub start_method: fut_start_method,
     /// Runs once in each worker before its first task; non-zero breaks the
     /// pool (whatever `on_worker_crash` says; the reason goes to the log).
@@ -67,7 +83,7 @@ pub struct fut_process_pool_options {
     pub initializer_arg: *const c_void,
     pub initializer_arg_len: usize,
     /// Calls a worker runs before it is replaced; 0 = unlimited. Needs
-    /// `FUT_START_FORKSERVER` (with `FUT_START_FORK`:
+    /// `FUT_START_FORKSERVER` or `FUT_START_SPAWN` (with `FUT_START_FORK`:
     /// `FUT_ERR_INVALID_ARGUMENT`). A map chunk is one call.
     pub max_tasks_per_child: usize,
     /// `FUT_CRASH_BREAK_POOL` (default) or `FUT_CRASH_FAIL_TASK`.
@@ -78,6 +94,12 @@ pub struct fut_process_pool_options {
     /// under either crash policy. Counted from when the worker can start the
     /// task.
     pub task_time_limit_ns: i64,
+    /// `FUT_START_SPAWN` only: the path of the program workers run, whose
+    /// `main()` calls `fut_worker_entry`; NULL = this executable
+    /// (`/proc/self/exe`). The string is copied at creation; a program that
+    /// is missing or not executable fails creation with `FUT_ERR_OS` (the
+    /// log hook says why). Ignored by the fork start methods.
+    pub worker_program: *const c_char,
 }
 
 fn defaults() -> fut_process_pool_options {
@@ -91,6 +113,7 @@ fn defaults() -> fut_process_pool_options {
         max_tasks_per_child: 0,
         on_worker_crash: FUT_CRASH_BREAK_POOL,
         task_time_limit_ns: 0,
+        worker_program: std::ptr::null(),
     }
 }
 
@@ -112,6 +135,12 @@ pub unsafe extern "C" fn fut_process_pool_options_init(
 /// callers compiled against that header pass it, whatever fields later
 /// versions add.
 const OPTIONS_V1_SIZE: usize = 72;
+/// Size of the version that adds `worker_program` (spawn), its last field:
+/// a caller built against it passes at least this much.
+const OPTIONS_SPAWN_SIZE: usize = std::mem::offset_of!(fut_process_pool_options, worker_program)
+    + std::mem::size_of::<*const c_char>();
+const _: () = assert!(OPTIONS_SPAWN_SIZE == std::mem::size_of::<fut_process_pool_options>());
+const _: () = assert!(OPTIONS_SPAWN_SIZE > OPTIONS_V1_SIZE);
 // The v1 fields end exactly there (a new field goes after them).
 const _: () = assert!(
     std::mem::offset_of!(fut_process_pool_options, task_time_limit_ns) + std::mem::size_of::<i64>()
@@ -128,6 +157,7 @@ unsafe fn read_options(opts: *const fut_process_pool_options) -> Result<Config, 
     let start_method = match o.start_method {
         FUT_START_FORK => StartMethod::Fork,
         FUT_START_FORKSERVER => StartMethod::ForkServer,
+        FUT_START_SPAWN => StartMethod::Spawn,
         _ => return Err(Status::InvalidArgument),
     };
     let on_worker_crash = match o.on_worker_crash {
@@ -150,7 +180,14 @@ unsafe fn read_options(opts: *const fut_process_pool_options) -> Result<Config, 
         unsafe { std::slice::from_raw_parts(o.initializer_arg as *const u8, o.initializer_arg_len) }
             .to_vec()
     };
+    let worker_program = if o.worker_program.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL `worker_program` is a NUL-terminated string.
+        Some(unsafe { std::ffi::CStr::from_ptr(o.worker_program) }.to_owned())
+    };
     let mut config = Config {
+        worker_program,
         max_workers: o.max_workers,
         start_method,
         max_tasks_per_child: o.max_tasks_per_child,
@@ -167,10 +204,12 @@ unsafe fn read_options(opts: *const fut_process_pool_options) -> Result<Config, 
 }
 
 /// Creates a process pool (NULL `opts`: every default) and returns once its
-/// first processes were forked; `*out` receives one reference. Forking
-/// happens on the pool's manager thread, which lives as long as the pool.
+/// first processes were forked (a spawn pool starts none before work comes);
+/// `*out` receives one reference. Forking and spawning happen on the pool's
+/// manager thread, which lives as long as the pool.
 /// `FUT_ERR_INVALID_ARGUMENT` for a bad option, `FUT_ERR_OS` if a process
-/// could not be started. Pools do not survive `fork()`: in a child process
+/// could not be started (or, spawn, the worker program cannot be run),
+/// `FUT_ERR_NOT_REGISTERED` for a spawn pool's unregistered initializer. Pools do not survive `fork()`: in a child process
 /// they refuse work with `FUT_ERR_SHUTDOWN`.
 #[no_mangle]
 pub unsafe extern "C" fn fut_process_pool_new(
@@ -217,6 +256,23 @@ mod tests {
         let c = unsafe { read_options(std::ptr::null()) }.unwrap();
         assert_eq!(c.start_method, StartMethod::ForkServer);
         assert_eq!(c.on_worker_crash, CrashPolicy::BreakPool);
+    }
+
+    #[test]
+    fn spawn_options_and_a_v1_sized_struct() {
+        let mut o = defaults();
+        o.start_method = FUT_START_SPAWN;
+        o.worker_program = c"/bin/prog".as_ptr();
+        // SAFETY: a live options struct.
+        let c = unsafe { read_options(&o) }.unwrap();
+        assert_eq!(c.start_method, StartMethod::Spawn);
+        assert_eq!(c.worker_program.as_deref(), Some(c"/bin/prog"));
+        // A caller built against the first header passes 72 bytes: the
+        // program is the default (this executable).
+        o.struct_size = OPTIONS_V1_SIZE;
+        // SAFETY: `o` has more than struct_size readable bytes.
+        let c = unsafe { read_options(&o) }.unwrap();
+        assert_eq!(c.worker_program, None);
     }
 
     #[test]

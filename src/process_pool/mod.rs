@@ -9,6 +9,7 @@
 //!   `fault` (its panic boundary).
 //! - `worker`: the worker loop, run in a forked child.
 //! - `fork_server`: the single-threaded server that forks later workers.
+//! - `spawn`: the spawn start method: workers started by `posix_spawn`.
 //! - `wire`: framing on the pipes, the result rings and the fork server's
 //!   socket.
 //! - `ring`: the shared-memory ring that carries a worker's results.
@@ -18,6 +19,7 @@ mod fork_server;
 mod manager;
 mod ring;
 mod shared;
+mod spawn;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use spawn::{worker_entry, WORKER_FLAG};
 pub use worker::{in_worker, InitFn};
 
 /// Largest accepted `max_workers`.
@@ -47,6 +50,9 @@ pub enum StartMethod {
     Fork,
     /// Workers are forked on demand by a fork server started with the pool.
     ForkServer,
+    /// Workers are new processes started on demand by `posix_spawn` of a
+    /// program (N5); tasks travel by registered name.
+    Spawn,
 }
 
 /// What a worker's death does.
@@ -71,6 +77,8 @@ pub struct Config {
     pub on_worker_crash: CrashPolicy,
     /// None: no limit.
     pub task_time_limit: Option<Duration>,
+    /// `StartMethod::Spawn`: the worker program (None: this executable).
+    pub worker_program: Option<std::ffi::CString>,
 }
 
 impl Default for Config {
@@ -83,6 +91,7 @@ impl Default for Config {
             max_tasks_per_child: 0,
             on_worker_crash: CrashPolicy::BreakPool,
             task_time_limit: None,
+            worker_program: None,
         }
     }
 }
@@ -104,6 +113,8 @@ impl Config {
 /// A pool of worker processes.
 pub struct ProcessPool {
     shared: Arc<Shared>,
+    /// A spawn pool: calls carry registry ids, not addresses.
+    spawn: bool,
     manager: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -122,6 +133,13 @@ impl ProcessPool {
         if config.task_time_limit == Some(Duration::ZERO) {
             return Err(Status::InvalidArgument);
         }
+        let by_name = match config.start_method {
+            StartMethod::Spawn => Some(spawn_setup(&config)?),
+            _ => None,
+        };
+        let program = config
+            .worker_program
+            .unwrap_or_else(|| spawn::SELF_EXE.to_owned());
         let wake = sys::eventfd().map_err(|_| Status::Os)?;
         let shared = Arc::new(Shared::new(wake));
         let mcfg = ManagerConfig {
@@ -133,8 +151,11 @@ impl ProcessPool {
                 initializer: config.initializer,
                 initializer_arg: config.initializer_arg,
                 max_tasks: config.max_tasks_per_child,
+                by_name,
             },
+            program,
         };
+        let by_name_pool = mcfg.worker.by_name.is_some();
         let (tx, rx) = start_signal();
         let for_manager = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
@@ -144,6 +165,7 @@ impl ProcessPool {
         match rx.recv() {
             Some(Ok(())) => Ok(ProcessPool {
                 shared,
+                spawn: by_name_pool,
                 manager: Mutex::new(Some(handle)),
             }),
             Some(Err(errno)) => {
@@ -165,6 +187,26 @@ impl ProcessPool {
         }
     }
 
+    /// The word a call carries for `func`: the function's address, or for
+    /// a spawn pool its registry id + 1 (never 0, which the wire refuses;
+    /// N3: unregistered is refused).
+    fn task_word(&self, func: TaskFn) -> Result<usize, Status> {
+        if !self.spawn {
+            return Ok(func as usize);
+        }
+        match crate::task_registry::task_id_of(func) {
+            Some(id) => Ok(id as usize + 1),
+            None => {
+                crate::log::log(&format!(
+                    "process pool: task function {:p} is not registered \
+                     (fut_register_task): a spawn pool's workers find tasks by name",
+                    func as *const ()
+                ));
+                Err(Status::NotRegistered)
+            }
+        }
+    }
+
     fn on_manager_thread(&self) -> bool {
         manager::MANAGER_OF.with(|m| m.get()) == Arc::as_ptr(&self.shared) as usize
     }
@@ -182,7 +224,10 @@ impl Executor for ProcessPool {
     fn submit(&self, task: Task) -> Result<Future, Refused> {
         // SAFETY: the C contract makes `arg` readable for `arg_len` bytes.
         let bytes = unsafe { task.arg.bytes() };
-        let func = task.func as usize;
+        let func = match self.task_word(task.func) {
+            Ok(w) => w,
+            Err(status) => return Err(Refused { status, task }),
+        };
         let id = self.next_id();
         let mut frame = wire::CallBuilder::new(func, 1, bytes.len());
         let arg = frame.push(id, bytes);
@@ -219,7 +264,7 @@ impl Executor for ProcessPool {
             return Err(Status::Shutdown);
         }
         let chunksize = chunksize.max(1);
-        let func = func as usize;
+        let func = self.task_word(func)?;
         let mut futures = Vec::with_capacity(items.len());
         let mut calls = Vec::with_capacity(items.len().div_ceil(chunksize));
         // One id per item, taken at once: consecutive within the map.
@@ -302,6 +347,44 @@ impl Drop for ProcessPool {
         let _ = self.shutdown(false, false);
         drop(handle); // detached: it exits by itself once the work is done
     }
+}
+
+/// Checks a spawn pool's options (N5, N8): its program can be executed,
+/// its initializer is registered; answers how workers find the initializer.
+fn spawn_setup(config: &Config) -> Result<worker::ByName, Status> {
+    if spawn::started_as_worker() {
+        crate::log::log(if in_worker() {
+            "process pool: a spawn pool's worker cannot start spawn pools of its own"
+        } else {
+            "process pool: this process was started as a spawn pool's worker: \
+             its main() must call fut_worker_entry() before anything else"
+        });
+        return Err(Status::InvalidState);
+    }
+    let program = config.worker_program.as_deref().unwrap_or(spawn::SELF_EXE);
+    if let Err(errno) = spawn::check_program(program) {
+        crate::log::log(&format!(
+            "process pool: worker program {}: {}",
+            program.to_string_lossy(),
+            std::io::Error::from_raw_os_error(errno)
+        ));
+        return Err(Status::Os);
+    }
+    let initializer = match config.initializer {
+        None => None,
+        Some(f) => match crate::task_registry::initializer_name_of(f) {
+            Some(name) => Some(name),
+            None => {
+                crate::log::log(&format!(
+                    "process pool: initializer {:p} is not registered \
+                     (fut_register_initializer): a spawn pool's workers find it by name",
+                    f as *const ()
+                ));
+                return Err(Status::NotRegistered);
+            }
+        },
+    };
+    Ok(worker::ByName { initializer })
 }
 
 /// How the manager thread reports its start (the forks) to the creating

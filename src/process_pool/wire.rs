@@ -18,6 +18,10 @@ pub(crate) const MAX_PAYLOAD: u64 = 1 << 40;
 
 pub(crate) const CALL: u32 = 1;
 pub(crate) const STOP: u32 = 2;
+/// Spawn pools: aux = a registry id, payload = the task's name (N5).
+pub(crate) const NAME: u32 = 3;
+/// Spawn pools, the first frame: the worker's configuration (`Setup`).
+pub(crate) const SETUP: u32 = 4;
 pub(crate) const READY: u32 = 0x10;
 pub(crate) const INIT_FAILED: u32 = 0x11;
 pub(crate) const RESULT: u32 = 0x12;
@@ -234,6 +238,44 @@ pub(crate) fn decode_call(n_items: u32, payload: &[u8]) -> Result<Call, WireErro
         return bad("NULL task function");
     }
     Ok(Call { func, items })
+}
+
+/// A `NAME` frame: registry id `id` stands for `name` on this pipe.
+pub(crate) fn name_frame(id: u32, name: &str) -> Vec<u8> {
+    let mut v = header(NAME, id, name.len() as u64).to_vec();
+    v.extend_from_slice(name.as_bytes());
+    v
+}
+
+/// A spawned worker's configuration: what a forked one inherits.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Setup<'a> {
+    pub max_tasks: u64,
+    /// The initializer's registered name (empty: none).
+    pub initializer: &'a [u8],
+    pub initializer_arg: &'a [u8],
+}
+
+pub(crate) fn setup_frame(s: &Setup) -> Vec<u8> {
+    let len = 12 + s.initializer.len() + s.initializer_arg.len();
+    let mut v = header(SETUP, 0, len as u64).to_vec();
+    v.extend_from_slice(&s.max_tasks.to_ne_bytes());
+    v.extend_from_slice(&(s.initializer.len() as u32).to_ne_bytes());
+    v.extend_from_slice(s.initializer);
+    v.extend_from_slice(s.initializer_arg);
+    v
+}
+
+pub(crate) fn decode_setup(payload: &[u8]) -> Result<Setup<'_>, WireError> {
+    let mut r = Reader { buf: payload };
+    let max_tasks = r.u64()?;
+    let n = r.u32()? as usize;
+    let initializer = r.take(n)?;
+    Ok(Setup {
+        max_tasks,
+        initializer,
+        initializer_arg: r.buf,
+    })
 }
 
 pub(crate) const OUT_VALUE: u8 = 0;
@@ -514,6 +556,23 @@ mod tests {
         broken[HEADER_LEN + 8] = 9; // unknown outcome
         assert!(decode_result(&broken[HEADER_LEN..]).is_err());
         assert!(decode_result(&e[HEADER_LEN..e.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn setup_and_names_round_trip() {
+        let s = Setup {
+            max_tasks: 7,
+            initializer: b"init",
+            initializer_arg: b"xyz",
+        };
+        let f = setup_frame(&s);
+        let (h, total) = complete_frame(&f).unwrap().unwrap();
+        assert_eq!((h.kind, total), (SETUP, f.len()));
+        assert_eq!(decode_setup(&f[HEADER_LEN..]).unwrap(), s);
+        assert!(decode_setup(&f[HEADER_LEN..HEADER_LEN + 13]).is_err());
+        let n = name_frame(9, "task");
+        let (h, _) = complete_frame(&n).unwrap().unwrap();
+        assert_eq!((h.kind, h.aux, &n[HEADER_LEN..]), (NAME, 9, &b"task"[..]));
     }
 
     #[test]

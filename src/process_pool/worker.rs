@@ -19,12 +19,48 @@ use std::os::fd::RawFd;
 
 pub use crate::executor::InitFn;
 
-/// What every worker of a pool needs; inherited through fork.
+/// What every worker of a pool needs; inherited through fork (a spawned
+/// worker reads it from its call pipe, `spawn`).
 pub(crate) struct WorkerConfig {
     pub initializer: Option<InitFn>,
     pub initializer_arg: Vec<u8>,
     /// Calls a worker runs before it exits (0: unlimited).
     pub max_tasks: usize,
+    /// Spawn pools (N5): calls name their task by a registry id defined by
+    /// a `NAME` frame; the initializer is known by this name.
+    pub by_name: Option<ByName>,
+}
+
+/// How a spawn pool's worker finds its functions.
+pub(crate) struct ByName {
+    /// The initializer's registered name (its function is
+    /// `WorkerConfig::initializer` once resolved here).
+    pub initializer: Option<std::sync::Arc<str>>,
+}
+
+/// A spawned worker's names: host registry id -> (name, the function
+/// registered under that name here, if any). Looked up once per `NAME`.
+#[derive(Default)]
+struct Names(std::collections::HashMap<u64, (String, Option<TaskFn>)>);
+
+impl Names {
+    fn define(&mut self, id: u64, name: &[u8]) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let func = crate::task_registry::task_by_name(&name).map(|(_, f)| f);
+        self.0.insert(id, (name, func));
+    }
+
+    /// The function of a call's task word, or why there is none.
+    fn resolve(&self, id: u64) -> Result<TaskFn, String> {
+        match self.0.get(&id) {
+            Some((_, Some(f))) => Ok(*f),
+            Some((name, None)) => Err(format!(
+                "no task is registered as '{name}' in this worker program \
+                 (fut_register_task before fut_worker_entry)"
+            )),
+            None => Err(format!("task id {id} was never named to this worker")),
+        }
+    }
 }
 
 /// Set in a worker process of a process pool.
@@ -138,6 +174,16 @@ pub(crate) fn worker_main(
 /// telling the manager its code) when it fails.
 fn run_initializer(cfg: &WorkerConfig, out: &Out) {
     let Some(init) = cfg.initializer else {
+        if cfg
+            .by_name
+            .as_ref()
+            .is_some_and(|b| b.initializer.is_some())
+        {
+            // N6: the named initializer is not registered in this program.
+            let code = Status::NotRegistered as i32;
+            out.send(&[&wire::header(wire::INIT_FAILED, code as u32, 0)]);
+            leave(EXIT_INIT_FAILED);
+        }
         return;
     };
     let arg = &cfg.initializer_arg;
@@ -165,15 +211,28 @@ fn serve(cfg: &WorkerConfig, call_fd: RawFd, out: &Out) -> ! {
     let me = unsafe { libc::getpid() };
     let mut calls_done = 0usize;
     let mut payload: Vec<u8> = Vec::new();
+    let mut names = Names::default();
     loop {
-        let (func, items) = read_call(call_fd, &mut payload);
+        let named = cfg.by_name.is_some().then_some(&mut names);
+        let (word, items) = read_call(call_fd, &mut payload, named);
+        let func = if cfg.by_name.is_some() {
+            names.resolve(word as u64)
+        } else {
+            // SAFETY: the word is the task pointer the parent sent; the
+            // worker is a fork of the parent's image, so the address names
+            // the same function (X10).
+            Ok(unsafe { std::mem::transmute::<usize, TaskFn>(word) })
+        };
         calls_done += 1;
         let last_call = cfg.max_tasks != 0 && calls_done >= cfg.max_tasks;
         let n = items.len();
         for (i, (task_id, range)) in items.iter().enumerate() {
             let last = last_call && i + 1 == n;
             let arg = &payload[range.clone()];
-            run_one(func, *task_id, arg, last, out, me);
+            match &func {
+                Ok(f) => run_one(*f, *task_id, arg, last, out, me),
+                Err(why) => not_registered(*task_id, last, why, out),
+            }
         }
         if last_call {
             leave(EXIT_OK);
@@ -185,10 +244,35 @@ fn serve(cfg: &WorkerConfig, call_fd: RawFd, out: &Out) -> ! {
     }
 }
 
-/// The next call from the pipe (its payload in `payload`): the function and
-/// the items' task ids and argument ranges. Leaves on `STOP`, end of file
-/// or a malformed frame.
-fn read_call(call_fd: RawFd, payload: &mut Vec<u8>) -> (usize, Vec<(u64, Range<usize>)>) {
+/// The next call from the pipe (its payload in `payload`): the function (or
+/// a spawn pool's task id) and the items' task ids and argument ranges.
+/// `NAME` frames before it go into `names` (spawn pools only: a forked
+/// worker touches no registry lock). Leaves on `STOP`, end of file or a
+/// malformed frame.
+fn read_call(
+    call_fd: RawFd,
+    payload: &mut Vec<u8>,
+    mut names: Option<&mut Names>,
+) -> (usize, Vec<(u64, Range<usize>)>) {
+    loop {
+        let (kind, aux) = read_frame(call_fd, payload);
+        if let (wire::NAME, Some(names)) = (kind, names.as_deref_mut()) {
+            names.define(aux as u64, payload);
+            continue;
+        }
+        if kind != wire::CALL {
+            leave(EXIT_PROTOCOL);
+        }
+        let Ok(call) = wire::decode_call(aux, payload) else {
+            leave(EXIT_PROTOCOL)
+        };
+        return (call.func, call.items);
+    }
+}
+
+/// Reads one frame into `payload`; answers (kind, aux). Leaves on `STOP`,
+/// end of file, an unknown kind or a malformed frame.
+pub(crate) fn read_frame(call_fd: RawFd, payload: &mut Vec<u8>) -> (u32, u32) {
     let mut h = [0u8; wire::HEADER_LEN];
     match sys::read_exact(call_fd, &mut h) {
         Ok(true) => {}
@@ -200,7 +284,7 @@ fn read_call(call_fd: RawFd, payload: &mut Vec<u8>) -> (usize, Vec<(u64, Range<u
     };
     match h.kind {
         wire::STOP => leave(EXIT_OK),
-        wire::CALL => {}
+        wire::CALL | wire::NAME | wire::SETUP => {}
         _ => leave(EXIT_PROTOCOL),
     }
     payload.clear();
@@ -210,16 +294,19 @@ fn read_call(call_fd: RawFd, payload: &mut Vec<u8>) -> (usize, Vec<(u64, Range<u
         Ok(false) if payload.is_empty() => {}
         _ => leave(EXIT_PIPE),
     }
-    let Ok(call) = wire::decode_call(h.aux, payload) else {
-        leave(EXIT_PROTOCOL)
-    };
-    (call.func, call.items)
+    (h.kind, h.aux)
 }
 
-fn run_one(func: usize, task_id: u64, arg: &[u8], last: bool, out: &Out, me: libc::pid_t) {
-    // SAFETY: `func` is the task pointer the parent sent; the worker is a fork
-    // of the parent's image, so the address names the same function (X10).
-    let func: TaskFn = unsafe { std::mem::transmute::<usize, TaskFn>(func) };
+/// N3: a call whose task name this worker program does not know fails
+/// item by item (`FUT_ERR_NOT_REGISTERED`); the worker goes on.
+fn not_registered(task_id: u64, last: bool, why: &str, out: &Out) {
+    let kind = Status::NotRegistered as i32;
+    let message = b"the task is not registered in the worker program";
+    let frame = wire::result_error(task_id, last, kind, 0, message, why.as_bytes());
+    out.send(&[&frame]);
+}
+
+fn run_one(func: TaskFn, task_id: u64, arg: &[u8], last: bool, out: &Out, me: libc::pid_t) {
     let ptr = if arg.is_empty() {
         std::ptr::null()
     } else {

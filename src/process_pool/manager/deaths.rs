@@ -79,8 +79,30 @@ impl Manager {
         let w = &self.workers[i];
         let (pid, how) = (d.pid, &d.how);
         if let Some(code) = w.init_failed {
+            if let Some(name) = self.unregistered_initializer(code) {
+                return Some(format!(
+                    "initializer '{name}' is not registered in the worker program \
+                     (worker {pid}; fut_register_initializer before fut_worker_entry)"
+                ));
+            }
             return Some(format!(
                 "initializer failed with code {code} in worker {pid} ({how})"
+            ));
+        }
+        if !w.ready && self.cfg.start_method == StartMethod::Spawn {
+            // N9: no replacement would do better (a program that does not
+            // enter the worker loop would be started again and again).
+            let late = if w.kill == Kill::NotEntered {
+                format!(
+                    " after not entering for {}",
+                    fmt_duration(spawned::ENTRY_WITHIN)
+                )
+            } else {
+                String::new()
+            };
+            return Some(format!(
+                "spawned worker {pid} {how}{late} before it was ready \
+                 (its program must call fut_worker_entry first thing in main())"
             ));
         }
         if w.ready || self.cfg.worker.initializer.is_none() {
@@ -144,7 +166,7 @@ impl Manager {
         if !delay.is_zero() {
             self.spawn_not_before = Some(Instant::now() + delay);
         }
-        if self.server.is_none() {
+        if !self.can_replace() {
             self.break_pool(format!("{detail}; no fork server to replace it"));
         }
     }

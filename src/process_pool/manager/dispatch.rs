@@ -18,7 +18,9 @@ impl Manager {
     /// P8/P10: asks the fork server for workers while calls wait and fewer
     /// than max_workers live (after the back-off, if crashes happened).
     pub(super) fn spawn_as_needed(&mut self) {
-        let Some(server) = &self.server else { return };
+        if !self.can_replace() {
+            return;
+        }
         let waiting = self.shared.queued() + self.held.len();
         if waiting == 0 {
             return;
@@ -37,6 +39,10 @@ impl Manager {
         let have = self.live_count() + self.spawning.len();
         let room = self.cfg.max_workers.saturating_sub(have);
         let want = waiting.saturating_sub(idle + self.spawning.len()).min(room);
+        if self.server.is_none() {
+            return self.spawn_direct(want);
+        }
+        let Some(server) = &self.server else { return };
         for _ in 0..want {
             let token = self.next_token;
             self.next_token += 1;
@@ -112,6 +118,7 @@ impl Manager {
     }
 
     pub(super) fn send_call(&mut self, i: usize, call: Dispatched) {
+        self.name_task(i, call.func);
         let w = &mut self.workers[i];
         let segs = if call.items.len() == wire::call_items(&call.frame) {
             // The frame as built at submit: written as it is.

@@ -164,6 +164,9 @@ impl Manager {
         if self.need_tick {
             consider(Duration::from_millis(50));
         }
+        for at in self.workers.iter().filter_map(|w| w.entry_due) {
+            consider(at.saturating_duration_since(now));
+        }
         if let Some(at) = self.server_answer_due() {
             consider(at.saturating_duration_since(now));
         }

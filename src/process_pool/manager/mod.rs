@@ -35,6 +35,7 @@ mod events;
 mod fault;
 mod results;
 mod server;
+mod spawned;
 
 use super::fork_server::{self, ForkServer};
 use super::ring::Ring;
@@ -60,6 +61,8 @@ pub(crate) struct ManagerConfig {
     pub policy: CrashPolicy,
     pub time_limit: Option<Duration>,
     pub worker: WorkerConfig,
+    /// `StartMethod::Spawn`: the program workers run.
+    pub program: std::ffi::CString,
 }
 
 /// A call sent to a worker, items not yet answered (front = running).
@@ -106,6 +109,9 @@ enum Kill {
     },
     /// Killed by us because the pool is broken.
     Teardown,
+    /// A spawned worker killed by us for not entering the worker loop in
+    /// time (N9).
+    NotEntered,
 }
 
 struct OutMsg {
@@ -139,6 +145,10 @@ struct Slot {
     /// A fork-server worker seen to end (pidfd) whose status the server
     /// has not reported yet: when it was seen.
     ended_at: Option<Instant>,
+    /// Spawn pools: the registry ids already named to this worker.
+    named: std::collections::HashSet<usize>,
+    /// A spawned worker not heard from yet: when it must have entered.
+    entry_due: Option<Instant>,
 }
 
 impl Slot {
@@ -162,6 +172,8 @@ impl Slot {
             kill: Kill::None,
             dead: None,
             ended_at: None,
+            named: std::collections::HashSet::new(),
+            entry_due: None,
         }
     }
 
@@ -341,6 +353,7 @@ impl Manager {
     fn needs_server(&self) -> bool {
         match self.cfg.start_method {
             StartMethod::ForkServer => true,
+            StartMethod::Spawn => false,
             StartMethod::Fork => {
                 self.cfg.policy == CrashPolicy::FailTask || self.cfg.time_limit.is_some()
             }
@@ -433,6 +446,7 @@ impl Manager {
             }
             self.poll_once();
             self.check_time_limits();
+            self.check_entries();
             self.remove_dead();
         }
         self.close_server();

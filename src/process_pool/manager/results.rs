@@ -176,6 +176,7 @@ pub(super) fn drain_tokens(w: &mut Slot) {
         // SAFETY: reads into a live buffer of the given size.
         let n = unsafe { libc::read(w.result_fd, buf.as_mut_ptr() as *mut libc::c_void, 64) };
         if n > 0 {
+            w.entry_due = None; // a spawned worker's first byte: it entered
             if (n as usize) < buf.len() {
                 return; // read them all (more make the pipe readable again)
             }
