@@ -63,6 +63,9 @@ statuses! {
     Os = -12, "FUT_ERR_OS";
     /// A bug in the library.
     Internal = -13, "FUT_ERR_INTERNAL";
+    // ---- flow control (Q) ----
+    /// The executor's bounded queue stayed full until the deadline.
+    QueueFull = -14, "FUT_ERR_QUEUE_FULL";
 }
 
 impl Status {

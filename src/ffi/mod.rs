@@ -11,6 +11,7 @@
 mod common;
 mod completion_queue;
 mod executor;
+mod flow;
 mod future;
 mod process_pool;
 mod task;
@@ -21,6 +22,7 @@ mod wait;
 pub use common::*;
 pub use completion_queue::*;
 pub use executor::*;
+pub use flow::*;
 pub use future::*;
 pub use process_pool::*;
 pub use task::*;

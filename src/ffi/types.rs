@@ -37,6 +37,9 @@ pub const FUT_ERR_NO_MEMORY: fut_status = -11;
 pub const FUT_ERR_OS: fut_status = -12;
 /// A bug in the library (a caught panic); never expected.
 pub const FUT_ERR_INTERNAL: fut_status = -13;
+/// The executor's queue (`max_queued`) stayed full until the deadline of
+/// `fut_executor_submit_timeout`; nothing was submitted.
+pub const FUT_ERR_QUEUE_FULL: fut_status = -14;
 
 // The constants above are the header's copy of `Status` (cbindgen reads
 // literals only). This match, exhaustive, gives every variant a constant and
@@ -59,6 +62,7 @@ const fn constant_of(s: Status) -> fut_status {
         Status::NoMemory => FUT_ERR_NO_MEMORY,
         Status::Os => FUT_ERR_OS,
         Status::Internal => FUT_ERR_INTERNAL,
+        Status::QueueFull => FUT_ERR_QUEUE_FULL,
     }
 }
 

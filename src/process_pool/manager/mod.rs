@@ -33,6 +33,7 @@ mod deaths;
 mod dispatch;
 mod events;
 mod fault;
+mod flow;
 mod results;
 mod server;
 
@@ -69,6 +70,10 @@ struct Dispatched {
     /// `items` (nothing cancelled at dispatch, nothing answered yet).
     frame: Arc<Vec<u8>>,
     items: VecDeque<Work>,
+    /// When it was submitted, and when its front item became the front
+    /// (handed to a worker, or the previous item answered): Q5, Q9, Q11.
+    queued_at: Instant,
+    mark: Instant,
 }
 
 enum Origin {
@@ -405,6 +410,7 @@ impl Manager {
             self.need_tick = true;
         }
         let nb = sys::set_nonblocking(call_w).and(sys::set_nonblocking(res_r));
+        self.worker_started();
         self.workers.push(Slot::new(
             pid,
             Origin::Direct { pidfd },
@@ -445,6 +451,7 @@ impl Manager {
         sys::eventfd_drain(self.shared.wake_fd);
         self.shared.wake_flag.store(false, Ordering::SeqCst);
         self.shutdown |= self.shared.state.lock().shutdown;
+        self.flow_requests();
     }
 
     fn broken_cause(&self) -> String {
@@ -486,6 +493,7 @@ impl Manager {
 
     fn remove_dead(&mut self) {
         self.workers.retain(|w| w.dead.is_none());
+        self.count_alive();
     }
 
     fn finished(&self) -> bool {
