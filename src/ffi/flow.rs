@@ -49,7 +49,7 @@ pub type fut_task_event_fn =
     Option<unsafe extern "C" fn(ev: *const fut_task_event, user: *mut c_void)>;
 
 /// Counters of an executor (`fut_executor_stats`). Set `struct_size` to
-/// `sizeof(fut_executor_stats)` before the call; the library fills the
+/// `sizeof(fut_stats)` before the call; the library fills the
 /// fields that fit in it.
 ///
 /// At every read, `completed + failed + cancelled + running + queued ==
@@ -61,7 +61,7 @@ pub type fut_task_event_fn =
 /// shutdown).
 #[repr(C)]
 #[derive(Copy, Clone, Default)]
-pub struct fut_executor_stats {
+pub struct fut_stats {
     pub struct_size: usize,
     /// Tasks accepted since the pool was created.
     pub submitted: u64,
@@ -93,7 +93,7 @@ pub struct fut_executor_stats {
 
 /// The first version's size (LP64), pinned.
 const STATS_V1_SIZE: usize = 112;
-const _: () = assert!(std::mem::size_of::<fut_executor_stats>() == STATS_V1_SIZE);
+const _: () = assert!(std::mem::size_of::<fut_stats>() == STATS_V1_SIZE);
 
 /// The host's observer and its data, callable from the pool's threads.
 struct CObserver {
@@ -215,11 +215,11 @@ pub unsafe extern "C" fn fut_executor_submit_timeout(
 /// Fills `*out` (whose `struct_size` the caller set, at least the first
 /// version's size) with the executor's counters. Lock-free and cheap (a
 /// read of each worker's counters), so it may be called often from any
-/// thread; see `fut_executor_stats` for what the numbers mean.
+/// thread; see `fut_stats` for what the numbers mean.
 #[no_mangle]
 pub unsafe extern "C" fn fut_executor_stats(
     ex: *mut fut_executor,
-    out: *mut fut_executor_stats,
+    out: *mut fut_stats,
 ) -> fut_status {
     guard(|| {
         let out = non_null(out)?;
@@ -229,7 +229,7 @@ pub unsafe extern "C" fn fut_executor_stats(
             return Err(Status::InvalidArgument);
         }
         let s: Stats = with_flow(ex, |flow| Ok(flow.stats()))?;
-        let c = fut_executor_stats {
+        let c = fut_stats {
             struct_size: size,
             submitted: s.submitted,
             queued: s.queued,

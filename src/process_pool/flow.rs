@@ -25,11 +25,19 @@ impl Flow for ProcessPool {
     fn stats(&self) -> Stats {
         let sh = &self.shared;
         let mut s = Stats::default();
-        let drained = sh.drained.load(Ordering::Acquire);
-        let taken = sum_counters(std::iter::once(&sh.counters), &mut s) + drained;
-        s.cancelled += drained;
-        let submitted = sh.submitted.load(Ordering::Acquire);
-        settle(&mut s, taken, submitted);
+        // As the thread pool's: retried while submits move the count.
+        for _ in 0..8 {
+            s = Stats::default();
+            let before = sh.submitted.load(Ordering::Acquire);
+            let drained = sh.drained.load(Ordering::Acquire);
+            let taken = sum_counters(std::iter::once(&sh.counters), &mut s) + drained;
+            s.cancelled += drained;
+            let submitted = sh.submitted.load(Ordering::Acquire);
+            settle(&mut s, taken, submitted);
+            if submitted == before {
+                break;
+            }
+        }
         s.workers_started = sh.workers_started.load(Ordering::Relaxed);
         s.workers_alive = sh.workers_alive.load(Ordering::Relaxed);
         s.workers_replaced = s.workers_started.saturating_sub(self.max_workers as u64);

@@ -86,12 +86,14 @@ impl PoolFlow {
     /// The item left the queue on this worker: frees its slot of the bound
     /// and counts it taken; when, and how long it waited.
     pub(super) fn take(&self, item: &WorkItem, slot: &Slot) -> (Instant, Duration) {
+        let now = Instant::now();
+        let wait = now.saturating_duration_since(item.queued_at);
+        // Counted taken before the slot is freed: the next submit it lets
+        // in must not make `submitted - taken` exceed the bound (Q5).
+        slot.c.took(wait);
         if item.bounded {
             self.bound.leave(1);
         }
-        let now = Instant::now();
-        let wait = now.saturating_duration_since(item.queued_at);
-        slot.c.took(wait);
         (now, wait)
     }
 
@@ -148,24 +150,42 @@ impl PoolFlow {
 
     /// A queued item cancelled by a shutdown (any thread).
     pub(super) fn drained(&self, item: &WorkItem) {
+        self.drained.fetch_add(1, Ordering::AcqRel);
         if item.bounded {
             self.bound.leave(1);
         }
-        self.drained.fetch_add(1, Ordering::AcqRel);
     }
 
     pub(super) fn exited(&self) {
         self.exited.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Q5: read without a lock. A read during which no task was submitted
+    /// is a snapshot of the queue (taken is read after submitted stood
+    /// still); a few are tried, then a bounded queue's depth is cut to the
+    /// bound, which the queue had at some instant of the read.
     fn stats(&self, started_threads: usize) -> Stats {
         let mut s = Stats::default();
-        let drained = self.drained.load(Ordering::Acquire);
-        let slots = self.slots[..started_threads.min(self.slots.len())].iter();
-        let taken = sum_counters(slots.map(|p| &p.0.c), &mut s) + drained;
-        s.cancelled += drained;
-        let submitted = self.submitted.load(Ordering::Acquire);
-        settle(&mut s, taken, submitted);
+        for attempt in 0..8 {
+            s = Stats::default();
+            let before = self.submitted.load(Ordering::Acquire);
+            let drained = self.drained.load(Ordering::Acquire);
+            // Every slot, also of threads not started when this began: one
+            // starting meanwhile may take tasks before `submitted` is read.
+            let slots = self.slots.iter();
+            let taken = sum_counters(slots.map(|p| &p.0.c), &mut s) + drained;
+            s.cancelled += drained;
+            let submitted = self.submitted.load(Ordering::Acquire);
+            settle(&mut s, taken, submitted);
+            if submitted == before {
+                break;
+            }
+            let max = self.bound.max() as u64;
+            if attempt == 7 && max != 0 && s.queued > max {
+                s.queued = max;
+                s.submitted = taken + max;
+            }
+        }
         let exited = self.exited.load(Ordering::Acquire);
         s.workers_started = started_threads as u64;
         s.workers_alive = started_threads.saturating_sub(exited) as u64;
