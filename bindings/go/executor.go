@@ -126,6 +126,9 @@ type ThreadPoolOptions struct {
 	Initializer InitFunc
 	// InitializerArg is copied and passed to Initializer.
 	InitializerArg []byte
+	// MaxQueued bounds the tasks waiting in the queue (0: unbounded);
+	// Submit then waits for room (see SubmitTimeout, flow.go).
+	MaxQueued int
 }
 
 // ThreadPool runs tasks on library threads (Python's ThreadPoolExecutor):
@@ -141,10 +144,11 @@ func NewThreadPool(opts *ThreadPoolOptions) (*ThreadPool, error) {
 		return nil, err
 	}
 	if opts != nil {
-		if opts.MaxWorkers < 0 {
+		if opts.MaxWorkers < 0 || opts.MaxQueued < 0 {
 			return nil, ErrInvalidArgument
 		}
 		o.max_workers = C.size_t(opts.MaxWorkers)
+		o.max_queued = C.size_t(opts.MaxQueued)
 		if opts.ThreadNamePrefix != "" {
 			o.thread_name_prefix = C.CString(opts.ThreadNamePrefix)
 			defer C.free(unsafe.Pointer(o.thread_name_prefix))

@@ -53,6 +53,9 @@ type ProcessPoolOptions struct {
 	// TaskTimeLimit kills a worker whose task runs longer (the task fails
 	// with ErrTimeLimit and the worker is replaced); 0: no limit.
 	TaskTimeLimit time.Duration
+	// MaxQueued bounds the calls waiting in the queue (0: unbounded);
+	// Submit then waits for room (see SubmitTimeout, flow.go).
+	MaxQueued int
 }
 
 // NewProcessPool creates a process pool; opts may be nil. It returns once
@@ -63,7 +66,7 @@ func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 	var o C.fut_process_pool_options
 	C.fut_process_pool_options_init(&o)
 	if opts != nil {
-		if opts.MaxWorkers < 0 || opts.MaxTasksPerChild < 0 || opts.TaskTimeLimit < 0 {
+		if opts.MaxWorkers < 0 || opts.MaxTasksPerChild < 0 || opts.TaskTimeLimit < 0 || opts.MaxQueued < 0 {
 			return nil, ErrInvalidArgument
 		}
 		o.max_workers = C.size_t(opts.MaxWorkers)
@@ -91,6 +94,7 @@ func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 		}
 		o.max_tasks_per_child = C.size_t(opts.MaxTasksPerChild)
 		o.task_time_limit_ns = timeoutNanos(opts.TaskTimeLimit)
+		o.max_queued = C.size_t(opts.MaxQueued)
 	}
 	var h *C.fut_executor
 	if err := statusErr(C.fut_process_pool_new(&o, &h)); err != nil {
