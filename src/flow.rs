@@ -182,9 +182,8 @@ impl Bound {
             return Err(Status::QueueFull);
         }
         let spin_end = deadline.map_or(now + BOUND_SPIN, |d| d.min(now + BOUND_SPIN));
-        let ready = || {
-            self.used.load(Ordering::Relaxed) < self.max || self.closed.load(Ordering::Relaxed)
-        };
+        let ready =
+            || self.used.load(Ordering::Relaxed) < self.max || self.closed.load(Ordering::Relaxed);
         crate::spin_until(BOUND_SPIN, Some(spin_end), ready);
         let mut g = self.lock.lock();
         self.waiting.fetch_add(1, Ordering::SeqCst);

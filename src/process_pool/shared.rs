@@ -271,7 +271,11 @@ impl Shared {
     /// `cancel_futures` finds every future either queued or running. Items
     /// cancelled before are dropped (their waiters were notified then) and
     /// their ids and queue times left in `cancelled`. Manager thread only.
-    pub(crate) fn take_running(&self, n: usize, cancelled: &mut Vec<(u64, Instant)>) -> Vec<CallReq> {
+    pub(crate) fn take_running(
+        &self,
+        n: usize,
+        cancelled: &mut Vec<(u64, Instant)>,
+    ) -> Vec<CallReq> {
         let mut out = Vec::new();
         let mut taken = 0;
         {

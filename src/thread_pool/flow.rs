@@ -102,7 +102,13 @@ impl PoolFlow {
         slot.func.store(func, Ordering::Relaxed);
         slot.since.store(ns(at - self.epoch), Ordering::Relaxed);
         slot.task.store(num, Ordering::Release);
-        self.event(TaskEventKind::Started, num, wait, Duration::ZERO, Status::Ok);
+        self.event(
+            TaskEventKind::Started,
+            num,
+            wait,
+            Duration::ZERO,
+            Status::Ok,
+        );
     }
 
     /// The task ended (`skipped`: it never ran, cancelled or failed while
@@ -293,8 +299,7 @@ impl Inner {
                 continue;
             }
             let func = slot.func.load(Ordering::Relaxed);
-            let since = self.flow.epoch
-                + Duration::from_nanos(slot.since.load(Ordering::Relaxed));
+            let since = self.flow.epoch + Duration::from_nanos(slot.since.load(Ordering::Relaxed));
             let _ = writeln!(
                 out,
                 "  worker {name}: running task {task} ({}) for {}",

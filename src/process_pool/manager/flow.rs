@@ -45,7 +45,13 @@ impl Manager {
         let c = &self.shared.counters;
         bump(&c.wait_ns, wait.as_nanos() as u64 * call.items.len() as u64);
         for item in &call.items {
-            self.event(TaskEventKind::Started, item.id, wait, Duration::ZERO, Status::Ok);
+            self.event(
+                TaskEventKind::Started,
+                item.id,
+                wait,
+                Duration::ZERO,
+                Status::Ok,
+            );
         }
     }
 
@@ -63,7 +69,13 @@ impl Manager {
 
     /// An item taken off the queue fails (`mark`: when it started running
     /// on a worker, if it did).
-    pub(super) fn item_failed(&self, id: u64, kind: Status, queued_at: Instant, mark: Option<Instant>) {
+    pub(super) fn item_failed(
+        &self,
+        id: u64,
+        kind: Status,
+        queued_at: Instant,
+        mark: Option<Instant>,
+    ) {
         let run = mark.map_or(Duration::ZERO, |m| m.elapsed());
         let wait = mark
             .unwrap_or_else(Instant::now)
@@ -145,7 +157,10 @@ impl Manager {
             self.spawning.len()
         );
         for w in self.workers.iter().filter(|w| w.dead.is_none()) {
-            let front = w.assigned.front().and_then(|c| c.items.front().map(|x| (c, x)));
+            let front = w
+                .assigned
+                .front()
+                .and_then(|c| c.items.front().map(|x| (c, x)));
             match front {
                 None => {
                     let _ = writeln!(out, "  worker pid {}: idle", w.pid);
@@ -177,7 +192,10 @@ impl Manager {
                 .and_then(|c| c.items.first().map(|x| (x.id, c.queued_at)));
             (n, oldest)
         };
-        let _ = write!(out, "queue: {queued} queued, {held} held for the next free worker");
+        let _ = write!(
+            out,
+            "queue: {queued} queued, {held} held for the next free worker"
+        );
         match oldest {
             Some((id, at)) => {
                 let age = human(now.saturating_duration_since(at));
