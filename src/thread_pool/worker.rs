@@ -54,6 +54,7 @@ impl Drop for ClearLocal {
 
 impl Inner {
     pub(super) fn worker_main(self: Arc<Self>, index: usize) {
+        let _exit = CountExit(&self);
         let Some(local) = self.queues.claim_local(index) else {
             crate::log::log("thread pool: internal error: a worker has no queue");
             return;
@@ -73,7 +74,6 @@ impl Inner {
         CURRENT_POOL.with(|c| c.set(Arc::as_ptr(&self) as usize));
         LOCAL_QUEUE.with(|l| l.set(&me.local as *const Worker<WorkItem> as *const ()));
         let _clear = ClearLocal;
-        let _exit = CountExit(&self);
         if let Some(init) = &self.initializer {
             if let Err(why) = init.run() {
                 self.initializer_failed(&why, index);

@@ -113,6 +113,7 @@ impl Manager {
                     items: VecDeque::from(req.items),
                     queued_at: req.queued_at,
                     mark: now,
+                    sent: false,
                 });
             }
         }
@@ -120,7 +121,10 @@ impl Manager {
 
     pub(super) fn send_call(&mut self, i: usize, mut call: Dispatched) {
         call.mark = Instant::now();
-        self.call_started(&call);
+        if !call.sent {
+            call.sent = true;
+            self.call_started(&call);
+        }
         let w = &mut self.workers[i];
         let segs = if call.items.len() == wire::call_items(&call.frame) {
             // The frame as built at submit: written as it is.

@@ -74,6 +74,9 @@ struct Dispatched {
     /// (handed to a worker, or the previous item answered): Q5, Q9, Q11.
     queued_at: Instant,
     mark: Instant,
+    /// Handed to a worker before (a resend after its worker died is not
+    /// a new start).
+    sent: bool,
 }
 
 enum Origin {
