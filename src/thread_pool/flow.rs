@@ -12,8 +12,8 @@
 use super::{thread_name, Inner, ThreadPool, WorkItem};
 use crate::executor::{Refused, Task};
 use crate::flow::{
-    function_name, human, settle, sum_counters, Bound, Counters, Finish, Flow, FlowOptions,
-    Observer, Padded, Stats, TaskEvent, TaskEventKind,
+    function_name, human, now_ticks, settle, sum_counters, ticks_to_duration, ticks_to_ns, Bound,
+    Counters, Finish, Flow, FlowOptions, Observer, Padded, Stats, TaskEvent, TaskEventKind,
 };
 use crate::future::Future;
 use crate::status::Status;
@@ -28,8 +28,8 @@ const STAMPS: usize = 1024;
 #[derive(Default)]
 pub(super) struct Slot {
     c: Counters,
-    /// The running task's number (0: none), function and start (ns since
-    /// the pool's epoch).
+    /// The running task's number (0: none), function and start (ticks,
+    /// `flow::now_ticks`).
     task: AtomicU64,
     func: AtomicUsize,
     since: AtomicU64,
@@ -39,7 +39,7 @@ pub(super) struct PoolFlow {
     pub(super) bound: Bound,
     observer: Option<Observer>,
     submitted: Padded<AtomicU64>,
-    /// Queue time of task n at `n % STAMPS` (ns since `epoch`), and n.
+    /// Queue time of task n at `n % STAMPS` (ticks), and n.
     stamps: Box<[(AtomicU64, AtomicU64)]>,
     slots: Box<[Padded<Slot>]>,
     /// Queued tasks cancelled by a shutdown (on the caller's thread).
@@ -47,11 +47,6 @@ pub(super) struct PoolFlow {
     exited: AtomicUsize,
     /// Set by a shutdown whose deadline passed: later shutdowns do not join.
     pub(super) abandoned: AtomicBool,
-    epoch: Instant,
-}
-
-fn ns(d: Duration) -> u64 {
-    d.as_nanos() as u64
 }
 
 impl PoolFlow {
@@ -65,16 +60,15 @@ impl PoolFlow {
             drained: AtomicU64::new(0),
             exited: AtomicUsize::new(0),
             abandoned: AtomicBool::new(false),
-            epoch: Instant::now(),
         }
     }
 
-    /// Counts a task accepted: its number and when it was queued.
-    pub(super) fn submitted(&self) -> (u64, Instant) {
+    /// Counts a task accepted: its number and when it was queued (ticks).
+    pub(super) fn submitted(&self) -> (u64, u64) {
         let num = self.submitted.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = Instant::now();
+        let now = now_ticks();
         let (at, n) = &self.stamps[num as usize & (STAMPS - 1)];
-        at.store(ns(now - self.epoch), Ordering::Relaxed);
+        at.store(now, Ordering::Relaxed);
         n.store(num, Ordering::Release);
         (num, now)
     }
@@ -84,13 +78,13 @@ impl PoolFlow {
     }
 
     /// The item left the queue on this worker: frees its slot of the bound
-    /// and counts it taken; when, and how long it waited.
-    pub(super) fn take(&self, item: &WorkItem, slot: &Slot) -> (Instant, Duration) {
-        let now = Instant::now();
-        let wait = now.saturating_duration_since(item.queued_at);
+    /// and counts it taken; when, and how long it waited (ticks).
+    pub(super) fn take(&self, item: &WorkItem, slot: &Slot) -> (u64, u64) {
+        let now = now_ticks();
+        let wait = now.saturating_sub(item.queued_at);
         // Counted taken before the slot is freed: the next submit it lets
         // in must not make `submitted - taken` exceed the bound (Q5).
-        slot.c.took(wait);
+        slot.c.took_ticks(wait);
         if item.bounded {
             self.bound.leave(1);
         }
@@ -98,17 +92,11 @@ impl PoolFlow {
     }
 
     /// The task starts running on this worker.
-    pub(super) fn started(&self, slot: &Slot, num: u64, func: usize, wait: Duration, at: Instant) {
+    pub(super) fn started(&self, slot: &Slot, num: u64, func: usize, wait: u64, at: u64) {
         slot.func.store(func, Ordering::Relaxed);
-        slot.since.store(ns(at - self.epoch), Ordering::Relaxed);
+        slot.since.store(at, Ordering::Relaxed);
         slot.task.store(num, Ordering::Release);
-        self.event(
-            TaskEventKind::Started,
-            num,
-            wait,
-            Duration::ZERO,
-            Status::Ok,
-        );
+        self.event(TaskEventKind::Started, num, wait, 0, Status::Ok);
     }
 
     /// The task ended (`skipped`: it never ran, cancelled or failed while
@@ -117,18 +105,18 @@ impl PoolFlow {
         &self,
         slot: &Slot,
         num: u64,
-        wait: Duration,
-        started: Instant,
+        wait: u64,
+        started: u64,
         how: Finish,
         skipped: bool,
     ) {
         let run = if skipped {
-            Duration::ZERO
+            0
         } else {
             slot.task.store(0, Ordering::Release);
-            started.elapsed()
+            now_ticks().saturating_sub(started)
         };
-        slot.c.finished(how, run);
+        slot.c.finished_ticks(how, run);
         let status = match how {
             Finish::Completed => Status::Ok,
             Finish::Failed if skipped => Status::BrokenPool,
@@ -138,13 +126,14 @@ impl PoolFlow {
         self.event(TaskEventKind::Finished, num, wait, run, status);
     }
 
-    fn event(&self, kind: TaskEventKind, task: u64, wait: Duration, run: Duration, status: Status) {
+    /// Tells the observer, if any (`wait` and `run` in ticks).
+    fn event(&self, kind: TaskEventKind, task: u64, wait: u64, run: u64, status: Status) {
         if let Some(o) = &self.observer {
             let ev = TaskEvent {
                 kind,
                 task,
-                wait,
-                run,
+                wait: ticks_to_duration(wait),
+                run: ticks_to_duration(run),
                 status,
             };
             // A panic of the observer must not end the worker.
@@ -183,6 +172,8 @@ impl PoolFlow {
             s.cancelled += drained;
             let submitted = self.submitted.load(Ordering::Acquire);
             settle(&mut s, taken, submitted);
+            s.queue_wait_ns = ticks_to_ns(s.queue_wait_ns);
+            s.run_ns = ticks_to_ns(s.run_ns);
             if submitted == before {
                 break;
             }
@@ -212,8 +203,8 @@ impl PoolFlow {
         if n.load(Ordering::Acquire) != num {
             return None;
         }
-        let at = self.epoch + Duration::from_nanos(at.load(Ordering::Relaxed));
-        Some((num, at.elapsed()))
+        let age = now_ticks().saturating_sub(at.load(Ordering::Relaxed));
+        Some((num, ticks_to_duration(age)))
     }
 }
 
@@ -274,7 +265,7 @@ impl Inner {
     fn describe(&self) -> String {
         let started = self.started.load(Ordering::Acquire);
         let s = self.flow.stats(started);
-        let now = Instant::now();
+        let now = now_ticks();
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -299,12 +290,12 @@ impl Inner {
                 continue;
             }
             let func = slot.func.load(Ordering::Relaxed);
-            let since = self.flow.epoch + Duration::from_nanos(slot.since.load(Ordering::Relaxed));
+            let since = slot.since.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
                 "  worker {name}: running task {task} ({}) for {}",
                 function_name(func),
-                human(now.saturating_duration_since(since))
+                human(ticks_to_duration(now.saturating_sub(since)))
             );
         }
         let _ = write!(out, "queue: {} queued", s.queued);

@@ -84,9 +84,10 @@ struct WorkItem {
     task: Task,
     /// The pool's own reference, dropped once the future is done.
     future: Future,
-    /// The task's number (Q11) and when it was queued (Q5, Q9).
+    /// The task's number (Q11) and when it was queued (`flow::now_ticks`;
+    /// Q5, Q9).
     num: u64,
-    queued_at: Instant,
+    queued_at: u64,
     /// Holds a slot of the bound (submitted from outside the pool, Q4).
     bounded: bool,
 }
