@@ -390,21 +390,39 @@ pub fn now_ticks() -> u64 {
 
 /// A span of `ticks` as a duration.
 pub fn ticks_to_duration(ticks: u64) -> Duration {
-    Duration::from_nanos(ticks_to_ns(ticks))
+    Duration::from_nanos(TickRate::now().ns(ticks))
 }
 
 /// A span of `ticks` in nanoseconds.
 pub fn ticks_to_ns(ticks: u64) -> u64 {
-    let e = epoch();
-    if !e.use_tsc {
-        return ticks;
+    TickRate::now().ns(ticks)
+}
+
+/// The ratio of nanoseconds to ticks, measured once for several
+/// conversions (two clock reads).
+#[derive(Copy, Clone)]
+pub struct TickRate {
+    ns: u128,
+    ticks: u128,
+}
+
+impl TickRate {
+    pub fn now() -> TickRate {
+        let e = epoch();
+        if !e.use_tsc {
+            return TickRate { ns: 1, ticks: 1 };
+        }
+        let ticks = rdtsc().saturating_sub(e.tsc) as u128;
+        let ns = e.at.elapsed().as_nanos();
+        TickRate { ns, ticks }
     }
-    let dt = rdtsc().saturating_sub(e.tsc);
-    let dn = e.at.elapsed().as_nanos();
-    if dt == 0 {
-        return 0;
+
+    pub fn ns(self, ticks: u64) -> u64 {
+        if self.ticks == 0 {
+            return 0;
+        }
+        (ticks as u128 * self.ns / self.ticks) as u64
     }
-    (ticks as u128 * dn / dt as u128) as u64
 }
 
 /// `dladdr`'s name for a task function, or its address.

@@ -12,8 +12,8 @@
 use super::{thread_name, Inner, ThreadPool, WorkItem};
 use crate::executor::{Refused, Task};
 use crate::flow::{
-    function_name, human, now_ticks, settle, sum_counters, ticks_to_duration, ticks_to_ns, Bound,
-    Counters, Finish, Flow, FlowOptions, Observer, Padded, Stats, TaskEvent, TaskEventKind,
+    function_name, human, now_ticks, settle, sum_counters, ticks_to_duration, Bound, Counters,
+    Finish, Flow, FlowOptions, Observer, Padded, Stats, TaskEvent, TaskEventKind, TickRate,
 };
 use crate::future::Future;
 use crate::status::Status;
@@ -157,11 +157,12 @@ impl PoolFlow {
 
     /// Q5: read without a lock. A read during which no task was submitted
     /// is a snapshot of the queue (taken is read after submitted stood
-    /// still); a few are tried, then a bounded queue's depth is cut to the
-    /// bound, which the queue had at some instant of the read.
+    /// still); one more is tried, then a bounded queue's depth is cut to
+    /// the bound, which the queue had at some instant of the read.
     fn stats(&self, started_threads: usize) -> Stats {
+        const ATTEMPTS: usize = 2;
         let mut s = Stats::default();
-        for attempt in 0..8 {
+        for attempt in 0..ATTEMPTS {
             s = Stats::default();
             let before = self.submitted.load(Ordering::Acquire);
             let drained = self.drained.load(Ordering::Acquire);
@@ -172,17 +173,18 @@ impl PoolFlow {
             s.cancelled += drained;
             let submitted = self.submitted.load(Ordering::Acquire);
             settle(&mut s, taken, submitted);
-            s.queue_wait_ns = ticks_to_ns(s.queue_wait_ns);
-            s.run_ns = ticks_to_ns(s.run_ns);
             if submitted == before {
                 break;
             }
             let max = self.bound.max() as u64;
-            if attempt == 7 && max != 0 && s.queued > max {
+            if attempt == ATTEMPTS - 1 && max != 0 && s.queued > max {
                 s.queued = max;
                 s.submitted = taken + max;
             }
         }
+        let rate = TickRate::now();
+        s.queue_wait_ns = rate.ns(s.queue_wait_ns);
+        s.run_ns = rate.ns(s.run_ns);
         let exited = self.exited.load(Ordering::Acquire);
         s.workers_started = started_threads as u64;
         s.workers_alive = started_threads.saturating_sub(exited) as u64;
