@@ -267,6 +267,41 @@ static void test_shutdown_timeout(fut_start_method m) {
     fut_executor_release(ex);
 }
 
+/* ---- Q12: a caller of the first options struct gets the defaults ------------------- */
+
+static void test_v1_options(void) {
+    fut_process_pool_options o;
+    CHECK_OK(fut_process_pool_options_init(&o));
+    CHECK_EQ(o.struct_size, sizeof o);
+    o.max_workers = 1;
+    o.struct_size = 72; /* the V1 size */
+    o.max_queued = 3;   /* past it: not read */
+    fut_executor *ex = NULL;
+    CHECK_OK(fut_process_pool_new(&o, &ex));
+    CHECK_EQ(stats_of(ex).max_queued, 0u);
+    fut_executor_release(ex);
+    /* A full bound, in a fork()ed child's copy of the pool, never blocks:
+     * refused at once. */
+    fut_executor *b = make_pool(1, 1, FUT_START_FORKSERVER);
+    fut_future *fs[3];
+    for (int i = 0; i < 3; i++) CHECK_OK(fut_executor_submit(b, pp_block_echo, "b", 1, NULL, &fs[i]));
+    fut_stats s;
+    WAIT_STATS(b, s, s.queued == 1 && s.running == 2);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        fut_future *f = NULL;
+        _exit(fut_executor_submit(b, pp_echo, "x", 1, NULL, &f) == FUT_ERR_SHUTDOWN ? 0 : 1);
+    }
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pp_gate_open(3);
+    for (int i = 0; i < 3; i++) CHECK_OK(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL));
+    release_all(fs, 3);
+    fut_executor_release(b);
+}
+
 static const char *method_name(fut_start_method m) {
     return m == FUT_START_FORK ? "fork" : "forkserver";
 }
@@ -287,5 +322,6 @@ int main(void) {
         RUN_M(test_shutdown_timeout(m), "flow_control shutdown_timeout");
     }
     PP_RUN(test_stats_under_load(), "flow_control stats add up under load, events");
+    PP_RUN(test_v1_options(), "flow_control V1 options, forked child");
     return tu_summary();
 }

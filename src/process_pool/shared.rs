@@ -203,6 +203,10 @@ impl Shared {
         deadline: Option<Instant>,
         bounded: bool,
     ) -> Result<(), (Status, CallReq)> {
+        if self.forked_away() {
+            // Before the bound's lock, which a parent thread may have held.
+            return Err((Status::Shutdown, call));
+        }
         let bounded = bounded && self.bound.is_bounded();
         if bounded {
             match self.bound.enter(deadline) {
