@@ -50,7 +50,9 @@ impl Flow for ProcessPool {
         let sh = &self.shared;
         let stats = self.stats();
         let finished = *sh.finished.lock();
-        let answer = if finished || self.shared.forked_away() {
+        // The manager thread (a done-callback) cannot wait for itself.
+        let on_manager = self.on_manager_thread();
+        let answer = if finished || on_manager || self.shared.forked_away() {
             None
         } else {
             let want = {
@@ -74,6 +76,9 @@ impl Flow for ProcessPool {
         let mut out = match answer {
             Some(text) => text,
             None if finished => "process pool: stopped, no workers\n".to_string(),
+            None if on_manager => "process pool: asked from its own manager thread \
+                                   (a done-callback): no worker details\n"
+                .to_string(),
             None => "process pool: the manager thread did not answer within 1 s \
                      (a done-callback may be blocking it)\n"
                 .to_string(),
