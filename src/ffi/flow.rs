@@ -185,10 +185,8 @@ pub unsafe extern "C" fn fut_executor_submit_timeout(
         if arg.is_null() && arg_len != 0 {
             return Err(Status::InvalidArgument);
         }
+        // A deadline too far to represent waits without limit.
         let deadline = crate::deadline_after_ns(timeout_ns);
-        if timeout_ns >= 0 && deadline.is_none() {
-            return Err(Status::InvalidArgument);
-        }
         with_flow(ex, |flow| {
             let task = Task {
                 // SAFETY: fut_task is the C name of the opaque context
