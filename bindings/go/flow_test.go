@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +42,17 @@ func waitStats(t *testing.T, e interface {
 func TestFlowBoundedThreadPool(t *testing.T) {
 	ctx := testContext(t)
 	g := newGate(t)
-	p := newThreadPool(t, &futures.ThreadPoolOptions{MaxWorkers: 1, MaxQueued: 1, ThreadNamePrefix: "goflow"})
+	var events sync.Mutex
+	var finished []futures.TaskEvent
+	observe := func(ev futures.TaskEvent) {
+		if ev.Kind == futures.TaskFinished {
+			events.Lock()
+			finished = append(finished, ev)
+			events.Unlock()
+		}
+	}
+	p := newThreadPool(t, &futures.ThreadPoolOptions{MaxWorkers: 1, MaxQueued: 1, ThreadNamePrefix: "goflow",
+		OnTaskEvent: observe})
 	first, err := p.Submit(tt.Gate(), tt.GateArg(g.startedFd(), g.gateFd(), taskTimeout, false))
 	if err != nil {
 		t.Fatal(err)
@@ -77,12 +89,24 @@ func TestFlowBoundedThreadPool(t *testing.T) {
 	if err := p.ShutdownTimeout(false, testTimeout); err != nil {
 		t.Fatal(err)
 	}
+	// Q9: each task's "finished" came before its future completed.
+	events.Lock()
+	defer events.Unlock()
+	if len(finished) != 2 || finished[0].Task != 1 || finished[1].Task != 2 ||
+		finished[0].Status != futures.StatusOK || finished[0].Run <= 0 {
+		t.Fatalf("events: %+v", finished)
+	}
 }
 
 func TestFlowProcessPoolKillAndShutdownTimeout(t *testing.T) {
 	ctx := testContext(t)
 	g := newGate(t)
-	p := newProcessPool(t, &futures.ProcessPoolOptions{MaxWorkers: 1})
+	var broken atomic.Int32
+	p := newProcessPool(t, &futures.ProcessPoolOptions{MaxWorkers: 1, OnTaskEvent: func(ev futures.TaskEvent) {
+		if ev.Kind == futures.TaskFinished && ev.Status == futures.ErrBrokenPool {
+			broken.Add(1)
+		}
+	}})
 	f, err := p.Submit(tt.Gate(), tt.GateArg(g.startedFd(), g.gateFd(), taskTimeout, false))
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +117,9 @@ func TestFlowProcessPoolKillAndShutdownTimeout(t *testing.T) {
 	}
 	if _, err := f.Result(ctx); !errors.Is(err, futures.ErrBrokenPool) {
 		t.Fatalf("killed worker's task: %v", err)
+	}
+	if broken.Load() != 1 { // told on the manager thread, before the future failed
+		t.Fatalf("%d broken-pool events", broken.Load())
 	}
 	q := newProcessPool(t, &futures.ProcessPoolOptions{MaxWorkers: 1})
 	f, err = q.Submit(tt.Gate(), tt.GateArg(g.startedFd(), g.gateFd(), taskTimeout, false))

@@ -56,6 +56,9 @@ type ProcessPoolOptions struct {
 	// MaxQueued bounds the calls waiting in the queue (0: unbounded);
 	// Submit then waits for room (see SubmitTimeout, flow.go).
 	MaxQueued int
+	// OnTaskEvent, if not nil, hears every task start and finish, on the
+	// pool's manager thread (flow_events.go).
+	OnTaskEvent func(TaskEvent)
 }
 
 // NewProcessPool creates a process pool; opts may be nil. It returns once
@@ -64,6 +67,7 @@ type ProcessPoolOptions struct {
 // documentation).
 func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 	var o C.fut_process_pool_options
+	var observer uintptr
 	C.fut_process_pool_options_init(&o)
 	if opts != nil {
 		if opts.MaxWorkers < 0 || opts.MaxTasksPerChild < 0 || opts.TaskTimeLimit < 0 || opts.MaxQueued < 0 {
@@ -95,12 +99,14 @@ func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 		o.max_tasks_per_child = C.size_t(opts.MaxTasksPerChild)
 		o.task_time_limit_ns = timeoutNanos(opts.TaskTimeLimit)
 		o.max_queued = C.size_t(opts.MaxQueued)
+		o.on_task_event, o.on_task_event_data, observer = addObserver(opts.OnTaskEvent)
 	}
 	var h *C.fut_executor
 	if err := statusErr(C.fut_process_pool_new(&o, &h)); err != nil {
+		dropObserver(observer)
 		return nil, err
 	}
-	p := &ProcessPool{executor{h: h, copiesArgs: true}}
+	p := &ProcessPool{executor{h: h, copiesArgs: true, observer: observer}}
 	runtime.SetFinalizer(p, func(p *ProcessPool) { finalizeExecutor(&p.executor) })
 	return p, nil
 }
