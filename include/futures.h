@@ -263,8 +263,10 @@ typedef struct fut_task_event {
    */
   fut_status status;
   /**
-   * The task's number in its pool: 1, 2, ... in order of submission (a
-   * process pool numbers map items one by one).
+   * The task's number in its pool, from 1, growing in order of
+   * submission (a process pool numbers map items one by one, and a
+   * refused submit may leave a gap there); `fut_executor_describe`
+   * names tasks by the same number.
    */
   uint64_t task;
   /**

@@ -1,6 +1,6 @@
 package futures_test
 
-// Flow control from Go (Q1, Q2, Q3, Q5, Q7, Q8, Q11).
+// Flow control from Go (Q1, Q2, Q3, Q5, Q7, Q8, Q9, Q11).
 
 import (
 	"context"

@@ -33,8 +33,10 @@ pub struct fut_task_event {
     /// Finished: `FUT_OK`, or how it failed (`FUT_ERR_TASK_FAILED`,
     /// `FUT_ERR_CANCELLED`, `FUT_ERR_BROKEN_POOL`, ...). Started: `FUT_OK`.
     pub status: fut_status,
-    /// The task's number in its pool: 1, 2, ... in order of submission (a
-    /// process pool numbers map items one by one).
+    /// The task's number in its pool, from 1, growing in order of
+    /// submission (a process pool numbers map items one by one, and a
+    /// refused submit may leave a gap there); `fut_executor_describe`
+    /// names tasks by the same number.
     pub task: u64,
     /// Nanoseconds it waited in the queue.
     pub wait_ns: u64,
