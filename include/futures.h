@@ -180,10 +180,13 @@ typedef struct fut_stats {
   uint64_t max_queued;
   /**
    * Sum over started tasks of the time they waited in the queue (ns).
+   * A thread pool times its tasks from its first stats or describe call
+   * (from its creation with `on_task_event`): tasks before are not in
+   * the sums.
    */
   uint64_t queue_wait_ns;
   /**
-   * Sum over finished tasks of the time they ran (ns).
+   * Sum over finished tasks of the time they ran (ns; as `queue_wait_ns`).
    */
   uint64_t run_ns;
 } fut_stats;

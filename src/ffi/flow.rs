@@ -88,8 +88,11 @@ pub struct fut_stats {
     /// The `max_queued` option (0: unbounded).
     pub max_queued: u64,
     /// Sum over started tasks of the time they waited in the queue (ns).
+    /// A thread pool times its tasks from its first stats or describe call
+    /// (from its creation with `on_task_event`): tasks before are not in
+    /// the sums.
     pub queue_wait_ns: u64,
-    /// Sum over finished tasks of the time they ran (ns).
+    /// Sum over finished tasks of the time they ran (ns; as `queue_wait_ns`).
     pub run_ns: u64,
 }
 

@@ -8,6 +8,11 @@
 //! them) and a ring of the times the last 1024 were queued, for the age of
 //! the oldest queued task. `stats` sums the workers' lines in the order of
 //! `crate::flow`'s invariant.
+//!
+//! Times (Q6) are measured once somebody looks: from the pool's creation
+//! when it has an observer, else from the first `stats` or `describe`.
+//! Until then a task reads no clock: the three reads per task are a
+//! measurable part of a no-op task's cost.
 
 use super::{thread_name, Inner, ThreadPool, WorkItem};
 use crate::executor::{Refused, Task};
@@ -47,29 +52,52 @@ pub(super) struct PoolFlow {
     exited: AtomicUsize,
     /// Set by a shutdown whose deadline passed: later shutdowns do not join.
     pub(super) abandoned: AtomicBool,
+    /// Whether tasks are timed (see the module comment).
+    timing: AtomicBool,
 }
 
 impl PoolFlow {
     pub(super) fn new(max_workers: usize, o: FlowOptions) -> PoolFlow {
         PoolFlow {
             bound: Bound::new(o.max_queued),
-            observer: o.observer,
+            observer: o.observer.clone(),
             submitted: Padded(AtomicU64::new(0)),
             stamps: (0..STAMPS).map(|_| Default::default()).collect(),
             slots: (0..max_workers).map(|_| Padded(Slot::default())).collect(),
             drained: AtomicU64::new(0),
             exited: AtomicUsize::new(0),
             abandoned: AtomicBool::new(false),
+            timing: AtomicBool::new(o.observer.is_some()),
         }
     }
 
-    /// Counts a task accepted: its number and when it was queued (ticks).
+    /// Now in ticks while tasks are timed, else 0 ("not measured").
+    #[inline]
+    fn clock(&self) -> u64 {
+        if self.timing.load(Ordering::Relaxed) {
+            now_ticks().max(1)
+        } else {
+            0
+        }
+    }
+
+    /// From now on, tasks are timed.
+    fn start_timing(&self) {
+        if !self.timing.load(Ordering::Relaxed) {
+            self.timing.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a task accepted: its number and when it was queued (ticks,
+    /// 0 when not timed).
     pub(super) fn submitted(&self) -> (u64, u64) {
         let num = self.submitted.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = now_ticks();
-        let (at, n) = &self.stamps[num as usize & (STAMPS - 1)];
-        at.store(now, Ordering::Relaxed);
-        n.store(num, Ordering::Release);
+        let now = self.clock();
+        if now != 0 {
+            let (at, n) = &self.stamps[num as usize & (STAMPS - 1)];
+            at.store(now, Ordering::Relaxed);
+            n.store(num, Ordering::Release);
+        }
         (num, now)
     }
 
@@ -80,12 +108,16 @@ impl PoolFlow {
     /// The item left the queue on this worker: frees its slot of the bound
     /// and counts it taken; when, and how long it waited (ticks).
     pub(super) fn take(&self, item: &WorkItem, slot: &Slot) -> (u64, u64) {
-        let now = now_ticks();
-        let wait = now.saturating_sub(item.queued_at);
+        let now = self.clock();
+        let wait = if item.queued_at == 0 {
+            0
+        } else {
+            now.saturating_sub(item.queued_at)
+        };
         // Counted taken before the slot is freed: the next submit it lets
         // in must not make `submitted - taken` exceed the bound (Q5).
         slot.c.took_ticks(wait);
-        if item.bounded {
+        if item.bounded() {
             self.bound.leave(1);
         }
         (now, wait)
@@ -114,7 +146,11 @@ impl PoolFlow {
             0
         } else {
             slot.task.store(0, Ordering::Release);
-            now_ticks().saturating_sub(started)
+            if started == 0 {
+                0
+            } else {
+                self.clock().saturating_sub(started)
+            }
         };
         slot.c.finished_ticks(how, run);
         let status = match how {
@@ -146,7 +182,7 @@ impl PoolFlow {
     /// A queued item cancelled by a shutdown (any thread).
     pub(super) fn drained(&self, item: &WorkItem) {
         self.drained.fetch_add(1, Ordering::AcqRel);
-        if item.bounded {
+        if item.bounded() {
             self.bound.leave(1);
         }
     }
@@ -160,6 +196,7 @@ impl PoolFlow {
     /// still); one more is tried, then a bounded queue's depth is cut to
     /// the bound, which the queue had at some instant of the read.
     fn stats(&self, started_threads: usize) -> Stats {
+        self.start_timing();
         const ATTEMPTS: usize = 2;
         let mut s = Stats::default();
         for attempt in 0..ATTEMPTS {
@@ -205,8 +242,11 @@ impl PoolFlow {
         if n.load(Ordering::Acquire) != num {
             return None;
         }
-        let age = now_ticks().saturating_sub(at.load(Ordering::Relaxed));
-        Some((num, ticks_to_duration(age)))
+        let at = at.load(Ordering::Relaxed);
+        if at == 0 {
+            return None;
+        }
+        Some((num, ticks_to_duration(now_ticks().saturating_sub(at))))
     }
 }
 
@@ -293,11 +333,18 @@ impl Inner {
             }
             let func = slot.func.load(Ordering::Relaxed);
             let since = slot.since.load(Ordering::Relaxed);
+            let how_long = if since == 0 {
+                "since before the pool was first observed".to_string()
+            } else {
+                format!(
+                    "for {}",
+                    human(ticks_to_duration(now.saturating_sub(since)))
+                )
+            };
             let _ = writeln!(
                 out,
-                "  worker {name}: running task {task} ({}) for {}",
+                "  worker {name}: running task {task} ({}) {how_long}",
                 function_name(func),
-                human(ticks_to_duration(now.saturating_sub(since)))
             );
         }
         let _ = write!(out, "queue: {} queued", s.queued);

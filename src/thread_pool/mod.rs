@@ -84,12 +84,25 @@ struct WorkItem {
     task: Task,
     /// The pool's own reference, dropped once the future is done.
     future: Future,
-    /// The task's number (Q11) and when it was queued (`flow::now_ticks`;
-    /// Q5, Q9).
-    num: u64,
+    /// The task's number (Q11), with `BOUNDED` set when it holds a slot of
+    /// the bound (submitted from outside the pool, Q4): one word, so that
+    /// an item stays small to copy.
+    tag: u64,
+    /// When it was queued (`flow::now_ticks`, 0: not timed; Q5, Q6).
     queued_at: u64,
-    /// Holds a slot of the bound (submitted from outside the pool, Q4).
-    bounded: bool,
+}
+
+/// `WorkItem::tag`: the item holds a slot of the bound.
+const BOUNDED: u64 = 1 << 63;
+
+impl WorkItem {
+    fn num(&self) -> u64 {
+        self.tag & !BOUNDED
+    }
+
+    fn bounded(&self) -> bool {
+        self.tag & BOUNDED != 0
+    }
 }
 
 /// `Inner::gate`: the pool refuses work once either flag is set (E1); the
@@ -304,9 +317,8 @@ impl Inner {
         let item = WorkItem {
             task,
             future: future.clone(),
-            num,
+            tag: if bounded { num | BOUNDED } else { num },
             queued_at,
-            bounded,
         };
         self.enqueue(item);
         Ok(future)

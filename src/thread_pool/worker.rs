@@ -176,9 +176,8 @@ impl Inner {
         let flow = &self.flow;
         let slot = flow.slot(me.index);
         let (started, wait) = flow.take(&item, slot);
-        let WorkItem {
-            task, future, num, ..
-        } = item;
+        let num = item.num();
+        let WorkItem { task, future, .. } = item;
         match future.set_running_or_notify_cancel() {
             Ok(true) => {}
             // Cancelled while queued: drop the argument, skip the task.
@@ -215,7 +214,7 @@ impl Inner {
     fn fail_broken(&self, item: WorkItem, index: usize) {
         let slot = self.flow.slot(index);
         let (started, wait) = self.flow.take(&item, slot);
-        let num = item.num;
+        let num = item.num();
         let WorkItem { task, future, .. } = item;
         drop(task);
         self.flow
