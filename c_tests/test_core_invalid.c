@@ -350,6 +350,7 @@ TEST(X1_status_codes_and_names)
         FUT_ERR_NO_MEMORY,
         FUT_ERR_OS,
         FUT_ERR_INTERNAL,
+        FUT_ERR_QUEUE_FULL, /* Q2 */
     };
     const size_t n = sizeof codes / sizeof codes[0];
     CHECK_EQ(FUT_OK, 0);

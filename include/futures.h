@@ -138,6 +138,72 @@ typedef struct fut_item {
 } fut_item;
 
 /**
+ * Counters of an executor (`fut_executor_stats`). Set `struct_size` to
+ * `sizeof(fut_stats)` before the call; the library fills the
+ * fields that fit in it.
+ *
+ * At every read, `completed + failed + cancelled + running + queued ==
+ * submitted`. `queued`: accepted and not yet started (process pool: still
+ * in the pool's queue, not taken by the manager thread); `running`: taken
+ * and not finished (process pool: includes the up to `max_workers + 1`
+ * calls handed towards the workers). `cancelled` counts a future cancelled
+ * while queued once the pool drops it (when a worker reaches it, or at
+ * shutdown).
+ */
+typedef struct fut_stats {
+  size_t struct_size;
+  /**
+   * Tasks accepted since the pool was created.
+   */
+  uint64_t submitted;
+  uint64_t queued;
+  uint64_t running;
+  /**
+   * Finished with a value.
+   */
+  uint64_t completed;
+  /**
+   * Finished with an error (including `FUT_ERR_BROKEN_POOL`,
+   * `FUT_ERR_WORKER_DIED`, `FUT_ERR_TIME_LIMIT`).
+   */
+  uint64_t failed;
+  uint64_t cancelled;
+  /**
+   * Threads or worker processes alive now.
+   */
+  uint64_t workers_alive;
+  /**
+   * Threads or worker processes started since the pool was created.
+   */
+  uint64_t workers_started;
+  /**
+   * Process pool: workers started beyond the first `max_workers`
+   * (replacements after a crash, a time limit, `max_tasks_per_child`).
+   * Thread pool: 0.
+   */
+  uint64_t workers_replaced;
+  /**
+   * Submitters waiting for room in the bounded queue now.
+   */
+  uint64_t submitters_waiting;
+  /**
+   * The `max_queued` option (0: unbounded).
+   */
+  uint64_t max_queued;
+  /**
+   * Sum over started tasks of the time they waited in the queue (ns).
+   * A thread pool times its tasks from its first stats or describe call
+   * (from its creation with `on_task_event`): tasks before are not in
+   * the sums.
+   */
+  uint64_t queue_wait_ns;
+  /**
+   * Sum over finished tasks of the time they ran (ns; as `queue_wait_ns`).
+   */
+  uint64_t run_ns;
+} fut_stats;
+
+/**
  * The state of a future, as `fut_future_state` reports it.
  */
 typedef int32_t fut_state;
@@ -197,6 +263,53 @@ typedef int32_t fut_start_method;
  * What a worker process's death does to the pool.
  */
 typedef int32_t fut_crash_policy;
+
+/**
+ * What a `fut_task_event` reports.
+ */
+typedef int32_t fut_task_event_kind;
+
+/**
+ * One task event, passed to `on_task_event` (borrowed for the call).
+ */
+typedef struct fut_task_event {
+  /**
+   * `sizeof(fut_task_event)` of this library; fields may be added after
+   * the last one.
+   */
+  size_t struct_size;
+  /**
+   * `FUT_TASK_STARTED` or `FUT_TASK_FINISHED`.
+   */
+  fut_task_event_kind kind;
+  /**
+   * Finished: `FUT_OK`, or how it failed (`FUT_ERR_TASK_FAILED`,
+   * `FUT_ERR_CANCELLED`, `FUT_ERR_BROKEN_POOL`, ...). Started: `FUT_OK`.
+   */
+  fut_status status;
+  /**
+   * The task's number in its pool, from 1, growing in order of
+   * submission (a process pool numbers map items one by one, and a
+   * refused submit may leave a gap there); `fut_executor_describe`
+   * names tasks by the same number.
+   */
+  uint64_t task;
+  /**
+   * Nanoseconds it waited in the queue.
+   */
+  uint64_t wait_ns;
+  /**
+   * Nanoseconds it ran (finished only; 0 for started).
+   */
+  uint64_t run_ns;
+} fut_task_event;
+
+/**
+ * A task observer: `ev` is valid during the call. It must not block for
+ * long (it delays the pool's thread that calls it) and may call any
+ * function of this library, including submit.
+ */
+typedef void (*fut_task_event_fn)(const struct fut_task_event *ev, void *user);
 
 /**
  * Options of `fut_process_pool_new`. Fill with
@@ -261,6 +374,27 @@ typedef struct fut_process_pool_options {
    */
   int64_t task_time_limit_ns;
   /**
+   * Most calls that may wait in the pool's queue, not yet taken by the
+   * manager thread towards a worker (a submit is one call, a map chunk
+   * one call); 0 (default): unbounded. The up to `max_workers + 1` calls
+   * taken are RUNNING (see `fut_executor_shutdown`) and not counted. When
+   * full, `fut_executor_submit` (and `fut_executor_map`, per chunk) waits
+   * for room; `fut_executor_submit_timeout` up to its deadline. A submit
+   * from a done-callback (they run on the manager thread) never waits.
+   */
+  size_t max_queued;
+  /**
+   * Called when a call of a task is handed to a worker process
+   * ("started") and when its result is read ("finished"; the times are
+   * measured by the manager), on the pool's manager thread, with no pool
+   * lock held, before the future is completed. NULL (default): none.
+   */
+  fut_task_event_fn on_task_event;
+  /**
+   * Passed to `on_task_event` as `user`.
+   */
+  void *on_task_event_data;
+  /**
    * `FUT_START_SPAWN` only: the path of the program workers run, whose
    * `main()` calls `fut_worker_entry`; NULL = this executable
    * (`/proc/self/exe`). The string is copied at creation; a program that
@@ -309,12 +443,44 @@ typedef struct fut_thread_pool_options {
    * Length of `initializer_arg` in bytes.
    */
   size_t initializer_arg_len;
+  /**
+   * Most tasks submitted from outside the pool that may wait in its queue
+   * (accepted, not started yet); 0 (default): unbounded. When the queue
+   * is full, `fut_executor_submit` waits for room and
+   * `fut_executor_submit_timeout` waits up to its deadline. A submit from
+   * one of the pool's own threads (a task, a done-callback there) never
+   * waits: it is admitted past the bound and not counted.
+   */
+  size_t max_queued;
+  /**
+   * Called when a task starts and when it finishes (see
+   * `fut_task_event`), on the worker thread that runs the task, with no
+   * pool lock held; "finished" comes before the future is completed.
+   * NULL (default): none.
+   */
+  fut_task_event_fn on_task_event;
+  /**
+   * Passed to `on_task_event` as `user`.
+   */
+  void *on_task_event_data;
 } fut_thread_pool_options;
 
 /**
  * When `fut_wait` returns.
  */
 typedef int32_t fut_return_when;
+
+/**
+ * The task starts: on a thread pool, its worker is about to call it; on a
+ * process pool, its call was handed to a worker process.
+ */
+#define FUT_TASK_STARTED 0
+
+/**
+ * The task ended (or never ran: cancelled while queued, failed by a broken
+ * pool); `status` says how.
+ */
+#define FUT_TASK_FINISHED 1
 
 /**
  * Every worker is forked from the pool's manager thread when the pool is
@@ -435,6 +601,12 @@ typedef int32_t fut_return_when;
  * A bug in the library (a caught panic); never expected.
  */
 #define FUT_ERR_INTERNAL -13
+
+/**
+ * The executor's queue (`max_queued`) stayed full until the deadline of
+ * `fut_executor_submit_timeout`; nothing was submitted.
+ */
+#define FUT_ERR_QUEUE_FULL -14
 
 /**
  * No task or initializer is registered under that name, or a function
@@ -626,6 +798,82 @@ struct fut_executor *fut_executor_retain(struct fut_executor *ex);
  * the handle. NULL is ignored.
  */
 void fut_executor_release(struct fut_executor *ex);
+
+/**
+ * `fut_executor_submit` that waits at most `timeout_ns` for room in a
+ * bounded queue (`max_queued`): 0 does not wait, negative waits without
+ * limit. `FUT_ERR_QUEUE_FULL` when the queue stayed full until then
+ * (nothing submitted, `arg_drop` not called); `FUT_ERR_SHUTDOWN` (or
+ * `FUT_ERR_BROKEN_POOL`) when the pool is shut down (broken) before room
+ * came. An unbounded pool, or a call from one of the pool's own threads,
+ * never waits. Otherwise exactly `fut_executor_submit`.
+ */
+fut_status fut_executor_submit_timeout(struct fut_executor *ex,
+                                       fut_task_fn func,
+                                       const void *arg,
+                                       size_t arg_len,
+                                       fut_drop_fn arg_drop,
+                                       int64_t timeout_ns,
+                                       struct fut_future **out);
+
+/**
+ * Fills `*out` (whose `struct_size` the caller set, at least the first
+ * version's size) with the executor's counters. Lock-free and cheap (a
+ * read of each worker's counters), so it may be called often from any
+ * thread; see `fut_stats` for what the numbers mean.
+ */
+fut_status fut_executor_stats(struct fut_executor *ex, struct fut_stats *out);
+
+/**
+ * Writes a human-readable snapshot of the executor into `buf` (`len`
+ * bytes, always NUL-terminated when `len` > 0, cut if too small): each
+ * worker (thread name or process id), the task it runs (number and
+ * function) and for how long, the queue depth and how long the oldest
+ * queued task has waited, and the counters. `*needed` (if not NULL)
+ * receives the full length plus the NUL. `buf` may be NULL with `len` 0
+ * to ask for the size. The format is for people and may change.
+ * A process pool asks its manager thread; if it does not answer within
+ * 1 s (stuck in a done-callback) the snapshot says so and has no workers.
+ */
+fut_status fut_executor_describe(struct fut_executor *ex, char *buf, size_t len, size_t *needed);
+
+/**
+ * Process pool: shuts the pool down without waiting, cancels every queued
+ * future, and sends SIGTERM to every worker process. Futures of calls
+ * already handed towards the workers fail with `FUT_ERR_BROKEN_POOL`
+ * (detail: "terminated by fut_executor_terminate_workers"); later submits
+ * answer `FUT_ERR_SHUTDOWN`. Returns at once; the last release still reaps
+ * every process (a worker that ignores SIGTERM makes it wait: use
+ * `fut_executor_kill_workers` or `fut_executor_shutdown_timeout`). A
+ * thread pool refuses with `FUT_ERR_INVALID_ARGUMENT` (threads cannot be
+ * stopped from outside) and is left as it was.
+ */
+fut_status fut_executor_terminate_workers(struct fut_executor *ex);
+
+/**
+ * `fut_executor_terminate_workers` with SIGKILL (the detail says
+ * "killed by fut_executor_kill_workers").
+ */
+fut_status fut_executor_kill_workers(struct fut_executor *ex);
+
+/**
+ * Shutdown with a deadline: like `fut_executor_shutdown(ex, true,
+ * cancel_futures)`, waiting at most `timeout_ns` (negative: no limit) for
+ * the running work. Past it:
+ * - process pool: every worker gets SIGTERM, then SIGKILL after a grace of
+ *   100 ms; their futures fail with `FUT_ERR_BROKEN_POOL`; every process is
+ *   reaped before the call returns `FUT_ERR_TIMEOUT`.
+ * - thread pool: answers `FUT_ERR_TIMEOUT` while threads still run tasks;
+ *   those tasks finish later and complete their futures, the threads then
+ *   exit and free the pool. Later shutdowns and the last release do not
+ *   wait for them.
+ *
+ * `FUT_OK` when everything ended in time. From one of the pool's own
+ * threads: shut down, no wait, `FUT_ERR_WOULD_DEADLOCK`.
+ */
+fut_status fut_executor_shutdown_timeout(struct fut_executor *ex,
+                                         bool cancel_futures,
+                                         int64_t timeout_ns);
 
 /**
  * Creates a promise-style future in PENDING, to be completed with

@@ -1154,6 +1154,12 @@ struct thread_pool_options {
     /** Runs once at the start of each worker thread; if it throws, the
      *  exception is logged and the pool breaks (broken_pool_error). */
     std::function<void()> initializer;
+    /** Flow control (Q1, Q9): most tasks waiting in the queue (0:
+     *  unbounded; submit then waits for room), and a task observer called
+     *  on the worker thread with `on_task_event_data` (must not throw). */
+    std::size_t max_queued = 0;
+    fut_task_event_fn on_task_event = nullptr;
+    void *on_task_event_data = nullptr;
 };
 
 /**
@@ -1171,6 +1177,9 @@ public:
         o.max_workers = options.max_workers;
         o.thread_name_prefix =
             options.thread_name_prefix.empty() ? nullptr : options.thread_name_prefix.c_str();
+        o.max_queued = options.max_queued;
+        o.on_task_event = options.on_task_event;
+        o.on_task_event_data = options.on_task_event_data;
         if (options.initializer) {
             initializer_ = std::make_unique<std::function<void()>>(std::move(options.initializer));
             o.initializer = &detail::run_initializer;
@@ -1280,6 +1289,11 @@ struct process_pool_options {
     crash_policy on_worker_crash = crash_policy::break_pool;
     /** Per-task limit (the worker is killed, task_error FUT_ERR_TIME_LIMIT); 0: none. */
     std::chrono::nanoseconds task_time_limit{0};
+    /** Flow control (Q1, Q9): most calls waiting in the queue (0:
+     *  unbounded), and a task observer called on the manager thread. */
+    std::size_t max_queued = 0;
+    fut_task_event_fn on_task_event = nullptr;
+    void *on_task_event_data = nullptr;
     /** start_method::spawn: the workers' program; nullptr: this executable. */
     const char *worker_program = nullptr;
 };
@@ -1446,6 +1460,9 @@ public:
         o.on_worker_crash = static_cast<fut_crash_policy>(options.on_worker_crash);
         o.task_time_limit_ns = static_cast<std::int64_t>(options.task_time_limit.count());
         o.worker_program = options.worker_program;
+        o.max_queued = options.max_queued;
+        o.on_task_event = options.on_task_event;
+        o.on_task_event_data = options.on_task_event_data;
         detail::check(fut_process_pool_new(&o, &ex_));
     }
     process_pool(process_pool &&) noexcept = default;
@@ -1868,6 +1885,78 @@ private:
     }
     fut_future *f_ = nullptr;
 };
+
+}  // namespace fut
+
+// ---- Flow control and observability (Q1-Q12) --------------------------------
+
+namespace fut {
+
+/** The counters of fut_executor_stats (see fut_stats). */
+using stats = fut_stats;
+
+/** The pool's counters; lock-free, cheap enough to read every millisecond. */
+inline stats get_stats(const executor &ex) {
+    stats s{};
+    s.struct_size = sizeof s;
+    detail::check(fut_executor_stats(ex.native_handle(), &s));
+    return s;
+}
+
+/** fut_executor_describe: what each worker runs and for how long, the queue. */
+inline std::string describe(const executor &ex) {
+    std::size_t needed = 0;
+    detail::check(fut_executor_describe(ex.native_handle(), nullptr, 0, &needed));
+    for (;;) {
+        std::string text(needed, '\0');
+        std::size_t again = 0;
+        detail::check(fut_executor_describe(ex.native_handle(), text.data(), text.size(), &again));
+        if (again <= text.size()) {
+            text.resize(again - 1);
+            return text;
+        }
+        needed = again + 256;  // it grew meanwhile
+    }
+}
+
+/**
+ * fut_executor_submit_timeout for a C task: waits at most `timeout` for room
+ * in a bounded queue; an empty optional when it stayed full. Throws
+ * shutdown_error or broken_pool_error as submit does.
+ */
+template <class T = bytes, class Rep, class Period>
+std::optional<future<T>> try_submit_c(executor &ex, fut_task_fn fn, const void *arg, std::size_t len,
+                                      std::chrono::duration<Rep, Period> timeout,
+                                      fut_drop_fn arg_drop = nullptr) {
+    fut_future *out = nullptr;
+    fut_status st = fut_executor_submit_timeout(ex.native_handle(), fn, arg, len, arg_drop,
+                                                detail::to_ns(timeout), &out);
+    if (st == FUT_ERR_QUEUE_FULL) return std::nullopt;
+    detail::check(st);
+    return future<T>(out);
+}
+
+/** SIGTERM to every worker process, without waiting; queued work is
+ *  cancelled, running work fails with broken_pool_error (Q7). */
+inline void terminate_workers(process_pool &p) {
+    detail::check(fut_executor_terminate_workers(p.native_handle()));
+}
+
+/** As terminate_workers, with SIGKILL. */
+inline void kill_workers(process_pool &p) { detail::check(fut_executor_kill_workers(p.native_handle())); }
+
+/**
+ * Shutdown waiting at most `timeout` (Q8): true when everything ended in
+ * time; false past it (a process pool's workers were then terminated and
+ * killed, a thread pool's busy threads finish later on their own).
+ */
+template <class Rep, class Period>
+bool shutdown_for(executor &ex, std::chrono::duration<Rep, Period> timeout, bool cancel_futures = false) {
+    fut_status st = fut_executor_shutdown_timeout(ex.native_handle(), cancel_futures, detail::to_ns(timeout));
+    if (st == FUT_ERR_TIMEOUT) return false;
+    detail::check(st);
+    return true;
+}
 
 }  // namespace fut
 

@@ -378,6 +378,12 @@ pub trait Executor: Send + Sync + 'static {
     /// one of the pool's own threads (`WouldDeadlock`, the pool still shuts
     /// down). Idempotent, from any thread.
     fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status>;
+
+    /// Q1–Q12: bounded submit, stats, describe and the stopping calls;
+    /// None for an executor without them.
+    fn flow(&self) -> Option<&dyn crate::flow::Flow> {
+        None
+    }
 }
 
 pub use crate::map::{Map, MapEnd};

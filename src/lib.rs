@@ -9,6 +9,7 @@ pub mod completion_queue;
 pub mod cpus;
 pub mod executor;
 pub mod ffi;
+pub mod flow;
 mod fork;
 pub mod future;
 mod handle;

@@ -63,6 +63,9 @@ statuses! {
     Os = -12, "FUT_ERR_OS";
     /// A bug in the library.
     Internal = -13, "FUT_ERR_INTERNAL";
+    // ---- flow control (Q) ----
+    /// The executor's bounded queue stayed full until the deadline.
+    QueueFull = -14, "FUT_ERR_QUEUE_FULL";
     /// No task or initializer is registered under that name, or the
     /// function was never registered (spawn pools send tasks by name).
     NotRegistered = -15, "FUT_ERR_NOT_REGISTERED";

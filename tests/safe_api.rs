@@ -23,6 +23,7 @@ fn pool(workers: usize) -> ThreadPool {
         max_workers: workers,
         thread_name_prefix: Some("safe-api".into()),
         initializer: None,
+        ..Default::default()
     })
     .expect("a thread pool")
 }

@@ -41,10 +41,15 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
+/* --max-queued N: the thread workloads' pools get this bound (Q1; 0, the
+ * default: unbounded). */
+static size_t max_queued = 0;
+
 static fut_executor *thread_pool(size_t workers) {
     fut_thread_pool_options o;
     check("fut_thread_pool_options_init", fut_thread_pool_options_init(&o));
     o.max_workers = workers;
+    o.max_queued = max_queued;
     fut_executor *ex;
     check("fut_thread_pool_new", fut_thread_pool_new(&o, &ex));
     return ex;
@@ -589,6 +594,74 @@ static void i1_stop(void *ex) {
 
 static void i1(void) { bu_i1(i1_start, i1_stop); }
 
+/* ---- B-Q1: cost of fut_executor_stats with 16 workers busy (Q6) ---------- */
+static atomic_int q1_stop;
+
+static int32_t q1_spin(fut_task *t, const void *arg, size_t len) {
+    (void)t, (void)arg, (void)len;
+    while (!atomic_load_explicit(&q1_stop, memory_order_relaxed)) {
+    }
+    return 0;
+}
+
+/* Busy workers that finish tasks all the time: each task spins a little. */
+static int32_t q1_short(fut_task *t, const void *arg, size_t len) {
+    (void)t, (void)arg, (void)len;
+    for (volatile int i = 0; i < 200; i++) {
+    }
+    return 0;
+}
+
+static void *q1_feeder(void *ex) {
+    while (!atomic_load(&q1_stop)) {
+        fut_future *f;
+        if (fut_executor_submit(ex, q1_short, NULL, 0, NULL, &f) == FUT_OK) fut_future_release(f);
+    }
+    return NULL;
+}
+
+static void q1(void) {
+    enum { WORKERS = 16 };
+    size_t n = bu_scaled(1000000, 1000);
+    double v[BU_MAX_RUNS];
+    for (int r = 0; r < bu_runs; r++) {
+        fut_thread_pool_options o;
+        check("fut_thread_pool_options_init", fut_thread_pool_options_init(&o));
+        o.max_workers = WORKERS;
+        o.max_queued = 256;
+        fut_executor *ex;
+        check("fut_thread_pool_new", fut_thread_pool_new(&o, &ex));
+        atomic_store(&q1_stop, 0);
+        /* Half the workers spin in one long task, the rest run a stream of
+         * short ones fed by another thread: every counter line is being
+         * written while the stats are read. */
+        fut_future *spinners[WORKERS / 2];
+        for (int i = 0; i < WORKERS / 2; i++)
+            check("submit", fut_executor_submit(ex, q1_spin, NULL, 0, NULL, &spinners[i]));
+        pthread_t feeder;
+        pthread_create(&feeder, NULL, q1_feeder, ex);
+        fut_stats s = {.struct_size = sizeof s};
+        uint64_t sink = 0;
+        /* CPU time of this thread: with 18 busy threads on a small machine,
+         * wall time would mostly count the time the reader waits for a CPU. */
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+        for (size_t i = 0; i < n; i++) {
+            check("fut_executor_stats", fut_executor_stats(ex, &s));
+            sink += s.completed;
+        }
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        double dt = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+        atomic_store(&q1_stop, 1);
+        pthread_join(feeder, NULL);
+        for (int i = 0; i < WORKERS / 2; i++) fut_future_release(spinners[i]);
+        fut_executor_release(ex);
+        if (sink == 0 && n > 1000000000) die("B-Q1", FUT_ERR_INTERNAL); /* keeps `sink` used */
+        v[r] = dt / (double)n * 1e9;
+    }
+    bu_emit("B-Q1", "stats_read_ns", "ns", "lower", n, v, bu_runs);
+}
+
 int main(int argc, char **argv) {
 #ifdef FUT_START_SPAWN
     /* Spawn pools run this program as their workers (N9). */
@@ -596,12 +669,22 @@ int main(int argc, char **argv) {
     check("fut_worker_entry", fut_worker_entry(argc, argv));
 #endif
     bu_impl = "libfutures";
+    /* Our own option, taken out before bu_main sees the rest. */
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--max-queued") == 0 && i + 1 < argc) {
+            max_queued = (size_t)strtoull(argv[++i], NULL, 10);
+            continue;
+        }
+        argv[kept++] = argv[i];
+    }
+    argc = kept;
     static const struct bu_workload w[] = {
         {"B-W1", w1, 1}, {"B-W2", w2, 1}, {"B-W3", w3, 1}, {"B-W4", w4, 0}, {"B-W5", w5, 1},
 #ifdef FUT_START_FORKSERVER
         {"B-P1", p1, 0}, {"B-P2", p2, 0}, {"B-P3", p3, 0},
 #endif
-        {"B-M1", m1, 0}, {"B-I1", i1, 0},
+        {"B-M1", m1, 0}, {"B-I1", i1, 0}, {"B-Q1", q1, 0},
     };
     return bu_main(argc, argv, w, sizeof w / sizeof w[0]);
 }

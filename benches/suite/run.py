@@ -306,6 +306,8 @@ def main():
     ap.add_argument("--peers", default=",".join(PEERS), help="peers to run: " + ",".join(PEERS))
     ap.add_argument("--no-build", action="store_true", help="build nothing")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--max-queued", type=int, default=0,
+                    help="libfutures only: the thread pools' max_queued (0: unbounded)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per program and workload")
     a = ap.parse_args()
 
@@ -327,7 +329,7 @@ def main():
     if not os.access(lf, os.X_OK):
         sys.exit(f"{lf} not built")
     common = ["--runs", str(a.runs), "--scale", str(a.scale), "--workers", a.workers]
-    cmds = {"libfutures": [lf] + common}
+    cmds = {"libfutures": [lf] + common + (["--max-queued", str(a.max_queued)] if a.max_queued else [])}
     if "cpython" in peers:
         cmds["cpython"] = [sys.executable, os.path.join(HERE, "py_bench.py")] + common
     if "glib" in peers:

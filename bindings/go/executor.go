@@ -50,6 +50,8 @@ type executor struct {
 	// copiesArgs: a process pool copies map arguments during the call, so
 	// they may be Go memory (a thread pool would borrow them).
 	copiesArgs bool
+	// observer: the id of OnTaskEvent (flow_events.go), 0 if none.
+	observer uintptr
 }
 
 func (e *executor) handle() *C.fut_executor {
@@ -106,6 +108,7 @@ func (e *executor) Close() error {
 func (e *executor) release() {
 	if e.released.CompareAndSwap(false, true) {
 		C.fut_executor_release(e.h)
+		dropObserver(e.observer)
 	}
 }
 
@@ -128,6 +131,12 @@ type ThreadPoolOptions struct {
 	Initializer InitFunc
 	// InitializerArg is copied and passed to Initializer.
 	InitializerArg []byte
+	// MaxQueued bounds the tasks waiting in the queue (0: unbounded);
+	// Submit then waits for room (see SubmitTimeout, flow.go).
+	MaxQueued int
+	// OnTaskEvent, if not nil, hears every task start and finish, on the
+	// worker thread running the task (flow_events.go).
+	OnTaskEvent func(TaskEvent)
 }
 
 // ThreadPool runs tasks on library threads (Python's ThreadPoolExecutor):
@@ -139,14 +148,17 @@ type ThreadPool struct {
 // NewThreadPool creates a thread pool; opts may be nil.
 func NewThreadPool(opts *ThreadPoolOptions) (*ThreadPool, error) {
 	var o C.fut_thread_pool_options
+	var observer uintptr
 	if err := statusErr(C.fut_thread_pool_options_init(&o)); err != nil {
 		return nil, err
 	}
 	if opts != nil {
-		if opts.MaxWorkers < 0 {
+		if opts.MaxWorkers < 0 || opts.MaxQueued < 0 {
 			return nil, ErrInvalidArgument
 		}
 		o.max_workers = C.size_t(opts.MaxWorkers)
+		o.max_queued = C.size_t(opts.MaxQueued)
+		o.on_task_event, o.on_task_event_data, observer = addObserver(opts.OnTaskEvent)
 		if opts.ThreadNamePrefix != "" {
 			o.thread_name_prefix = C.CString(opts.ThreadNamePrefix)
 			defer C.free(unsafe.Pointer(o.thread_name_prefix))
@@ -160,9 +172,10 @@ func NewThreadPool(opts *ThreadPoolOptions) (*ThreadPool, error) {
 	}
 	var h *C.fut_executor
 	if err := statusErr(C.fut_thread_pool_new(&o, &h)); err != nil {
+		dropObserver(observer)
 		return nil, err
 	}
-	p := &ThreadPool{executor{h: h}}
+	p := &ThreadPool{executor{h: h, observer: observer}}
 	runtime.SetFinalizer(p, func(p *ThreadPool) { finalizeExecutor(&p.executor) })
 	return p, nil
 }

@@ -58,6 +58,12 @@ type ProcessPoolOptions struct {
 	// TaskTimeLimit kills a worker whose task runs longer (the task fails
 	// with ErrTimeLimit and the worker is replaced); 0: no limit.
 	TaskTimeLimit time.Duration
+	// MaxQueued bounds the calls waiting in the queue (0: unbounded);
+	// Submit then waits for room (see SubmitTimeout, flow.go).
+	MaxQueued int
+	// OnTaskEvent, if not nil, hears every task start and finish, on the
+	// pool's manager thread (flow_events.go).
+	OnTaskEvent func(TaskEvent)
 }
 
 // NewProcessPool creates a process pool; opts may be nil. It returns once
@@ -66,9 +72,10 @@ type ProcessPoolOptions struct {
 // documentation).
 func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 	var o C.fut_process_pool_options
+	var observer uintptr
 	C.fut_process_pool_options_init(&o)
 	if opts != nil {
-		if opts.MaxWorkers < 0 || opts.MaxTasksPerChild < 0 || opts.TaskTimeLimit < 0 {
+		if opts.MaxWorkers < 0 || opts.MaxTasksPerChild < 0 || opts.TaskTimeLimit < 0 || opts.MaxQueued < 0 {
 			return nil, ErrInvalidArgument
 		}
 		o.max_workers = C.size_t(opts.MaxWorkers)
@@ -98,12 +105,15 @@ func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 		}
 		o.max_tasks_per_child = C.size_t(opts.MaxTasksPerChild)
 		o.task_time_limit_ns = timeoutNanos(opts.TaskTimeLimit)
+		o.max_queued = C.size_t(opts.MaxQueued)
+		o.on_task_event, o.on_task_event_data, observer = addObserver(opts.OnTaskEvent)
 	}
 	var h *C.fut_executor
 	if err := statusErr(C.fut_process_pool_new(&o, &h)); err != nil {
+		dropObserver(observer)
 		return nil, err
 	}
-	p := &ProcessPool{executor{h: h, copiesArgs: true}}
+	p := &ProcessPool{executor{h: h, copiesArgs: true, observer: observer}}
 	runtime.SetFinalizer(p, func(p *ProcessPool) { finalizeExecutor(&p.executor) })
 	return p, nil
 }

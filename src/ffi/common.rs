@@ -60,6 +60,7 @@ mod tests {
             (FUT_ERR_NO_MEMORY, Status::NoMemory),
             (FUT_ERR_OS, Status::Os),
             (FUT_ERR_INTERNAL, Status::Internal),
+            (FUT_ERR_QUEUE_FULL, Status::QueueFull),
             (FUT_ERR_NOT_REGISTERED, Status::NotRegistered),
         ];
         assert_eq!(pairs.len(), Status::ALL.len());

@@ -11,6 +11,7 @@
 mod common;
 mod completion_queue;
 mod executor;
+mod flow;
 mod future;
 mod map;
 mod named;
@@ -23,6 +24,7 @@ mod wait;
 pub use common::*;
 pub use completion_queue::*;
 pub use executor::*;
+pub use flow::*;
 pub use future::*;
 pub use map::*;
 pub use named::*;

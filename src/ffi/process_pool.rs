@@ -94,6 +94,22 @@ pub struct fut_process_pool_options {
     /// under either crash policy. Counted from when the worker can start the
     /// task.
     pub task_time_limit_ns: i64,
+    // ---- version 2 (flow control, spawn) ----
+    /// Most calls that may wait in the pool's queue, not yet taken by the
+    /// manager thread towards a worker (a submit is one call, a map chunk
+    /// one call); 0 (default): unbounded. The up to `max_workers + 1` calls
+    /// taken are RUNNING (see `fut_executor_shutdown`) and not counted. When
+    /// full, `fut_executor_submit` (and `fut_executor_map`, per chunk) waits
+    /// for room; `fut_executor_submit_timeout` up to its deadline. A submit
+    /// from a done-callback (they run on the manager thread) never waits.
+    pub max_queued: usize,
+    /// Called when a call of a task is handed to a worker process
+    /// ("started") and when its result is read ("finished"; the times are
+    /// measured by the manager), on the pool's manager thread, with no pool
+    /// lock held, before the future is completed. NULL (default): none.
+    pub on_task_event: super::flow::fut_task_event_fn,
+    /// Passed to `on_task_event` as `user`.
+    pub on_task_event_data: *mut c_void,
     /// `FUT_START_SPAWN` only: the path of the program workers run, whose
     /// `main()` calls `fut_worker_entry`; NULL = this executable
     /// (`/proc/self/exe`). The string is copied at creation; a program that
@@ -113,6 +129,9 @@ fn defaults() -> fut_process_pool_options {
         max_tasks_per_child: 0,
         on_worker_crash: FUT_CRASH_BREAK_POOL,
         task_time_limit_ns: 0,
+        max_queued: 0,
+        on_task_event: None,
+        on_task_event_data: std::ptr::null_mut(),
         worker_program: std::ptr::null(),
     }
 }
@@ -135,16 +154,17 @@ pub unsafe extern "C" fn fut_process_pool_options_init(
 /// callers compiled against that header pass it, whatever fields later
 /// versions add.
 const OPTIONS_V1_SIZE: usize = 72;
-/// Size of the version that adds `worker_program` (spawn), its last field:
-/// a caller built against it passes at least this much.
-const OPTIONS_SPAWN_SIZE: usize = std::mem::offset_of!(fut_process_pool_options, worker_program)
-    + std::mem::size_of::<*const c_char>();
-const _: () = assert!(OPTIONS_SPAWN_SIZE == std::mem::size_of::<fut_process_pool_options>());
-const _: () = assert!(OPTIONS_SPAWN_SIZE > OPTIONS_V1_SIZE);
 // The v1 fields end exactly there (a new field goes after them).
 const _: () = assert!(
     std::mem::offset_of!(fut_process_pool_options, task_time_limit_ns) + std::mem::size_of::<i64>()
         == OPTIONS_V1_SIZE
+);
+/// Size of the second version (flow control and `worker_program`), pinned
+/// the same way.
+const OPTIONS_V2_SIZE: usize = 104;
+const _: () = assert!(std::mem::size_of::<fut_process_pool_options>() == OPTIONS_V2_SIZE);
+const _: () = assert!(
+    std::mem::offset_of!(fut_process_pool_options, worker_program) + 8 == OPTIONS_V2_SIZE
 );
 
 /// Reads and checks the caller's options (see `read_versioned`).
@@ -193,6 +213,13 @@ unsafe fn read_options(opts: *const fut_process_pool_options) -> Result<Config, 
         max_tasks_per_child: o.max_tasks_per_child,
         on_worker_crash,
         task_time_limit,
+        flow: crate::flow::FlowOptions {
+            max_queued: o.max_queued,
+            // SAFETY: the caller's callback and data, per the field's contract.
+            observer: unsafe {
+                super::flow::observer_from_c(o.on_task_event, o.on_task_event_data)
+            },
+        },
         ..Config::default()
     };
     if let Some(func) = o.initializer {

@@ -1,6 +1,7 @@
 //! `fut_thread_pool_*`: creating a thread pool (T1–T11).
 
 use super::executor::executor_to_c;
+use super::flow::{fut_task_event_fn, observer_from_c};
 use super::types::*;
 use super::{guard, non_null};
 use crate::status::Status;
@@ -36,6 +37,21 @@ pub struct fut_thread_pool_options {
     pub initializer_arg: *const c_void,
     /// Length of `initializer_arg` in bytes.
     pub initializer_arg_len: usize,
+    // ---- version 2 (flow control) ----
+    /// Most tasks submitted from outside the pool that may wait in its queue
+    /// (accepted, not started yet); 0 (default): unbounded. When the queue
+    /// is full, `fut_executor_submit` waits for room and
+    /// `fut_executor_submit_timeout` waits up to its deadline. A submit from
+    /// one of the pool's own threads (a task, a done-callback there) never
+    /// waits: it is admitted past the bound and not counted.
+    pub max_queued: usize,
+    /// Called when a task starts and when it finishes (see
+    /// `fut_task_event`), on the worker thread that runs the task, with no
+    /// pool lock held; "finished" comes before the future is completed.
+    /// NULL (default): none.
+    pub on_task_event: fut_task_event_fn,
+    /// Passed to `on_task_event` as `user`.
+    pub on_task_event_data: *mut c_void,
 }
 
 /// The largest `max_workers` a thread pool accepts.
@@ -50,6 +66,10 @@ const _: () = assert!(
     std::mem::offset_of!(fut_thread_pool_options, initializer_arg_len) + size_of::<usize>()
         == OPTIONS_V1_SIZE
 );
+/// Size of the second version (flow control: `max_queued`, `on_task_event`,
+/// `on_task_event_data`), pinned the same way.
+const OPTIONS_V2_SIZE: usize = 72;
+const _: () = assert!(size_of::<fut_thread_pool_options>() == OPTIONS_V2_SIZE);
 
 fn default_options() -> fut_thread_pool_options {
     fut_thread_pool_options {
@@ -59,6 +79,9 @@ fn default_options() -> fut_thread_pool_options {
         initializer: None,
         initializer_arg: std::ptr::null(),
         initializer_arg_len: 0,
+        max_queued: 0,
+        on_task_event: None,
+        on_task_event_data: std::ptr::null_mut(),
     }
 }
 
@@ -134,6 +157,11 @@ pub unsafe extern "C" fn fut_thread_pool_new(
             max_workers: o.max_workers,
             thread_name_prefix,
             initializer,
+            flow: crate::flow::FlowOptions {
+                max_queued: o.max_queued,
+                // SAFETY: the caller's callback and data, per the field's contract.
+                observer: unsafe { observer_from_c(o.on_task_event, o.on_task_event_data) },
+            },
         })?;
         // SAFETY: `out` is non-NULL and the caller provides room for it.
         unsafe { *out = executor_to_c(Arc::new(pool)) };
@@ -151,7 +179,7 @@ mod tests {
         // SAFETY: a valid struct.
         assert_eq!(unsafe { fut_thread_pool_options_init(&mut o) }, FUT_OK);
         assert_eq!(o.struct_size, size_of::<fut_thread_pool_options>());
-        assert_eq!(size_of::<fut_thread_pool_options>(), 6 * size_of::<usize>());
+        assert_eq!(size_of::<fut_thread_pool_options>(), 9 * size_of::<usize>());
         o.struct_size = 8;
         // SAFETY: a valid struct.
         assert!(unsafe { read_options(&o) }.is_err());

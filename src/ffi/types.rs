@@ -37,6 +37,9 @@ pub const FUT_ERR_NO_MEMORY: fut_status = -11;
 pub const FUT_ERR_OS: fut_status = -12;
 /// A bug in the library (a caught panic); never expected.
 pub const FUT_ERR_INTERNAL: fut_status = -13;
+/// The executor's queue (`max_queued`) stayed full until the deadline of
+/// `fut_executor_submit_timeout`; nothing was submitted.
+pub const FUT_ERR_QUEUE_FULL: fut_status = -14;
 /// No task or initializer is registered under that name, or a function
 /// given to a spawn pool was never registered (`fut_register_task`).
 pub const FUT_ERR_NOT_REGISTERED: fut_status = -15;
@@ -62,6 +65,7 @@ const fn constant_of(s: Status) -> fut_status {
         Status::NoMemory => FUT_ERR_NO_MEMORY,
         Status::Os => FUT_ERR_OS,
         Status::Internal => FUT_ERR_INTERNAL,
+        Status::QueueFull => FUT_ERR_QUEUE_FULL,
         Status::NotRegistered => FUT_ERR_NOT_REGISTERED,
     }
 }

@@ -15,6 +15,7 @@
 //! - `ring`: the shared-memory ring that carries a worker's results.
 //! - `sys`: raw system calls.
 
+mod flow;
 mod fork_server;
 mod manager;
 mod ring;
@@ -79,6 +80,8 @@ pub struct Config {
     pub task_time_limit: Option<Duration>,
     /// `StartMethod::Spawn`: the worker program (None: this executable).
     pub worker_program: Option<std::ffi::CString>,
+    /// The bound on queued calls and the task observer (Q1, Q9).
+    pub flow: crate::flow::FlowOptions,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             on_worker_crash: CrashPolicy::BreakPool,
             task_time_limit: None,
             worker_program: None,
+            flow: crate::flow::FlowOptions::default(),
         }
     }
 }
@@ -115,6 +119,7 @@ pub struct ProcessPool {
     shared: Arc<Shared>,
     /// A spawn pool: calls carry registry ids, not addresses.
     spawn: bool,
+    max_workers: usize,
     manager: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -141,7 +146,7 @@ impl ProcessPool {
             .worker_program
             .unwrap_or_else(|| spawn::SELF_EXE.to_owned());
         let wake = sys::eventfd().map_err(|_| Status::Os)?;
-        let shared = Arc::new(Shared::new(wake));
+        let shared = Arc::new(Shared::new(wake, config.flow));
         let mcfg = ManagerConfig {
             max_workers,
             start_method: config.start_method,
@@ -166,6 +171,7 @@ impl ProcessPool {
             Some(Ok(())) => Ok(ProcessPool {
                 shared,
                 spawn: by_name_pool,
+                max_workers,
                 manager: Mutex::new(Some(handle)),
             }),
             Some(Err(errno)) => {
@@ -222,6 +228,61 @@ impl Executor for ProcessPool {
     /// Copies the argument's bytes now; the argument's destructor runs once
     /// the submit was accepted (the bytes are ours then).
     fn submit(&self, task: Task) -> Result<Future, Refused> {
+        self.submit_within(task, None)
+    }
+
+    fn flow(&self) -> Option<&dyn crate::flow::Flow> {
+        Some(self)
+    }
+
+    /// E9/E14: groups consecutive items into calls of `chunksize` (one
+    /// message each, whose frame is built here: one buffer per chunk); each
+    /// item keeps its own future, so an error stays at its position. With a
+    /// bound (Q1), each call waits for room in turn; a refusal cancels the
+    /// calls queued before it.
+    fn submit_many(
+        &self,
+        func: TaskFn,
+        items: &[Item],
+        chunksize: usize,
+    ) -> Result<Vec<Future>, Status> {
+        let (futures, calls) = self.build_calls(func, items, chunksize)?;
+        if !self.shared.bound.is_bounded() {
+            self.shared.push(calls)?;
+            return Ok(futures);
+        }
+        let bounded = !self.on_manager_thread();
+        for call in calls {
+            if let Err((status, _)) = self.shared.push_bounded(call, None, bounded) {
+                for f in &futures {
+                    f.cancel();
+                }
+                return Err(status);
+            }
+        }
+        Ok(futures)
+    }
+
+    /// E6/P13: with `cancel_futures`, every future still queued (not yet
+    /// handed towards a worker) is cancelled before this returns.
+    fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
+        self.shutdown_impl(wait, cancel_futures)
+    }
+
+    /// The bytes go into the call's frame at submit.
+    fn copies_arguments(&self) -> bool {
+        true
+    }
+}
+
+impl ProcessPool {
+    /// Q1: submit, waiting for room until `deadline`; never from the
+    /// manager thread (done-callbacks), which is what frees room.
+    fn submit_within(
+        &self,
+        task: Task,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Future, Refused> {
         // SAFETY: the C contract makes `arg` readable for `arg_len` bytes.
         let bytes = unsafe { task.arg.bytes() };
         let func = match self.task_word(task.func) {
@@ -240,25 +301,26 @@ impl Executor for ProcessPool {
                 future: future.clone(),
                 arg,
             }],
+            queued_at: std::time::Instant::now(),
         };
-        match self.shared.push(vec![call]) {
+        let bounded = !self.on_manager_thread();
+        match self.shared.push_bounded(call, deadline, bounded) {
             Ok(()) => {
                 drop(task); // runs arg_drop: the bytes were copied
                 Ok(future)
             }
-            Err(status) => Err(Refused { status, task }),
+            Err((status, _)) => Err(Refused { status, task }),
         }
     }
 
-    /// E9/E14: groups consecutive items into calls of `chunksize` (one
-    /// message each, whose frame is built here: one buffer per chunk); each
-    /// item keeps its own future, so an error stays at its position.
-    fn submit_many(
+    /// The calls of a map: `chunksize` items each, their futures.
+    #[allow(clippy::type_complexity)]
+    fn build_calls(
         &self,
         func: TaskFn,
         items: &[Item],
         chunksize: usize,
-    ) -> Result<Vec<Future>, Status> {
+    ) -> Result<(Vec<Future>, Vec<CallReq>), Status> {
         if self.shared.forked_away() {
             // Before any lock the parent's threads may have held at fork.
             return Err(Status::Shutdown);
@@ -298,23 +360,16 @@ impl Executor for ProcessPool {
                 func,
                 frame: Arc::new(frame.finish()),
                 items: works,
+                queued_at: std::time::Instant::now(),
             });
         }
         if !frames.is_empty() || !lists.is_empty() {
             self.shared.spares.lock().absorb(&mut frames, &mut lists);
         }
-        self.shared.push(calls)?;
-        Ok(futures)
+        Ok((futures, calls))
     }
 
-    /// The bytes go into the call's frame at submit.
-    fn copies_arguments(&self) -> bool {
-        true
-    }
-
-    /// E6/P13: with `cancel_futures`, every future still queued (not yet
-    /// handed towards a worker) is cancelled before this returns.
-    fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
+    fn shutdown_impl(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
         if self.shared.forked_away() {
             // X11: the pool belongs to an ancestor process.
             return Err(Status::Shutdown);

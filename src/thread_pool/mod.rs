@@ -49,6 +49,7 @@
 //! cancelling queued work and failing it after an initializer failure
 //! happen with no lock held.
 
+mod flow;
 mod options;
 mod queues;
 mod sleepers;
@@ -66,6 +67,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 /// Counts thread pools in the process, for the default name prefix (T6).
 static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -82,6 +84,25 @@ struct WorkItem {
     task: Task,
     /// The pool's own reference, dropped once the future is done.
     future: Future,
+    /// The task's number (Q11), with `BOUNDED` set when it holds a slot of
+    /// the bound (submitted from outside the pool, Q4): one word, so that
+    /// an item stays small to copy.
+    tag: u64,
+    /// When it was queued (`flow::now_ticks`, 0: not timed; Q5, Q6).
+    queued_at: u64,
+}
+
+/// `WorkItem::tag`: the item holds a slot of the bound.
+const BOUNDED: u64 = 1 << 63;
+
+impl WorkItem {
+    fn num(&self) -> u64 {
+        self.tag & !BOUNDED
+    }
+
+    fn bounded(&self) -> bool {
+        self.tag & BOUNDED != 0
+    }
 }
 
 /// `Inner::gate`: the pool refuses work once either flag is set (E1); the
@@ -109,6 +130,8 @@ struct Threads {
     handles: Vec<JoinHandle<()>>,
     /// Threads started and not joined yet (some may be being joined).
     unjoined: usize,
+    /// Threads whose loop has ended (Q8: `shutdown_until` waits for them).
+    exited: usize,
 }
 
 struct Inner {
@@ -134,6 +157,8 @@ struct Inner {
     threads: Mutex<Threads>,
     joined: Condvar,
     fork_generation: usize,
+    /// Q1–Q12: the bound, the observer and the counters (`flow.rs`).
+    flow: flow::PoolFlow,
 }
 
 /// Python's ThreadPoolExecutor over C tasks.
@@ -169,6 +194,7 @@ impl ThreadPool {
                 threads: Mutex::new(Threads::default()),
                 joined: Condvar::new(),
                 fork_generation: crate::fork::generation(),
+                flow: flow::PoolFlow::new(max_workers, options.flow),
             }),
         })
     }
@@ -191,11 +217,15 @@ impl ThreadPool {
 
 impl Executor for ThreadPool {
     fn submit(&self, task: Task) -> Result<crate::Future, Refused> {
-        self.inner.submit(task)
+        self.inner.submit(task, None)
     }
 
     fn shutdown(&self, wait: bool, cancel_futures: bool) -> Result<(), Status> {
         self.inner.shutdown(wait, cancel_futures)
+    }
+
+    fn flow(&self) -> Option<&dyn crate::flow::Flow> {
+        Some(self)
     }
 }
 
@@ -228,7 +258,9 @@ impl Inner {
         CURRENT_POOL.with(|c| c.get()) == self as *const Inner as usize
     }
 
-    fn submit(self: &Arc<Self>, task: Task) -> Result<Future, Refused> {
+    /// E1, Q1–Q4: waits for room in a bounded queue until `deadline`
+    /// (never from one of the pool's own threads), then queues the task.
+    fn submit(self: &Arc<Self>, task: Task, deadline: Option<Instant>) -> Result<Future, Refused> {
         if self.forked() {
             // T11: this pool's threads live in the parent process only.
             return Err(Refused {
@@ -236,6 +268,31 @@ impl Inner {
                 task,
             });
         }
+        // Q4: a task or callback of this pool never waits for room (the
+        // room it waits for may be its own to free).
+        let mut bounded = self.flow.bound.is_bounded() && !self.on_own_thread();
+        if bounded {
+            match self.flow.bound.enter(deadline) {
+                Ok(()) => {}
+                Err(Status::QueueFull) => {
+                    return Err(Refused {
+                        status: Status::QueueFull,
+                        task,
+                    })
+                }
+                // Closed (shut down or broken): no slot taken; the gate
+                // below gives the pool's own refusal.
+                Err(_) => bounded = false,
+            }
+        }
+        let r = self.submit_counted(task, bounded);
+        if r.is_err() && bounded {
+            self.flow.bound.leave(1);
+        }
+        r
+    }
+
+    fn submit_counted(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
         // Counted from before the flags are read until the item is queued:
         // whoever sets a flag waits for the count to drop to zero
         // (`wait_for_submits`), after which nothing can be queued any more.
@@ -256,9 +313,12 @@ impl Inner {
             return Err(Refused { status, task });
         }
         let future = Future::with_spin_on_wait(true);
+        let (num, queued_at) = self.flow.submitted();
         let item = WorkItem {
             task,
             future: future.clone(),
+            tag: if bounded { num | BOUNDED } else { num },
+            queued_at,
         };
         self.enqueue(item);
         Ok(future)
@@ -353,6 +413,7 @@ impl Inner {
             return Ok(());
         }
         self.close(SHUTDOWN);
+        self.flow.bound.close(); // Q3: waiting submitters are refused
         self.wait_for_submits();
         self.sleepers.notify_all();
         if cancel_futures {
@@ -361,7 +422,9 @@ impl Inner {
             // callbacks may submit (refused) or even shutdown(wait). The
             // argument goes first, so it is dropped when waiters wake.
             let cancelled = self.queues.drain();
-            for WorkItem { task, future } in cancelled {
+            for item in cancelled {
+                self.flow.drained(&item);
+                let WorkItem { task, future, .. } = item;
                 drop(task);
                 future.cancel();
             }
@@ -372,6 +435,10 @@ impl Inner {
         if self.on_own_thread() {
             // B12/X18: the pool is shut down, but a thread cannot join itself.
             return Err(Status::WouldDeadlock);
+        }
+        if self.flow.abandoned.load(Ordering::Acquire) {
+            // Q8: a shutdown's deadline passed; the threads end by themselves.
+            return Ok(());
         }
         self.join_all();
         Ok(())

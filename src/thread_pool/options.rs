@@ -95,6 +95,8 @@ pub struct ThreadPoolOptions {
     pub thread_name_prefix: Option<String>,
     /// Runs once at the start of every worker; a failure breaks the pool (T7).
     pub initializer: Option<Initializer>,
+    /// The bound on queued work and the task observer (Q1, Q9).
+    pub flow: crate::flow::FlowOptions,
 }
 
 /// Python's ThreadPoolExecutor default: `min(32, usable CPUs + 4)` (T1).

@@ -2,7 +2,8 @@
 //! little, park) and running or failing one item (T4, X2).
 
 use super::{Inner, WorkItem, BROKEN, CURRENT_POOL, LOCAL_QUEUE, SHUTDOWN, SUBMITTING};
-use crate::executor::{complete, run_task, TaskContext};
+use crate::executor::{complete, run_task, TaskContext, TaskOutcome};
+use crate::flow::Finish;
 use crate::status::{ErrorRecord, Status};
 use crossbeam_deque::Worker;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -53,6 +54,7 @@ impl Drop for ClearLocal {
 
 impl Inner {
     pub(super) fn worker_main(self: Arc<Self>, index: usize) {
+        let _exit = CountExit(&self);
         let Some(local) = self.queues.claim_local(index) else {
             crate::log::log("thread pool: internal error: a worker has no queue");
             return;
@@ -74,14 +76,14 @@ impl Inner {
         let _clear = ClearLocal;
         if let Some(init) = &self.initializer {
             if let Err(why) = init.run() {
-                self.initializer_failed(&why);
+                self.initializer_failed(&why, index);
                 return;
             }
         }
         while let Some((item, broken)) = self.next_item(&mut me) {
             let r = catch_unwind(AssertUnwindSafe(|| {
                 if broken {
-                    self.fail_broken(item)
+                    self.fail_broken(item, me.index)
                 } else {
                     self.run_item(item, &mut me)
                 }
@@ -171,15 +173,28 @@ impl Inner {
 
     /// T4: runs one item unless it was cancelled.
     fn run_item(&self, item: WorkItem, me: &mut Me) {
-        let WorkItem { task, future } = item;
+        let flow = &self.flow;
+        let slot = flow.slot(me.index);
+        let (started, wait) = flow.take(&item, slot);
+        let num = item.num();
+        let WorkItem { task, future, .. } = item;
         match future.set_running_or_notify_cancel() {
             Ok(true) => {}
             // Cancelled while queued: drop the argument, skip the task.
-            _ => return drop(task),
+            _ => {
+                drop(task);
+                return flow.finish(slot, num, wait, started, Finish::Cancelled, true);
+            }
         }
+        flow.started(slot, num, task.func as usize, wait, started);
         let outcome = {
             let cancel_requested = || future.cancel_requested();
             run_task(&task, TaskContext::new(&cancel_requested))
+        };
+        let how = match &outcome {
+            TaskOutcome::Value(_) => Finish::Completed,
+            TaskOutcome::Error(_) => Finish::Failed,
+            TaskOutcome::Cancelled => Finish::Cancelled,
         };
         // F20: let go of the argument before the future is done, so that
         // `arg_drop` has run when a reader wakes.
@@ -190,13 +205,20 @@ impl Inner {
             self.idle.fetch_add(1, Ordering::AcqRel);
             me.credited = true;
         }
+        // Q9: the observer hears of the end before the future's waiters do.
+        flow.finish(slot, num, wait, started, how, false);
         complete(&future, outcome);
     }
 
     /// Fails a queued item of a broken pool with its own record (X2).
-    fn fail_broken(&self, item: WorkItem) {
-        let WorkItem { task, future } = item;
+    fn fail_broken(&self, item: WorkItem, index: usize) {
+        let slot = self.flow.slot(index);
+        let (started, wait) = self.flow.take(&item, slot);
+        let num = item.num();
+        let WorkItem { task, future, .. } = item;
         drop(task);
+        self.flow
+            .finish(slot, num, wait, started, Finish::Failed, true);
         let why = self.broken_why.lock().clone();
         let record = ErrorRecord::new(
             Status::BrokenPool,
@@ -208,7 +230,7 @@ impl Inner {
 
     /// T7: logs, marks the pool broken (later submits are refused) and fails
     /// every queued item, with no pool lock held.
-    fn initializer_failed(&self, why: &str) {
+    fn initializer_failed(&self, why: &str, index: usize) {
         crate::log::log(&format!(
             "thread pool {}: worker initializer failed ({why}); the pool is broken",
             self.prefix
@@ -220,10 +242,23 @@ impl Inner {
             }
             self.close(BROKEN);
         }
+        self.flow.bound.close();
         self.wait_for_submits();
         for item in self.queues.drain() {
-            self.fail_broken(item);
+            self.fail_broken(item, index);
         }
+    }
+}
+
+/// Counts the worker's end (Q8) however its loop ends.
+struct CountExit<'a>(&'a Inner);
+
+impl Drop for CountExit<'_> {
+    fn drop(&mut self) {
+        self.0.flow.exited();
+        let mut t = self.0.threads.lock();
+        t.exited += 1;
+        self.0.joined.notify_all();
     }
 }
 

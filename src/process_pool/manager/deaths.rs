@@ -185,9 +185,12 @@ impl Manager {
             return;
         };
         let item = call.items.pop_front().expect("calls are never empty");
+        let (queued_at, mark) = (call.queued_at, call.mark);
+        call.mark = Instant::now();
         if call.items.is_empty() {
             w.assigned.pop_front();
         }
+        self.item_failed(item.id, kind, queued_at, Some(mark));
         let _ = item
             .future
             .set_exception(ErrorRecord::new(kind, 0, message).with_detail(detail));
@@ -198,6 +201,7 @@ impl Manager {
         let calls = std::mem::take(&mut self.workers[i].assigned);
         for c in calls {
             for item in c.items {
+                self.item_failed(item.id, kind, c.queued_at, Some(c.mark));
                 let _ = item
                     .future
                     .set_exception(ErrorRecord::new(kind, 0, message).with_detail(detail));
@@ -211,12 +215,16 @@ impl Manager {
         let rec = || ErrorRecord::new(Status::BrokenPool, 0, BROKEN_MESSAGE).with_detail(cause);
         for c in queued {
             for item in c.items {
+                // Never taken off the queue: counted taken now (Q5).
+                self.item_taken();
                 // A cancelled future stays cancelled (B3): the refusal is ignored.
-                let _ = item.future.set_exception(rec());
+                let failed = item.future.set_exception(rec()).is_ok();
+                self.item_dropped(item.id, failed, c.queued_at);
             }
         }
         for c in held {
             for item in c.items {
+                self.item_failed(item.id, Status::BrokenPool, c.queued_at, None);
                 let _ = item.future.set_exception(rec());
             }
         }

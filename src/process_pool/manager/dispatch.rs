@@ -103,22 +103,35 @@ impl Manager {
             if room == 0 {
                 return;
             }
-            let calls = self.shared.take_running(room);
+            let mut cancelled = Vec::new();
+            let calls = self.shared.take_running(room, &mut cancelled);
+            for (id, at) in cancelled {
+                self.shared.event_cancelled(id, at);
+            }
             if calls.is_empty() {
                 return;
             }
+            let now = Instant::now();
             for req in calls {
                 self.held.push_back(Dispatched {
                     func: req.func,
                     frame: req.frame,
                     items: VecDeque::from(req.items),
+                    queued_at: req.queued_at,
+                    mark: now,
+                    sent: false,
                 });
             }
         }
     }
 
-    pub(super) fn send_call(&mut self, i: usize, call: Dispatched) {
+    pub(super) fn send_call(&mut self, i: usize, mut call: Dispatched) {
         self.name_task(i, call.func);
+        call.mark = Instant::now();
+        if !call.sent {
+            call.sent = true;
+            self.call_started(&call);
+        }
         let w = &mut self.workers[i];
         let segs = if call.items.len() == wire::call_items(&call.frame) {
             // The frame as built at submit: written as it is.

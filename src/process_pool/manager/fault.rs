@@ -60,6 +60,8 @@ impl Manager {
     fn last_resort(&mut self, cause: &str) {
         for call in self.shared.mark_broken(cause) {
             for w in call.items {
+                self.item_taken();
+                self.item_dropped(w.id, true, call.queued_at);
                 let rec = ErrorRecord::new(Status::BrokenPool, 0, BROKEN_MESSAGE);
                 let _ = w.future.set_exception(rec.with_detail(cause));
             }

@@ -33,6 +33,7 @@ mod deaths;
 mod dispatch;
 mod events;
 mod fault;
+mod flow;
 mod results;
 mod server;
 mod spawned;
@@ -72,6 +73,13 @@ struct Dispatched {
     /// `items` (nothing cancelled at dispatch, nothing answered yet).
     frame: Arc<Vec<u8>>,
     items: VecDeque<Work>,
+    /// When it was submitted, and when its front item became the front
+    /// (handed to a worker, or the previous item answered): Q5, Q9, Q11.
+    queued_at: Instant,
+    mark: Instant,
+    /// Handed to a worker before (a resend after its worker died is not
+    /// a new start).
+    sent: bool,
 }
 
 enum Origin {
@@ -418,6 +426,7 @@ impl Manager {
             self.need_tick = true;
         }
         let nb = sys::set_nonblocking(call_w).and(sys::set_nonblocking(res_r));
+        self.worker_started();
         self.workers.push(Slot::new(
             pid,
             Origin::Direct { pidfd },
@@ -459,6 +468,7 @@ impl Manager {
         sys::eventfd_drain(self.shared.wake_fd);
         self.shared.wake_flag.store(false, Ordering::SeqCst);
         self.shutdown |= self.shared.state.lock().shutdown;
+        self.flow_requests();
     }
 
     fn broken_cause(&self) -> String {
@@ -500,6 +510,7 @@ impl Manager {
 
     fn remove_dead(&mut self) {
         self.workers.retain(|w| w.dead.is_none());
+        self.count_alive();
     }
 
     fn finished(&self) -> bool {

@@ -2,6 +2,7 @@
 //! completing their futures (P6, E2).
 
 use super::*;
+use crate::flow::Finish;
 use crate::future::Value;
 
 impl Manager {
@@ -80,6 +81,8 @@ impl Manager {
             return Err(wire::WireError("result without a call".into()));
         };
         let item = call.items.pop_front().expect("calls are never empty");
+        let (queued_at, mark) = (call.queued_at, call.mark);
+        call.mark = Instant::now();
         if item.id != msg.task_id {
             let running = item.id;
             // Keep it assigned: the break fails it (B3).
@@ -117,6 +120,13 @@ impl Manager {
             wire::Body::Cancelled => Outcome::Cancelled,
         };
         self.crashes = 0;
+        let (how, status) = match &outcome {
+            Outcome::Value(_) => (Finish::Completed, Status::Ok),
+            Outcome::Error(e) => (Finish::Failed, e.kind),
+            Outcome::Cancelled => (Finish::Cancelled, Status::Cancelled),
+        };
+        let wait = mark.saturating_duration_since(queued_at);
+        self.item_finished(item.id, how, status, wait, mark.elapsed());
         self.completions.push((item.future, outcome));
         Ok(())
     }

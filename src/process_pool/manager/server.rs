@@ -50,6 +50,7 @@ impl Manager {
                 let pidfd = sys::pidfd_open(msg.a).ok();
                 let origin = Origin::Server { pidfd };
                 let mut slot = Slot::new(msg.a, origin, call_fd, result_fd, ring);
+                self.worker_started();
                 if self.broken {
                     slot.kill = Kill::Teardown;
                 }
