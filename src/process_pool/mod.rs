@@ -134,6 +134,7 @@ impl ProcessPool {
                 initializer_arg: config.initializer_arg,
                 max_tasks: config.max_tasks_per_child,
             },
+            inject_panic: manager::manager_panic_requested(),
         };
         let (tx, rx) = start_signal();
         let for_manager = Arc::clone(&shared);

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// R8: what an initializer gets beyond the time limit (process start).
+const INIT_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Copy, Clone)]
 enum Ev {
     Wake,
@@ -154,6 +157,9 @@ impl Manager {
                 if let (Some(s), Kill::None) = (w.started, w.kill) {
                     consider((s + limit).saturating_duration_since(now));
                 }
+                if self.initializing(w) {
+                    consider((w.born + limit + INIT_GRACE).saturating_duration_since(now));
+                }
             }
         }
         if let Some(at) = self.spawn_not_before {
@@ -174,6 +180,18 @@ impl Manager {
         }
     }
 
+    /// R8: a worker still in its initializer, not killed yet. The time limit
+    /// covers initializers too, counted from when the manager learnt of the
+    /// worker plus `INIT_GRACE` for the process to start (a fork on a busy
+    /// machine can take longer than a short limit).
+    fn initializing(&self, w: &Slot) -> bool {
+        self.cfg.worker.initializer.is_some()
+            && !w.ready
+            && w.dead.is_none()
+            && w.init_failed.is_none()
+            && w.kill == Kill::None
+    }
+
     pub(super) fn check_time_limits(&mut self) {
         let Some(limit) = self.cfg.time_limit else {
             return;
@@ -181,6 +199,11 @@ impl Manager {
         let now = Instant::now();
         for i in 0..self.workers.len() {
             let w = &self.workers[i];
+            if self.initializing(w) && now >= w.born + limit + INIT_GRACE {
+                self.workers[i].kill = Kill::InitTimeLimit;
+                self.signal_worker(i, libc::SIGKILL);
+                continue;
+            }
             let over = matches!((w.started, w.kill), (Some(s), Kill::None) if now >= s + limit);
             if !over || w.dead.is_some() {
                 continue;

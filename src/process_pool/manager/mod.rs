@@ -33,6 +33,7 @@ mod deaths;
 mod dispatch;
 mod events;
 mod fault;
+pub(crate) use fault::manager_panic_requested;
 mod results;
 mod server;
 
@@ -60,6 +61,8 @@ pub(crate) struct ManagerConfig {
     pub policy: CrashPolicy,
     pub time_limit: Option<Duration>,
     pub worker: WorkerConfig,
+    /// Test-only (R7): panic once after the first dispatch (`fault.rs`).
+    pub inject_panic: bool,
 }
 
 /// A call sent to a worker, items not yet answered (front = running).
@@ -106,6 +109,8 @@ enum Kill {
     },
     /// Killed by us because the pool is broken.
     Teardown,
+    /// Killed by us: its initializer ran past the time limit (R8).
+    InitTimeLimit,
 }
 
 struct OutMsg {
@@ -139,6 +144,9 @@ struct Slot {
     /// A fork-server worker seen to end (pidfd) whose status the server
     /// has not reported yet: when it was seen.
     ended_at: Option<Instant>,
+    /// When the manager learnt of it: its initializer's time limit runs
+    /// from here (R8).
+    born: Instant,
 }
 
 impl Slot {
@@ -162,6 +170,7 @@ impl Slot {
             kill: Kill::None,
             dead: None,
             ended_at: None,
+            born: Instant::now(),
         }
     }
 
@@ -211,6 +220,8 @@ struct Manager {
     broken: bool,
     /// Consecutive worker crashes (FUT_CRASH_FAIL_TASK back-off).
     crashes: u32,
+    /// Consecutive deaths of workers that held calls and started none (R9).
+    starved: u32,
     spawn_not_before: Option<Instant>,
     /// Some child has no pidfd: poll with a tick and waitpid.
     need_tick: bool,
@@ -259,6 +270,7 @@ pub(crate) fn run(shared: Arc<Shared>, cfg: ManagerConfig, started: super::Start
         shutdown: false,
         broken: false,
         crashes: 0,
+        starved: 0,
         spawn_not_before: None,
         need_tick: false,
         completions: Vec::new(),
@@ -422,6 +434,7 @@ impl Manager {
             if !self.broken {
                 self.spawn_as_needed();
                 self.dispatch();
+                self.injected_panic_point();
             }
             for i in 0..self.workers.len() {
                 self.flush(i);

@@ -117,6 +117,7 @@ impl Manager {
             wire::Body::Cancelled => Outcome::Cancelled,
         };
         self.crashes = 0;
+        self.starved = 0;
         self.completions.push((item.future, outcome));
         Ok(())
     }
