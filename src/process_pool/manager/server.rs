@@ -95,7 +95,7 @@ impl Manager {
             status
         };
         let cause = format!("fork server {} {}", s.pid, sys::describe_status(status));
-        // The pool breaks for the server's end (the cause, B4), before the
+        // The pool breaks for the server's end (the cause, B4, R11), before the
         // workers it forked, gone with it, are handled: their deaths would
         // otherwise be logged as the cause.
         if !self.broken {
