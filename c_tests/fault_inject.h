@@ -187,10 +187,14 @@ static void fi_on_segv(int sig) {
 /* ---- task functions -------------------------------------------------------------------------- */
 
 /* Initializer of every pool of the matrix: arms SIGUSR1; in the initializer
- * stage (arg "i") commits the fault itself. */
+ * stage (arg "i") reports its pid, then commits the fault itself. */
 static int32_t fi_init(const void *arg, size_t len) {
     fi_install_usr1();
-    if (len == 1 && ((const char *)arg)[0] == 'i') fi_commit(fi_current);
+    if (len == 1 && ((const char *)arg)[0] == 'i') {
+        pp_report_self();
+        if (fi_current == FI_SIGKILL || fi_current == FI_SIGSTOP) fi_block();
+        fi_commit(fi_current);
+    }
     return 0;
 }
 

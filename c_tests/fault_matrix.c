@@ -129,10 +129,10 @@ static const char *how(fi_kind k) {
 
 #define GARBAGE_CAUSE "bad message from worker %s: protocol error: frame too large"
 
-/* What the behaviours promise for the cell; `w` is the worker's pid as text
- * ("#" when unknown), `srv` the fork server's. */
+/* What the behaviours promise for the cell; `w` is the worker's pid as text,
+ * `srv` the fork server's, `task` the id of the case's task. */
 static void fm_expected(fm_stage s, fi_kind k, fut_crash_policy p, const char *w, const char *srv,
-                        fm_expect *e) {
+                        const char *task, fm_expect *e) {
     int fail_task = p == FUT_CRASH_FAIL_TASK;
     memset(e, 0, sizeof *e);
     e->has_task = s != S_BETWEEN && s != S_SERVER;
@@ -185,11 +185,12 @@ static void fm_expected(fm_stage s, fi_kind k, fut_crash_policy p, const char *w
         } else if (is_stall(k)) {
             e->task = FUT_ERR_TIME_LIMIT;
             snprintf(e->detail, sizeof e->detail,
-                     "worker %s killed by signal 9 (SIGKILL): task # ran past the time limit of "
-                     "%d ms", w, FM_LIMIT_MS);
+                     "worker %s killed by signal 9 (SIGKILL): task %s ran past the time limit of "
+                     "%d ms", w, task, FM_LIMIT_MS);
         } else {
             e->task = fail_task ? FUT_ERR_WORKER_DIED : FUT_ERR_BROKEN_POOL;
-            snprintf(e->detail, sizeof e->detail, "worker %s %s while running task #", w, how(k));
+            snprintf(e->detail, sizeof e->detail, "worker %s %s while running task %s", w, how(k),
+                     task);
             if (!fail_task) {
                 e->usable = 0;
                 snprintf(e->cause, sizeof e->cause, "%s", e->detail);
@@ -401,26 +402,36 @@ static int fm_run(fm_stage s, fi_kind k, const fm_method *m, fut_crash_policy p,
     default:
         break;
     }
-    if (reports) {
+    if (reports || s == S_INIT) { /* every initializer reports its pid (fi_init) */
         pid_t who = pp_read_pid();
         if (w == 0) w = who;
         FM_CHECK(who == w, "the fault ran in %d, not in the worker %d", (int)who, (int)w);
-        kill(who, sig);
+        if (reports) kill(who, sig);
     }
 
-    char wtxt[16], stxt[16];
-    if (w > 0) snprintf(wtxt, sizeof wtxt, "%d", (int)w);
-    else snprintf(wtxt, sizeof wtxt, "#");
-    snprintf(stxt, sizeof stxt, "%d", (int)srv);
-    fm_expect e;
-    fm_expected(s, k, p, wtxt, stxt, &e);
-
     /* ---- every future ends, with the promised outcome (R2, R3) ---- */
-    if (e.has_task && t) {
+    fut_status st = FUT_OK;
+    if (t) {
         void *v = NULL;
-        fut_status st = fut_future_result(t, FM_BOUND_NS, &v, NULL);
+        st = fut_future_result(t, FM_BOUND_NS, &v, NULL);
         FM_CHECK(st != FUT_ERR_TIMEOUT, "the future did not end within %lld s",
                  (long long)(FM_BOUND_NS / TU_SEC));
+    }
+    if (s == S_INIT) {
+        /* Replacements reported too (R9): the cause names the last worker. */
+        FM_CHECK(FM_POLL(tu_log_capture_last_contains(&pp_log, "process pool broken: ")),
+                 "the pool did not break; last log: %s", pp_log.last);
+        struct pollfd pf = {pp_report[0], POLLIN, 0};
+        while (poll(&pf, 1, 0) == 1) w = pp_read_pid();
+    }
+    char wtxt[16], stxt[16], ttxt[16];
+    snprintf(wtxt, sizeof wtxt, "%d", (int)w);
+    snprintf(stxt, sizeof stxt, "%d", (int)srv);
+    /* Task ids count from 1 per pool; the warm-up task took the first. */
+    snprintf(ttxt, sizeof ttxt, "%d", s == S_INIT || s == S_MANAGER ? 1 : 2);
+    fm_expect e;
+    fm_expected(s, k, p, wtxt, stxt, ttxt, &e);
+    if (e.has_task && t) {
         fut_error_info info;
         CHECK_ST(fut_future_exception(t, 0, &info), FUT_OK);
         FM_CHECK(st == e.task, "the future ended %s (%s), expected %s", tu_st(st),
