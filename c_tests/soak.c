@@ -3,8 +3,10 @@
  * FUT_SOAK_SECONDS (20 by default) in all. Seeded (FUT_TEST_SEED repeats a
  * run; the seed is printed).
  *
- * Tasks go in batches of 24 (echo, a sum, a short sleep, a 64 KiB echo, a
- * failure with code 7; each result starts with the worker's pid); while a
+ * Tasks go in batches of 24 submits (echo, a sum, a short sleep, a 64 KiB
+ * echo, a failure with code 7; each result starts with the worker's pid),
+ * every other batch followed by a map of 8 such items in chunks of 3 (a kill
+ * inside a chunk fails at most its running item, E14/R5); while a
  * batch runs, 0 to 2 workers seen in earlier results are killed (only if
  * still a descendant of this process). Every future must end within 30 s
  * (a hang fails) with an outcome its policy allows: its own value or failure,
@@ -16,6 +18,8 @@
 #include "process_pool_common.h"
 
 #define BATCH 24
+#define MAP_ITEMS 8
+#define MAP_CHUNK 3
 #define BIG (64 * 1024)
 #define BOUND_NS (30 * TU_SEC)
 
@@ -122,15 +126,19 @@ static int one_pool(fut_start_method m, fut_crash_policy p, int64_t until, tu_rn
     nseen = 0;
     int broken = 0, ok = 1;
     while (!broken && tu_now_ns() < until) {
-        fut_future *fs[BATCH];
-        soak_arg args[BATCH];
+        fut_future *fs[BATCH + MAP_ITEMS];
+        soak_arg args[BATCH + MAP_ITEMS];
         int n = 0;
-        for (; n < BATCH; n++) {
-            soak_arg *a = &args[n];
+        for (int i = 0; i < BATCH + MAP_ITEMS; i++) {
+            soak_arg *a = &args[i];
             a->kind = (uint32_t)tu_rand_below(rng, T_NKINDS);
+            if (i >= BATCH && a->kind == T_BIG) a->kind = T_ECHO; /* map items are small */
             a->n = a->kind == T_SLEEP ? (uint32_t)(1 + tu_rand_below(rng, 4))
                                       : (uint32_t)tu_rand_below(rng, 100000);
             a->x = tu_rand(rng);
+        }
+        for (; n < BATCH; n++) {
+            soak_arg *a = &args[n];
             const void *arg = a;
             size_t len = sizeof *a;
             if (a->kind == T_BIG) {
@@ -146,11 +154,38 @@ static int one_pool(fut_start_method m, fut_crash_policy p, int64_t until, tu_rn
             CHECK_ST(st, FUT_OK);
             c->tasks++;
         }
+        fut_map *map = NULL;
+        if (!broken && tu_rand_below(rng, 2) == 0) {
+            fut_item items[MAP_ITEMS];
+            for (int i = 0; i < MAP_ITEMS; i++) {
+                items[i].arg = &args[BATCH + i];
+                items[i].arg_len = sizeof(soak_arg);
+            }
+            fut_status st =
+                fut_executor_map(ex, soak_task, items, MAP_ITEMS, BOUND_NS, MAP_CHUNK, &map);
+            if (st == FUT_ERR_BROKEN_POOL && p == FUT_CRASH_BREAK_POOL) broken = 1;
+            else CHECK_ST(st, FUT_OK);
+        }
         int kills = (int)tu_rand_below(rng, 3);
         for (int k = 0; k < kills; k++) {
             struct timespec ts = {0, (long)tu_rand_below(rng, 3000) * 1000L};
             nanosleep(&ts, NULL); /* pacing the load, not synchronisation */
             c->kills += kill_random_worker(rng);
+        }
+        if (map) { /* in input order, each once done (E10), within the map's deadline */
+            for (int i = 0; i < MAP_ITEMS; i++) {
+                fut_status st = fut_map_next(map, &fs[n]);
+                if (st != FUT_OK) {
+                    printf("FAIL: map item %d: %s (lost)\n", i, tu_st(st));
+                    c->lost += MAP_ITEMS - i;
+                    ok = 0;
+                    break;
+                }
+                args[n] = args[BATCH + i];
+                n++;
+                c->tasks++;
+            }
+            fut_map_release(map);
         }
         size_t done = 0;
         CHECK_ST(fut_wait(fs, (size_t)n, BOUND_NS, FUT_ALL_COMPLETED, NULL, &done), FUT_OK);
