@@ -336,6 +336,16 @@ static pid_t fm_server_pid(pid_t worker) {
 
 static unsigned char fm_big_arg[FM_ARG_BYTES];
 
+/* The future's value is its task's: fi_len's count of the whole 2 MiB
+ * argument (`len`), or fi_ok's "ok". */
+static int fm_value_is(fut_future *f, int len) {
+    void *v = NULL;
+    size_t n = 0;
+    if (fut_future_result(f, 0, &v, &n) != FUT_OK) return 0;
+    if (len) return n == sizeof(uint64_t) && *(uint64_t *)v == FM_ARG_BYTES;
+    return n == 3 && memcmp(v, "ok", 3) == 0;
+}
+
 /* Runs one cell; 0 when every assertion held, else fm_why says why. */
 static int fm_run(fm_stage s, fi_kind k, const fm_method *m, fut_crash_policy p, char *outcome,
                   size_t outcome_len) {
@@ -439,6 +449,8 @@ static int fm_run(fm_stage s, fi_kind k, const fm_method *m, fut_crash_policy p,
         if (st != FUT_OK)
             FM_CHECK(fm_match(e.detail, info.detail), "detail \"%s\", expected \"%s\"",
                      info.detail ? info.detail : "(null)", e.detail);
+        else
+            FM_CHECK(fm_value_is(t, s == S_ARG), "the value is not the task's own");
         snprintf(outcome, outcome_len, "%s", tu_st(st));
     } else {
         snprintf(outcome, outcome_len, e.has_task ? "refused" : "-");
@@ -453,7 +465,9 @@ static int fm_run(fm_stage s, fi_kind k, const fm_method *m, fut_crash_policy p,
         FM_CHECK(sub == FUT_OK, "the probe was refused: %s (%s)", tu_st(sub), pp_log.last);
         void *v = NULL;
         fut_status st = fut_future_result(probe, FM_BOUND_NS, &v, NULL);
-        FM_CHECK(st == FUT_OK, "the probe ended %s, the pool should be usable (log: %s)", tu_st(st), pp_log.last);
+        FM_CHECK(st == FUT_OK, "the probe ended %s, the pool should be usable (log: %s)",
+                 tu_st(st), pp_log.last);
+        FM_CHECK(fm_value_is(probe, 0), "the probe's value is wrong");
         strncat(outcome, ", usable", outcome_len - strlen(outcome) - 1);
     } else {
         FM_CHECK(sub == FUT_OK || sub == FUT_ERR_BROKEN_POOL, "the probe was refused with %s",
