@@ -164,6 +164,7 @@ static void fi_commit(fi_kind k) {
  * idle between tasks, or stopped in the middle of receiving a call. */
 static void fi_on_usr1(int sig) {
     (void)sig;
+    pp_report_self(); /* "the fault is under way" (read where the test needs it) */
     fi_commit(fi_current);
 }
 

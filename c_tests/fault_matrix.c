@@ -62,12 +62,13 @@ typedef enum fm_stage {
     S_BETWEEN,
     S_SERVER,
     S_MANAGER,
+    S_SHUTDOWN,
     S_NSTAGES
 } fm_stage;
 
 static const char *const fm_stage_names[S_NSTAGES] = {
     "initializer", "argument transfer", "task running", "after the result is set",
-    "result transfer", "between tasks", "fork server", "pool manager"};
+    "result transfer", "between tasks", "fork server", "pool manager", "at shutdown"};
 
 /* The start methods: one entry each (a new method is one more line). */
 typedef struct fm_method {
@@ -113,6 +114,7 @@ typedef struct fm_expect {
     fut_status task;       /* T's status */
     char detail[256];      /* T's detail when it failed ('#': digits) */
     int usable;            /* the probe runs afterwards */
+    int shut_down;         /* the probe is refused by a shut-down (or broken) pool */
     char cause[256];       /* else: why the pool broke ('#': digits) */
 } fm_expect;
 
@@ -135,7 +137,12 @@ static void fm_expected(fm_stage s, fi_kind k, fut_crash_policy p, const char *w
                         const char *task, fm_expect *e) {
     int fail_task = p == FUT_CRASH_FAIL_TASK;
     memset(e, 0, sizeof *e);
-    e->has_task = s != S_BETWEEN && s != S_SERVER;
+    e->has_task = s != S_BETWEEN && s != S_SERVER && s != S_SHUTDOWN;
+    if (s == S_SHUTDOWN) { /* R12: whatever the fault, shutdown returns and leaves nothing */
+        e->usable = 0;
+        e->shut_down = 1;
+        return;
+    }
     e->task = FUT_OK;
     e->usable = 1;
     if (k == FI_GARBAGE) { /* B6: a malformed message breaks the pool, either policy */
@@ -303,7 +310,9 @@ static fut_executor *fm_pool(fm_stage s, fi_kind k, const fm_method *m, fut_cras
     o.initializer = fi_init;
     o.initializer_arg = s == S_INIT ? "i" : "-";
     o.initializer_arg_len = 1;
-    if (is_stall(k) && s != S_SERVER) o.task_time_limit_ns = FM_LIMIT_MS * TU_MS;
+    /* A stopped worker at shutdown needs no time limit (R12): none is set there. */
+    if (is_stall(k) && s != S_SERVER && !(s == S_SHUTDOWN && k == FI_SIGSTOP))
+        o.task_time_limit_ns = FM_LIMIT_MS * TU_MS;
     fi_current = k;
     if (s == S_MANAGER) setenv("FUT_TEST_MANAGER_PANIC", "1", 1);
     fut_executor *ex = NULL;
@@ -403,6 +412,23 @@ static int fm_run(fm_stage s, fi_kind k, const fm_method *m, fut_crash_policy p,
     case S_BETWEEN:
         kill(w, sig ? sig : SIGUSR1);
         break;
+    case S_SHUTDOWN: /* the fault is under way (stopped, or in the handler), then shutdown */
+        if (k == FI_SIGSTOP) {
+            kill(w, SIGSTOP);
+            FM_CHECK(FM_POLL(fm_state(w) == 'T'), "the worker did not stop");
+        } else if (k == FI_SIGKILL) {
+            kill(w, SIGKILL);
+        } else {
+            kill(w, SIGUSR1);
+            FM_CHECK(pp_read_pid() == w, "the handler ran elsewhere");
+        }
+        {
+            int64_t t0 = tu_now_ns();
+            CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
+            FM_CHECK(tu_now_ns() - t0 < FM_BOUND_NS, "shutdown took %.1f s",
+                     (double)(tu_now_ns() - t0) / 1e9);
+        }
+        break;
     case S_SERVER:
         kill(srv, k == FI_SEGV ? SIGSEGV : k == FI_ABORT ? SIGABRT : sig);
         break;
@@ -457,6 +483,13 @@ static int fm_run(fm_stage s, fi_kind k, const fm_method *m, fut_crash_policy p,
     }
 
     /* ---- usable exactly when the policy says (R4) ---- */
+    if (e.shut_down) {
+        fut_status sub = fut_executor_submit(ex, fi_ok, NULL, 0, NULL, &probe);
+        FM_CHECK(sub == FUT_ERR_SHUTDOWN || sub == FUT_ERR_BROKEN_POOL,
+                 "a submit after shutdown answered %s", tu_st(sub));
+        strncat(outcome, ", shut down", outcome_len - strlen(outcome) - 1);
+        goto shutdown;
+    }
     if (!e.usable) /* the break is logged before submits are refused (B4) */
         FM_CHECK(FM_POLL(tu_log_capture_last_contains(&pp_log, "process pool broken: ")),
                  "the pool did not break; last log: %s", pp_log.last);
@@ -494,6 +527,7 @@ static int fm_run(fm_stage s, fi_kind k, const fm_method *m, fut_crash_policy p,
     }
 
     /* ---- shutdown returns; nothing is left behind (R6) ---- */
+shutdown:;
     int64_t t0 = tu_now_ns();
     CHECK_ST(fut_executor_shutdown(ex, true, false), FUT_OK);
     FM_CHECK(tu_now_ns() - t0 < FM_BOUND_NS, "shutdown took %.1f s",

@@ -66,7 +66,7 @@ impl Manager {
             pid: w.pid,
             kill: w.kill,
             running,
-            expected: w.stopping || (w.got_last && w.assigned.is_empty()),
+            expected: w.stopping.is_some() || (w.got_last && w.assigned.is_empty()),
             how: sys::describe_status(status),
         }
     }

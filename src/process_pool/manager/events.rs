@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// R12: how often shutdown looks for stopped workers while it waits for them.
+const STOP_TICK: Duration = Duration::from_millis(20);
+
 /// R8: what an initializer gets beyond the time limit (process start).
 const INIT_GRACE: Duration = Duration::from_secs(1);
 
@@ -170,6 +173,9 @@ impl Manager {
         if self.need_tick {
             consider(Duration::from_millis(50));
         }
+        if self.workers.iter().any(|w| self.stop_pending(w)) {
+            consider(STOP_TICK);
+        }
         if let Some(at) = self.server_answer_due() {
             consider(at.saturating_duration_since(now));
         }
@@ -215,6 +221,31 @@ impl Manager {
                 .map(|x| x.id);
             if let Some(task) = task {
                 self.workers[i].kill = Kill::TimeLimit { task };
+                self.signal_worker(i, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// A worker told to stop that has not ended and was not killed.
+    fn stop_pending(&self, w: &Slot) -> bool {
+        w.stopping.is_some() && w.dead.is_none() && w.kill == Kill::None
+    }
+
+    /// R12: shutdown does not wait for a worker that will never read its stop
+    /// message: one stopped (SIGSTOP), or, with a time limit, one still
+    /// there a time limit after it was told to stop (stuck in user code after
+    /// its last result, such as a value's destructor). Both are killed.
+    pub(super) fn kill_unstoppable(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.workers.len() {
+            let w = &self.workers[i];
+            let Some(since) = w.stopping else { continue };
+            if !self.stop_pending(w) {
+                continue;
+            }
+            let overdue = self.cfg.time_limit.is_some_and(|l| now >= since + l);
+            if overdue || sys::is_stopped(w.pid) {
+                self.workers[i].kill = Kill::Teardown;
                 self.signal_worker(i, libc::SIGKILL);
             }
         }

@@ -107,7 +107,7 @@ enum Kill {
     TimeLimit {
         task: u64,
     },
-    /// Killed by us because the pool is broken.
+    /// Killed by us: the pool is broken, or shutdown cannot wait for it (R12).
     Teardown,
     /// Killed by us: its initializer ran past the time limit (R8).
     InitTimeLimit,
@@ -136,7 +136,8 @@ struct Slot {
     started: Option<Instant>,
     calls_sent: usize,
     got_last: bool,
-    stopping: bool,
+    /// When it was told to stop (P12).
+    stopping: Option<Instant>,
     kill: Kill,
     /// Set once the process is known dead (reaped): its wait status, None
     /// when unavailable.
@@ -166,7 +167,7 @@ impl Slot {
             started: None,
             calls_sent: 0,
             got_last: false,
-            stopping: false,
+            stopping: None,
             kill: Kill::None,
             dead: None,
             ended_at: None,
@@ -187,7 +188,7 @@ impl Slot {
     fn usable(&self, max_tasks: usize) -> bool {
         self.dead.is_none()
             && self.call_fd >= 0
-            && !self.stopping
+            && self.stopping.is_none()
             && self.kill == Kill::None
             && (max_tasks == 0 || self.calls_sent < max_tasks)
     }
@@ -440,6 +441,7 @@ impl Manager {
                 self.flush(i);
             }
             self.maybe_stop_workers();
+            self.kill_unstoppable();
             self.remove_dead();
             if self.finished() {
                 break;
@@ -485,8 +487,8 @@ impl Manager {
         }
         for i in 0..self.workers.len() {
             let w = &mut self.workers[i];
-            if w.dead.is_none() && !w.stopping {
-                w.stopping = true;
+            if w.dead.is_none() && w.stopping.is_none() {
+                w.stopping = Some(Instant::now());
                 w.out.push_back(OutMsg {
                     segs: vec![Seg::Bytes(wire::header(wire::STOP, 0, 0).to_vec())],
                     seg: 0,

@@ -118,7 +118,7 @@ impl Manager {
         if w.dead.is_some() || w.ended_at.is_some() {
             return;
         }
-        let expected = w.stopping || (w.got_last && w.assigned.is_empty());
+        let expected = w.stopping.is_some() || (w.got_last && w.assigned.is_empty());
         if self.broken || w.kill == Kill::Teardown || expected {
             self.worker_died(i, None);
         } else {
