@@ -1,5 +1,5 @@
-/* The fault matrix (R1-R6): failure stage x failure kind x start method x crash
- * policy, each case on a fresh one-worker process pool. Prints one line per
+/* The fault matrix (R1-R9, R11, R12): failure stage x failure kind x start
+ * method x crash policy, each case on a fresh one-worker process pool. Prints one line per
  * cell (ok, FAIL or skip with the rule that skips it) and a closing
  * "N passed, N failed"; exits non-zero on any failure.
  *
@@ -26,7 +26,10 @@
  *   between       the idle worker gets the fault (signal, or SIGUSR1 runs it);
  *   fork server   the test signals the pool's fork server;
  *   manager       FUT_TEST_MANAGER_PANIC=1 makes the pool's manager thread
- *                 panic after its first dispatch (R7).
+ *                 panic after its first dispatch (R7);
+ *   at shutdown   the idle worker's fault is under way (stopped, or its
+ *                 SIGUSR1 handler running) when shutdown(wait) is called:
+ *                 it must return, the pool shut down (or broken), R12.
  * SIGKILL and SIGSTOP are sent by the test; the stalls (SIGSTOP, hang) run
  * under a per-task time limit of 150 ms.
  *
