@@ -275,6 +275,19 @@ static char fm_state(pid_t pid) {
     return p && p[1] == ' ' ? p[2] : '?';
 }
 
+/* Process `pid` has a handler for `sig` (SigCgt in /proc/PID/status). */
+static int fm_sig_caught(pid_t pid, int sig) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long mask = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigCgt: %llx", &mask) == 1) break;
+    fclose(f);
+    return (int)((mask >> (sig - 1)) & 1);
+}
+
 /* Polls `cond` every ms until true or the bound passes. */
 #define FM_POLL(cond)                                                          \
     ({                                                                         \
@@ -377,6 +390,10 @@ static int fm_run(fm_stage s, fi_kind k, const fm_method *m, fut_crash_policy p,
     if (s == S_SERVER) {
         srv = fm_server_pid(w);
         FM_CHECK(srv > 0, "no fork server found");
+        /* Forked with the host's handlers (a sanitizer's), it restores the
+         * default action of crash signals first thing: wait for that. */
+        FM_CHECK(FM_POLL(!fm_sig_caught(srv, SIGSEGV) && !fm_sig_caught(srv, SIGABRT)),
+                 "the fork server keeps a crash handler");
     }
 
     /* ---- the fault ---- */
