@@ -602,6 +602,11 @@ static void fm_watchdog(int sig) {
 
 int main(void) {
     setenv("RUST_BACKTRACE", "0", 1); /* the injected panic prints one line */
+    /* A process group of our own, led by us: while we live it is not orphaned,
+     * so the kernel never sends SIGHUP and SIGCONT to the workers the matrix
+     * stops (it does when an exit orphans a group with stopped members, which
+     * happened when run from a shell without job control). */
+    if (setpgid(0, 0) != 0) perror("setpgid");
     pp_become_subreaper();
     pp_pipes_init();
     fut_set_log_hook(tu_log_capture_fn, &pp_log);
