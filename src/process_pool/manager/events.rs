@@ -243,6 +243,12 @@ impl Manager {
             if !self.stop_pending(w) {
                 continue;
             }
+            // A worker leaves within microseconds of its stop message: only
+            // one still there a tick later is looked at (`/proc` reads cost,
+            // and a large pool ends with many events).
+            if now < since + STOP_TICK {
+                continue;
+            }
             let overdue = self.cfg.time_limit.is_some_and(|l| now >= since + l);
             if overdue || sys::is_stopped(w.pid) {
                 self.workers[i].kill = Kill::Teardown;
