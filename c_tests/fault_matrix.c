@@ -1,7 +1,7 @@
 /* The fault matrix (R1-R9, R11, R12): failure stage x failure kind x start
- * method x crash policy, each case on a fresh one-worker process pool. Prints one line per
- * cell (ok, FAIL or skip with the rule that skips it) and a closing
- * "N passed, N failed"; exits non-zero on any failure.
+ * method x crash policy, each case on a fresh one-worker process pool. Prints
+ * one line per cell (ok, FAIL or skip with the rule that skips it) and a
+ * closing "N passed, N failed"; exits non-zero on any failure.
  *
  * Each executed case asserts (R2-R6): every future ends within FM_BOUND; its
  * status and error detail are exactly what docs/behaviours.md says (B4, X12,
@@ -115,10 +115,10 @@ static const char *fm_skip(fm_stage s, fi_kind k, const fm_method *m, fut_crash_
 typedef struct fm_expect {
     int has_task;          /* the case's own future T */
     fut_status task;       /* T's status */
-    char detail[256];      /* T's detail when it failed ('#': digits) */
+    char detail[256];      /* T's detail when it failed, exactly */
     int usable;            /* the probe runs afterwards */
     int shut_down;         /* the probe is refused by a shut-down (or broken) pool */
-    char cause[256];       /* else: why the pool broke ('#': digits) */
+    char cause[256];       /* else: why the pool broke, exactly */
 } fm_expect;
 
 static const char *how(fi_kind k) {
@@ -225,20 +225,8 @@ static void fm_expected(fm_stage s, fi_kind k, fut_crash_policy p, const char *w
     }
 }
 
-/* `s` matches `pattern`, where '#' stands for one or more digits. */
-static int fm_match(const char *pattern, const char *s) {
-    if (!s) return 0;
-    while (*pattern) {
-        if (*pattern == '#') {
-            if (*s < '0' || *s > '9') return 0;
-            while (*s >= '0' && *s <= '9') s++;
-            pattern++;
-        } else if (*pattern++ != *s++) {
-            return 0;
-        }
-    }
-    return *s == '\0';
-}
+/* `s` is exactly `want`. */
+static int fm_match(const char *want, const char *s) { return s && strcmp(want, s) == 0; }
 
 /* ---- processes ---------------------------------------------------------------------------------- */
 
