@@ -201,6 +201,50 @@ static void test_shutdown_in_forked_process(fut_start_method m) {
     fut_executor_release(ex);
 }
 
+/* ---- a worker sees only its own result ring (X14, R13) --------------------- */
+
+/* Result = the bytes of result rings (4 KiB header + 1 MiB, shared, an
+ * anonymous /dev/zero mapping or the memfd "libfutures-results") mapped in
+ * the worker: a stray write of a task must not reach a sibling's ring. */
+static int32_t ring_bytes_mapped(fut_task *t, const void *arg, size_t len) {
+    (void)arg;
+    (void)len;
+    const unsigned long slot = 4096ul + (1ul << 20);
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return 1;
+    char line[512];
+    int64_t *total = (int64_t *)calloc(1, sizeof *total);
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[3] != 's') continue;
+        int ring = strstr(line, "libfutures-results") || strstr(line, "/dev/zero");
+        if (ring && (hi - lo) % slot == 0) *total += (int64_t)(hi - lo);
+    }
+    fclose(f);
+    return fut_task_set_result(t, total, sizeof *total, free);
+}
+
+/* X14: workers forked directly inherit one mapping holding every ring; each
+ * keeps only its own (a task that scribbled over a sibling's ring broke the
+ * pool in the sibling's name). */
+static void test_worker_maps_only_its_ring(fut_start_method m) {
+    enum { W = 3 };
+    fut_executor *ex = pp_pool(W, m, FUT_CRASH_BREAK_POOL);
+    fut_future *fs[2 * W];
+    for (int i = 0; i < 2 * W; i++) fs[i] = pp_submit(ex, ring_bytes_mapped, NULL, 0);
+    for (int i = 0; i < 2 * W; i++) {
+        void *v = NULL;
+        size_t n = 0;
+        CHECK_ST(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, &v, &n), FUT_OK);
+        CHECK(n == sizeof(int64_t));
+        CHECK_MSG(*(int64_t *)v == 4096 + (1 << 20), "a worker maps %lld bytes of rings",
+                  (long long)*(int64_t *)v);
+        fut_future_release(fs[i]);
+    }
+    fut_executor_release(ex);
+}
+
 /* ---- cancel_futures cancels during the call (E6, P13) ---------------------- */
 
 /* 2,000 queued behind a blocked worker: right after shutdown(wait=false,
@@ -248,6 +292,7 @@ int main(int argc, char **argv) {
         RUN_M(test_shutdown_drain_is_linear(m), "shutdown drain is linear");
         RUN_M(test_shutdown_in_forked_process(m), "shutdown in a forked process");
         RUN_M(test_cancel_futures_before_return(m), "cancel_futures before return");
+        RUN_M(test_worker_maps_only_its_ring(m), "worker maps only its ring");
     }
     PP_RUN(test_stopped_server_worker_killed(FUT_CRASH_FAIL_TASK), "stopped server, FAIL_TASK");
     PP_RUN(test_stopped_server_worker_killed(FUT_CRASH_BREAK_POOL), "stopped server, BREAK_POOL");

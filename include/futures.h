@@ -370,7 +370,9 @@ typedef struct fut_process_pool_options {
    * `FUT_ERR_INVALID_ARGUMENT`). Past it the worker is killed (SIGKILL),
    * the task fails with `FUT_ERR_TIME_LIMIT` and the worker is replaced,
    * under either crash policy. Counted from when the worker can start the
-   * task.
+   * task. An initializer still running at the limit plus 1 s after its
+   * worker started is killed too, and breaks the pool (as a failing
+   * initializer does).
    */
   int64_t task_time_limit_ns;
   /**
@@ -523,7 +525,8 @@ typedef int32_t fut_return_when;
  * Only the task the dead worker was running fails, with
  * `FUT_ERR_WORKER_DIED` and the same `detail`; the worker is replaced
  * (after a growing delay when crashes follow each other) and everything
- * else goes on.
+ * else goes on. When 5 workers in a row die holding calls without starting
+ * any, the pool breaks instead of replacing them forever.
  */
 #define FUT_CRASH_FAIL_TASK 1
 

@@ -45,7 +45,8 @@ pub const FUT_CRASH_BREAK_POOL: fut_crash_policy = 0;
 /// Only the task the dead worker was running fails, with
 /// `FUT_ERR_WORKER_DIED` and the same `detail`; the worker is replaced
 /// (after a growing delay when crashes follow each other) and everything
-/// else goes on.
+/// else goes on. When 5 workers in a row die holding calls without starting
+/// any, the pool breaks instead of replacing them forever.
 pub const FUT_CRASH_FAIL_TASK: fut_crash_policy = 1;
 
 /// Options of `fut_process_pool_new`. Fill with
@@ -92,7 +93,9 @@ pub struct fut_process_pool_options {
     /// `FUT_ERR_INVALID_ARGUMENT`). Past it the worker is killed (SIGKILL),
     /// the task fails with `FUT_ERR_TIME_LIMIT` and the worker is replaced,
     /// under either crash policy. Counted from when the worker can start the
-    /// task.
+    /// task. An initializer still running at the limit plus 1 s after its
+    /// worker started is killed too, and breaks the pool (as a failing
+    /// initializer does).
     pub task_time_limit_ns: i64,
     // ---- version 2 (flow control, spawn) ----
     /// Most calls that may wait in the pool's queue, not yet taken by the

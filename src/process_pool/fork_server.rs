@@ -288,6 +288,11 @@ struct Server<'a> {
 
 /// The server's whole life (runs in the forked child; never returns).
 fn server_main(cfg: &WorkerConfig, sock: RawFd, parent: libc::pid_t, close: &[RawFd]) -> ! {
+    // A crash of the server ends it with its signal, as a worker's does
+    // (X12): a handler the host installed (a sanitizer's, a crash reporter)
+    // would run the host's code here and exit with a status instead (R11).
+    // First thing, to keep the window after the fork short.
+    sys::default_crash_signals();
     sys::die_with_parent(parent);
     for &fd in close {
         if fd != sock {

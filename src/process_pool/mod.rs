@@ -159,6 +159,7 @@ impl ProcessPool {
                 by_name,
             },
             program,
+            inject_panic: manager::manager_panic_requested(),
         };
         let by_name_pool = mcfg.worker.by_name.is_some();
         let (tx, rx) = start_signal();

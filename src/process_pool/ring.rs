@@ -140,6 +140,23 @@ impl Ring {
         Arc::clone(&self._mapping)
     }
 
+    /// In a worker forked directly, which inherits its ring together with
+    /// every sibling's (one mapping): unmaps the siblings' rings, so that a
+    /// stray write of its task cannot corrupt another worker's results and
+    /// be blamed on that worker (X14). Never called in the manager.
+    pub(crate) fn unmap_siblings(&self) {
+        let start = self._mapping.base as usize;
+        let end = start + self._mapping.len;
+        let own = self.base as usize;
+        if own > start {
+            sys::unmap(self._mapping.base, own - start);
+        }
+        let after = own + MAP_BYTES;
+        if after < end {
+            sys::unmap(after as *mut u8, end - after);
+        }
+    }
+
     fn keep_from_later_forks(&self) {
         self._mapping.keep_from_later_forks();
     }

@@ -146,7 +146,10 @@ pub(crate) fn worker_main(
     }
     let mapped;
     let ring = match ring {
-        RingSource::Inherited(r) => r,
+        RingSource::Inherited(r) => {
+            r.unmap_siblings();
+            r
+        }
         RingSource::Fd(fd) => {
             mapped = match Ring::map(fd) {
                 Ok(r) => r,

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// Consecutive deaths of workers that held calls and started none, after
+/// which `FUT_CRASH_FAIL_TASK` stops replacing them and breaks the pool (R9).
+const STARVED_MAX: u32 = 5;
+
 /// What a dead worker leaves for the crash policy to judge.
 struct Death {
     pid: libc::pid_t,
@@ -62,7 +66,7 @@ impl Manager {
             pid: w.pid,
             kill: w.kill,
             running,
-            expected: w.stopping || (w.got_last && w.assigned.is_empty()),
+            expected: w.stopping.is_some() || (w.got_last && w.assigned.is_empty()),
             how: sys::describe_status(status),
         }
     }
@@ -110,10 +114,13 @@ impl Manager {
         }
         let init_exit =
             status.is_some_and(|s| libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == EXIT_INIT_FAILED);
-        let hint = if init_exit {
-            " (initializer failed)"
+        let hint = if d.kill == Kill::InitTimeLimit {
+            let limit = self.cfg.time_limit.unwrap_or_default();
+            format!(" (past the time limit of {})", fmt_duration(limit))
+        } else if init_exit {
+            " (initializer failed)".to_string()
         } else {
-            ""
+            String::new()
         };
         Some(format!(
             "worker {pid} {how} while running the initializer{hint}"
@@ -150,6 +157,20 @@ impl Manager {
         if self.cfg.policy == CrashPolicy::BreakPool {
             self.break_pool(detail);
             return;
+        }
+        // R9: workers that keep dying before they start a call they hold
+        // (an environment, or an initializer, that kills every worker) would
+        // be replaced forever while the calls wait: give up after a few.
+        if d.running.is_some() {
+            self.starved = 0;
+        } else if !self.workers[i].assigned.is_empty() {
+            self.starved += 1;
+            if self.starved >= STARVED_MAX {
+                self.break_pool(format!(
+                    "{detail}; {STARVED_MAX} workers in a row died before starting a call"
+                ));
+                return;
+            }
         }
         crate::log::log(&format!("process pool: {detail}; replacing it"));
         if d.running.is_some() {

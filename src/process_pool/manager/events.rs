@@ -3,6 +3,12 @@
 
 use super::*;
 
+/// R12: how often shutdown looks for stopped workers while it waits for them.
+const STOP_TICK: Duration = Duration::from_millis(20);
+
+/// R8: what an initializer gets beyond the time limit (process start).
+const INIT_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Copy, Clone)]
 enum Ev {
     Wake,
@@ -154,6 +160,9 @@ impl Manager {
                 if let (Some(s), Kill::None) = (w.started, w.kill) {
                     consider((s + limit).saturating_duration_since(now));
                 }
+                if self.initializing(w) {
+                    consider((w.born + limit + INIT_GRACE).saturating_duration_since(now));
+                }
             }
         }
         if let Some(at) = self.spawn_not_before {
@@ -167,6 +176,9 @@ impl Manager {
         for at in self.workers.iter().filter_map(|w| w.entry_due) {
             consider(at.saturating_duration_since(now));
         }
+        if self.workers.iter().any(|w| self.stop_pending(w)) {
+            consider(STOP_TICK);
+        }
         if let Some(at) = self.server_answer_due() {
             consider(at.saturating_duration_since(now));
         }
@@ -177,6 +189,18 @@ impl Manager {
         }
     }
 
+    /// R8: a worker still in its initializer, not killed yet. The time limit
+    /// covers initializers too, counted from when the manager learnt of the
+    /// worker plus `INIT_GRACE` for the process to start (a fork on a busy
+    /// machine can take longer than a short limit).
+    fn initializing(&self, w: &Slot) -> bool {
+        self.cfg.worker.initializer.is_some()
+            && !w.ready
+            && w.dead.is_none()
+            && w.init_failed.is_none()
+            && w.kill == Kill::None
+    }
+
     pub(super) fn check_time_limits(&mut self) {
         let Some(limit) = self.cfg.time_limit else {
             return;
@@ -184,6 +208,11 @@ impl Manager {
         let now = Instant::now();
         for i in 0..self.workers.len() {
             let w = &self.workers[i];
+            if self.initializing(w) && now >= w.born + limit + INIT_GRACE {
+                self.workers[i].kill = Kill::InitTimeLimit;
+                self.signal_worker(i, libc::SIGKILL);
+                continue;
+            }
             let over = matches!((w.started, w.kill), (Some(s), Kill::None) if now >= s + limit);
             if !over || w.dead.is_some() {
                 continue;
@@ -195,6 +224,37 @@ impl Manager {
                 .map(|x| x.id);
             if let Some(task) = task {
                 self.workers[i].kill = Kill::TimeLimit { task };
+                self.signal_worker(i, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// A worker told to stop that has not ended and was not killed.
+    fn stop_pending(&self, w: &Slot) -> bool {
+        w.stopping.is_some() && w.dead.is_none() && w.kill == Kill::None
+    }
+
+    /// R12: shutdown does not wait for a worker that will never read its stop
+    /// message: one stopped (SIGSTOP), or, with a time limit, one still
+    /// there a time limit after it was told to stop (stuck in user code after
+    /// its last result, such as a value's destructor). Both are killed.
+    pub(super) fn kill_unstoppable(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.workers.len() {
+            let w = &self.workers[i];
+            let Some(since) = w.stopping else { continue };
+            if !self.stop_pending(w) {
+                continue;
+            }
+            // A worker leaves within microseconds of its stop message: only
+            // one still there a tick later is looked at (`/proc` reads cost,
+            // and a large pool ends with many events).
+            if now < since + STOP_TICK {
+                continue;
+            }
+            let overdue = self.cfg.time_limit.is_some_and(|l| now >= since + l);
+            if overdue || sys::is_stopped(w.pid) {
+                self.workers[i].kill = Kill::Teardown;
                 self.signal_worker(i, libc::SIGKILL);
             }
         }

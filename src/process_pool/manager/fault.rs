@@ -35,6 +35,18 @@ impl Manager {
     #[cfg(not(test))]
     pub(super) fn fault_point(&self) {}
 
+    /// The test-only hook of R7: a pool created while
+    /// `FUT_TEST_MANAGER_PANIC=1` is set panics here once, right after its
+    /// first dispatch, so that a C test sees B10 with a call out. Honoured in
+    /// every build (the fault matrix runs against the library CI ships);
+    /// harmless: it can only break the pool created under it.
+    pub(super) fn injected_panic_point(&mut self) {
+        if self.cfg.inject_panic && self.outstanding_calls() > 0 {
+            self.cfg.inject_panic = false;
+            panic!("injected fault (FUT_TEST_MANAGER_PANIC)");
+        }
+    }
+
     /// Breaks the pool and takes every process down.
     fn teardown_after_fault(&mut self, cause: &str) {
         // Results read but not completed when the panic struck.
@@ -79,6 +91,12 @@ impl Manager {
             sys::reap_blocking(s.pid);
         }
     }
+}
+
+/// R7: whether the pool being created gets the injected panic (read once
+/// per pool, on the creating thread).
+pub(crate) fn manager_panic_requested() -> bool {
+    std::env::var_os("FUT_TEST_MANAGER_PANIC").is_some_and(|v| v == "1")
 }
 
 /// The text of a panic's payload.

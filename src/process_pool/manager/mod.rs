@@ -34,6 +34,7 @@ mod dispatch;
 mod events;
 mod fault;
 mod flow;
+pub(crate) use fault::manager_panic_requested;
 mod results;
 mod server;
 mod spawned;
@@ -64,6 +65,8 @@ pub(crate) struct ManagerConfig {
     pub worker: WorkerConfig,
     /// `StartMethod::Spawn`: the program workers run.
     pub program: std::ffi::CString,
+    /// Test-only (R7): panic once after the first dispatch (`fault.rs`).
+    pub inject_panic: bool,
 }
 
 /// A call sent to a worker, items not yet answered (front = running).
@@ -115,11 +118,13 @@ enum Kill {
     TimeLimit {
         task: u64,
     },
-    /// Killed by us because the pool is broken.
+    /// Killed by us: the pool is broken, or shutdown cannot wait for it (R12).
     Teardown,
     /// A spawned worker killed by us for not entering the worker loop in
     /// time (N9).
     NotEntered,
+    /// Killed by us: its initializer ran past the time limit (R8).
+    InitTimeLimit,
 }
 
 struct OutMsg {
@@ -145,7 +150,8 @@ struct Slot {
     started: Option<Instant>,
     calls_sent: usize,
     got_last: bool,
-    stopping: bool,
+    /// When it was told to stop (P12).
+    stopping: Option<Instant>,
     kill: Kill,
     /// Set once the process is known dead (reaped): its wait status, None
     /// when unavailable.
@@ -157,6 +163,9 @@ struct Slot {
     named: std::collections::HashSet<usize>,
     /// A spawned worker not heard from yet: when it must have entered.
     entry_due: Option<Instant>,
+    /// When the manager learnt of it: its initializer's time limit runs
+    /// from here (R8).
+    born: Instant,
 }
 
 impl Slot {
@@ -176,12 +185,13 @@ impl Slot {
             started: None,
             calls_sent: 0,
             got_last: false,
-            stopping: false,
+            stopping: None,
             kill: Kill::None,
             dead: None,
             ended_at: None,
             named: std::collections::HashSet::new(),
             entry_due: None,
+            born: Instant::now(),
         }
     }
 
@@ -198,7 +208,7 @@ impl Slot {
     fn usable(&self, max_tasks: usize) -> bool {
         self.dead.is_none()
             && self.call_fd >= 0
-            && !self.stopping
+            && self.stopping.is_none()
             && self.kill == Kill::None
             && (max_tasks == 0 || self.calls_sent < max_tasks)
     }
@@ -231,6 +241,8 @@ struct Manager {
     broken: bool,
     /// Consecutive worker crashes (FUT_CRASH_FAIL_TASK back-off).
     crashes: u32,
+    /// Consecutive deaths of workers that held calls and started none (R9).
+    starved: u32,
     spawn_not_before: Option<Instant>,
     /// Some child has no pidfd: poll with a tick and waitpid.
     need_tick: bool,
@@ -279,6 +291,7 @@ pub(crate) fn run(shared: Arc<Shared>, cfg: ManagerConfig, started: super::Start
         shutdown: false,
         broken: false,
         crashes: 0,
+        starved: 0,
         spawn_not_before: None,
         need_tick: false,
         completions: Vec::new(),
@@ -444,11 +457,13 @@ impl Manager {
             if !self.broken {
                 self.spawn_as_needed();
                 self.dispatch();
+                self.injected_panic_point();
             }
             for i in 0..self.workers.len() {
                 self.flush(i);
             }
             self.maybe_stop_workers();
+            self.kill_unstoppable();
             self.remove_dead();
             if self.finished() {
                 break;
@@ -496,8 +511,8 @@ impl Manager {
         }
         for i in 0..self.workers.len() {
             let w = &mut self.workers[i];
-            if w.dead.is_none() && !w.stopping {
-                w.stopping = true;
+            if w.dead.is_none() && w.stopping.is_none() {
+                w.stopping = Some(Instant::now());
                 w.out.push_back(OutMsg {
                     segs: vec![Seg::Bytes(wire::header(wire::STOP, 0, 0).to_vec())],
                     seg: 0,

@@ -127,6 +127,7 @@ impl Manager {
         };
         let wait = mark.saturating_duration_since(queued_at);
         self.item_finished(item.id, how, status, wait, mark.elapsed());
+        self.starved = 0;
         self.completions.push((item.future, outcome));
         Ok(())
     }

@@ -96,15 +96,17 @@ impl Manager {
             status
         };
         let cause = format!("fork server {} {}", s.pid, sys::describe_status(status));
-        // Workers it forked are gone with it; handle them as crashed.
+        // The pool breaks for the server's end (the cause, B4, R11), before the
+        // workers it forked, gone with it, are handled: their deaths would
+        // otherwise be logged as the cause.
+        if !self.broken {
+            self.break_pool(cause);
+        }
         for i in 0..self.workers.len() {
             let w = &self.workers[i];
             if matches!(w.origin, Origin::Server { .. }) && w.dead.is_none() {
                 self.worker_died(i, Some(libc::SIGKILL));
             }
-        }
-        if !self.broken {
-            self.break_pool(cause);
         }
     }
 
@@ -117,7 +119,7 @@ impl Manager {
         if w.dead.is_some() || w.ended_at.is_some() {
             return;
         }
-        let expected = w.stopping || (w.got_last && w.assigned.is_empty());
+        let expected = w.stopping.is_some() || (w.got_last && w.assigned.is_empty());
         if self.broken || w.kill == Kill::Teardown || expected {
             self.worker_died(i, None);
         } else {
