@@ -278,6 +278,7 @@ int main(int argc, char **argv) {
     spawn_register_common();
     CHECK_OK(fut_register_task("close_every_fd", close_every_fd));
     CHECK_OK(fut_register_task("noop", noop));
+    CHECK_OK(fut_register_task("ring_bytes_mapped", ring_bytes_mapped));
     CHECK_OK(fut_register_task("shutdown_inherited", shutdown_inherited));
     CHECK_OK(fut_worker_entry(argc, argv));
     pp_become_subreaper();
