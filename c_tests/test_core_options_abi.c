@@ -5,6 +5,7 @@
 #include "test_util.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define THREAD_POOL_OPTIONS_V1_SIZE 48
 #define PROCESS_POOL_OPTIONS_V1_SIZE 72
@@ -100,6 +101,48 @@ TEST(X1_process_pool_options_v1_size_is_accepted)
     n.tail[0] = 0;
     CHECK_ST(new_process_pool(&n, PROCESS_POOL_OPTIONS_V1_SIZE - 8), FUT_ERR_INVALID_ARGUMENT);
     CHECK_ST(new_process_pool(&n, 8), FUT_ERR_INVALID_ARGUMENT);
+}
+
+/* X19: the first version's initializer (reached by its own name in parentheses, as a
+ * program built against libfutures 0.1 calls it) writes only the first version's bytes;
+ * the macro of this header initialises the whole struct; the sized initializer writes
+ * exactly the size it is given and zeroes a newer header's tail. */
+TEST(X19_options_init_writes_only_the_callers_size)
+{
+    union {
+        fut_thread_pool_options o;
+        unsigned char bytes[sizeof(fut_thread_pool_options) + 16];
+    } t;
+    memset(&t, 0xAB, sizeof t);
+    CHECK_OK((fut_thread_pool_options_init)(&t.o));
+    CHECK(t.o.struct_size == THREAD_POOL_OPTIONS_V1_SIZE);
+    for (size_t i = THREAD_POOL_OPTIONS_V1_SIZE; i < sizeof t.bytes; i++)
+        CHECK_MSG(t.bytes[i] == 0xAB, "byte %zu past the first version was written", i);
+    CHECK_OK(fut_thread_pool_options_init(&t.o));
+    CHECK(t.o.struct_size == sizeof(fut_thread_pool_options) && t.o.max_queued == 0);
+    for (size_t i = sizeof(fut_thread_pool_options); i < sizeof t.bytes; i++)
+        CHECK(t.bytes[i] == 0xAB);
+
+    union {
+        fut_process_pool_options o;
+        unsigned char bytes[sizeof(fut_process_pool_options) + 16];
+    } p;
+    memset(&p, 0xAB, sizeof p);
+    CHECK_OK((fut_process_pool_options_init)(&p.o));
+    CHECK(p.o.struct_size == PROCESS_POOL_OPTIONS_V1_SIZE);
+    for (size_t i = PROCESS_POOL_OPTIONS_V1_SIZE; i < sizeof p.bytes; i++)
+        CHECK_MSG(p.bytes[i] == 0xAB, "byte %zu past the first version was written", i);
+    CHECK_OK(fut_process_pool_options_init_sized(&p.o, sizeof p.bytes));
+    CHECK(p.o.struct_size == sizeof p.bytes && p.o.worker_program == NULL);
+    for (size_t i = sizeof(fut_process_pool_options); i < sizeof p.bytes; i++)
+        CHECK(p.bytes[i] == 0);
+    fut_executor *ex = NULL;
+    CHECK_OK(fut_process_pool_new(&p.o, &ex)); /* a zero tail is accepted */
+    run_one_task(ex);
+    fut_executor_release(ex);
+    CHECK_ST(fut_process_pool_options_init_sized(&p.o, PROCESS_POOL_OPTIONS_V1_SIZE - 8),
+             FUT_ERR_INVALID_ARGUMENT);
+    CHECK_ST(fut_thread_pool_options_init_sized(NULL, sizeof t.o), FUT_ERR_INVALID_ARGUMENT);
 }
 
 int main(int argc, char **argv)

@@ -36,7 +36,7 @@
 /**
  * Minor version of this header.
  */
-#define FUT_VERSION_MINOR 1
+#define FUT_VERSION_MINOR 2
 
 /**
  * Patch version of this header.
@@ -1062,8 +1062,28 @@ fut_status fut_executor_submit_named(struct fut_executor *ex,
 fut_status fut_worker_entry(int argc, char *const *argv);
 
 /**
- * Sets `opts->struct_size` and every field to its default (NULL is
- * `FUT_ERR_INVALID_ARGUMENT`).
+ * Sets every field of `*opts` to its default and `opts->struct_size` to
+ * `size`, which must be `sizeof(*opts)` of the caller's header: only
+ * `size` bytes are written (a struct from an older header is not
+ * overrun, one from a newer header gets its unknown fields zeroed).
+ * Through this header, `fut_process_pool_options_init(opts)` is a macro that
+ * calls this with `sizeof *(opts)`. NULL `opts`, or a `size` below the
+ * first version's (72 bytes), is `FUT_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or points to `size` writable bytes.
+ */
+fut_status fut_process_pool_options_init_sized(struct fut_process_pool_options *opts, size_t size);
+
+/**
+ * The first version's initializer, kept for programs built against a
+ * header of libfutures 0.1: writes the first 72 bytes (that version's
+ * fields) and sets `struct_size` to 72. Programs built with this header
+ * reach `fut_process_pool_options_init_sized` through the macro of the same
+ * name instead. NULL is `FUT_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or points to 72 writable bytes.
  */
 fut_status fut_process_pool_options_init(struct fut_process_pool_options *opts);
 
@@ -1107,8 +1127,28 @@ fut_status fut_task_set_error(struct fut_task *task, int32_t code, const char *m
 bool fut_task_cancel_requested(const struct fut_task *task);
 
 /**
- * Sets `opts->struct_size` and every field to its default (NULL is
- * `FUT_ERR_INVALID_ARGUMENT`).
+ * Sets every field of `*opts` to its default and `opts->struct_size` to
+ * `size`, which must be `sizeof(*opts)` of the caller's header: only
+ * `size` bytes are written (a struct from an older header is not
+ * overrun, one from a newer header gets its unknown fields zeroed).
+ * Through this header, `fut_thread_pool_options_init(opts)` is a macro that
+ * calls this with `sizeof *(opts)`. NULL `opts`, or a `size` below the
+ * first version's (48 bytes), is `FUT_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or points to `size` writable bytes.
+ */
+fut_status fut_thread_pool_options_init_sized(struct fut_thread_pool_options *opts, size_t size);
+
+/**
+ * The first version's initializer, kept for programs built against a
+ * header of libfutures 0.1: writes the first 48 bytes (that version's
+ * fields) and sets `struct_size` to 48. Programs built with this header
+ * reach `fut_thread_pool_options_init_sized` through the macro of the same
+ * name instead. NULL is `FUT_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or points to 48 writable bytes.
  */
 fut_status fut_thread_pool_options_init(struct fut_thread_pool_options *opts);
 
@@ -1184,3 +1224,14 @@ void fut_as_completed_release(struct fut_as_completed *it);
 #endif  // __cplusplus
 
 #endif  /* FUTURES_H */
+
+#ifndef FUT_OPTIONS_INIT_MACROS
+#define FUT_OPTIONS_INIT_MACROS
+/* Options structs grow at their end: these initialise a struct of the size
+ * this header declares (the functions of the same names write the first
+ * version only, for programs built against libfutures 0.1). */
+#define fut_thread_pool_options_init(opts) \
+  fut_thread_pool_options_init_sized((opts), sizeof *(opts))
+#define fut_process_pool_options_init(opts) \
+  fut_process_pool_options_init_sized((opts), sizeof *(opts))
+#endif /* FUT_OPTIONS_INIT_MACROS */

@@ -149,7 +149,7 @@ type ThreadPool struct {
 func NewThreadPool(opts *ThreadPoolOptions) (*ThreadPool, error) {
 	var o C.fut_thread_pool_options
 	var observer uintptr
-	if err := statusErr(C.fut_thread_pool_options_init(&o)); err != nil {
+	if err := statusErr(C.fut_thread_pool_options_init_sized(&o, C.sizeof_fut_thread_pool_options)); err != nil {
 		return nil, err
 	}
 	if opts != nil {

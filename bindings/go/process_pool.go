@@ -73,7 +73,7 @@ type ProcessPoolOptions struct {
 func NewProcessPool(opts *ProcessPoolOptions) (*ProcessPool, error) {
 	var o C.fut_process_pool_options
 	var observer uintptr
-	C.fut_process_pool_options_init(&o)
+	C.fut_process_pool_options_init_sized(&o, C.sizeof_fut_process_pool_options)
 	if opts != nil {
 		if opts.MaxWorkers < 0 || opts.MaxTasksPerChild < 0 || opts.TaskTimeLimit < 0 || opts.MaxQueued < 0 {
 			return nil, ErrInvalidArgument

@@ -32,7 +32,7 @@ pub fn run(out: anytype) !i64 {
     try check(c.fut_thread_pool_new(null, &threads));
     defer c.fut_executor_release(threads); // shuts the pool down and joins it
     var opts: c.fut_process_pool_options = undefined;
-    try check(c.fut_process_pool_options_init(&opts));
+    try check(c.fut_process_pool_options_init_sized(&opts, @sizeOf(c.fut_process_pool_options)));
     opts.max_workers = 2;
     var procs: ?*c.fut_executor = null;
     try check(c.fut_process_pool_new(&opts, &procs));

@@ -7,7 +7,7 @@ use std::ffi::{c_char, c_void};
 /// Major version of this header; matches `fut_version()`.
 pub const FUT_VERSION_MAJOR: i32 = 0;
 /// Minor version of this header.
-pub const FUT_VERSION_MINOR: i32 = 1;
+pub const FUT_VERSION_MINOR: i32 = 2;
 /// Patch version of this header.
 pub const FUT_VERSION_PATCH: i32 = 0;
 

@@ -105,6 +105,44 @@ pub(crate) unsafe fn input_slice<'a, T>(p: *const T, n: usize) -> Result<&'a [T]
     Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
+/// Writes `defaults` into a caller's options struct of `size` bytes, the
+/// `sizeof` of the caller's header (ABI growth, docs/api.md "Options"):
+/// the first `min(size, ours)` bytes get the defaults, bytes past ours (a
+/// newer header) are zeroed, and `struct_size` is `size`, so that
+/// `read_versioned` later reads exactly what the caller has. A size below
+/// `v1_size` or a NULL `opts` is `FUT_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or points to at least `size` writable bytes.
+pub(crate) unsafe fn init_versioned<T: Copy>(
+    opts: *mut T,
+    defaults: T,
+    size: usize,
+    v1_size: usize,
+) -> Result<(), Status> {
+    let opts = non_null(opts)? as *mut u8;
+    if size < v1_size {
+        return Err(Status::InvalidArgument);
+    }
+    let ours = std::mem::size_of::<T>();
+    // SAFETY: the caller's struct has `size` writable bytes and `defaults`
+    // has `ours`: `min(size, ours)` bytes are in bounds on both sides; the
+    // tail past `ours`, if any, is inside the caller's `size`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            &defaults as *const T as *const u8,
+            opts,
+            size.min(ours),
+        );
+        if size > ours {
+            std::ptr::write_bytes(opts.add(ours), 0, size - ours);
+        }
+        // `struct_size` is the first field, a usize, in every version.
+        std::ptr::write_unaligned(opts as *mut usize, size);
+    }
+    Ok(())
+}
+
 /// Reads a caller's options struct that starts with `size_t struct_size`
 /// (ABI growth, docs/api.md "Options"): a struct of at least `v1_size` bytes is
 /// accepted, fields past its `struct_size` keep `defaults` (an older

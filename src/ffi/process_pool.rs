@@ -139,17 +139,40 @@ fn defaults() -> fut_process_pool_options {
     }
 }
 
-/// Sets `opts->struct_size` and every field to its default (NULL is
-/// `FUT_ERR_INVALID_ARGUMENT`).
+/// Sets every field of `*opts` to its default and `opts->struct_size` to
+/// `size`, which must be `sizeof(*opts)` of the caller's header: only
+/// `size` bytes are written (a struct from an older header is not
+/// overrun, one from a newer header gets its unknown fields zeroed).
+/// Through this header, `fut_process_pool_options_init(opts)` is a macro that
+/// calls this with `sizeof *(opts)`. NULL `opts`, or a `size` below the
+/// first version's (72 bytes), is `FUT_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or points to `size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fut_process_pool_options_init_sized(
+    opts: *mut fut_process_pool_options,
+    size: usize,
+) -> fut_status {
+    // SAFETY: forwarded from the caller.
+    guard(|| unsafe { super::init_versioned(opts, defaults(), size, OPTIONS_V1_SIZE) })
+}
+
+/// The first version's initializer, kept for programs built against a
+/// header of libfutures 0.1: writes the first 72 bytes (that version's
+/// fields) and sets `struct_size` to 72. Programs built with this header
+/// reach `fut_process_pool_options_init_sized` through the macro of the same
+/// name instead. NULL is `FUT_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or points to 72 writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn fut_process_pool_options_init(
     opts: *mut fut_process_pool_options,
 ) -> fut_status {
-    guard(|| {
-        let opts = super::non_null(opts)?;
-        // SAFETY: non-NULL; the caller passes room for one options struct.
-        unsafe { opts.write(defaults()) };
-        Ok(())
+    // SAFETY: forwarded from the caller.
+    guard(|| unsafe {
+        super::init_versioned(opts, defaults(), OPTIONS_V1_SIZE, OPTIONS_V1_SIZE)
     })
 }
 

@@ -85,17 +85,40 @@ fn default_options() -> fut_thread_pool_options {
     }
 }
 
-/// Sets `opts->struct_size` and every field to its default (NULL is
-/// `FUT_ERR_INVALID_ARGUMENT`).
+/// Sets every field of `*opts` to its default and `opts->struct_size` to
+/// `size`, which must be `sizeof(*opts)` of the caller's header: only
+/// `size` bytes are written (a struct from an older header is not
+/// overrun, one from a newer header gets its unknown fields zeroed).
+/// Through this header, `fut_thread_pool_options_init(opts)` is a macro that
+/// calls this with `sizeof *(opts)`. NULL `opts`, or a `size` below the
+/// first version's (48 bytes), is `FUT_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or points to `size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fut_thread_pool_options_init_sized(
+    opts: *mut fut_thread_pool_options,
+    size: usize,
+) -> fut_status {
+    // SAFETY: forwarded from the caller.
+    guard(|| unsafe { super::init_versioned(opts, default_options(), size, OPTIONS_V1_SIZE) })
+}
+
+/// The first version's initializer, kept for programs built against a
+/// header of libfutures 0.1: writes the first 48 bytes (that version's
+/// fields) and sets `struct_size` to 48. Programs built with this header
+/// reach `fut_thread_pool_options_init_sized` through the macro of the same
+/// name instead. NULL is `FUT_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or points to 48 writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn fut_thread_pool_options_init(
     opts: *mut fut_thread_pool_options,
 ) -> fut_status {
-    guard(|| {
-        let opts = non_null(opts)?;
-        // SAFETY: non-NULL; the caller provides a writable struct.
-        unsafe { opts.write(default_options()) };
-        Ok(())
+    // SAFETY: forwarded from the caller.
+    guard(|| unsafe {
+        super::init_versioned(opts, default_options(), OPTIONS_V1_SIZE, OPTIONS_V1_SIZE)
     })
 }
 
@@ -176,10 +199,21 @@ mod tests {
     #[test]
     fn options_abi() {
         let mut o = default_options();
-        // SAFETY: a valid struct.
-        assert_eq!(unsafe { fut_thread_pool_options_init(&mut o) }, FUT_OK);
+        o.max_workers = 7;
+        // SAFETY: a valid struct of that size.
+        let st = unsafe { fut_thread_pool_options_init_sized(&mut o, size_of_val(&o)) };
+        assert_eq!(st, FUT_OK);
         assert_eq!(o.struct_size, size_of::<fut_thread_pool_options>());
+        assert_eq!(o.max_workers, 0);
         assert_eq!(size_of::<fut_thread_pool_options>(), 9 * size_of::<usize>());
+        // The unsized (first-version) init writes the first version only.
+        o.max_queued = 5;
+        // SAFETY: a valid struct, larger than the first version.
+        assert_eq!(unsafe { fut_thread_pool_options_init(&mut o) }, FUT_OK);
+        assert_eq!((o.struct_size, o.max_queued), (OPTIONS_V1_SIZE, 5));
+        // SAFETY: as above; a size below the first version is refused.
+        let st = unsafe { fut_thread_pool_options_init_sized(&mut o, OPTIONS_V1_SIZE - 8) };
+        assert_eq!(st, FUT_ERR_INVALID_ARGUMENT);
         o.struct_size = 8;
         // SAFETY: a valid struct.
         assert!(unsafe { read_options(&o) }.is_err());
