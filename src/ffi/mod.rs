@@ -129,11 +129,7 @@ pub(crate) unsafe fn init_versioned<T: Copy>(
     // has `ours`: `min(size, ours)` bytes are in bounds on both sides; the
     // tail past `ours`, if any, is inside the caller's `size`.
     unsafe {
-        std::ptr::copy_nonoverlapping(
-            &defaults as *const T as *const u8,
-            opts,
-            size.min(ours),
-        );
+        std::ptr::copy_nonoverlapping(&defaults as *const T as *const u8, opts, size.min(ours));
         if size > ours {
             std::ptr::write_bytes(opts.add(ours), 0, size - ours);
         }

@@ -171,9 +171,7 @@ pub unsafe extern "C" fn fut_process_pool_options_init(
     opts: *mut fut_process_pool_options,
 ) -> fut_status {
     // SAFETY: forwarded from the caller.
-    guard(|| unsafe {
-        super::init_versioned(opts, defaults(), OPTIONS_V1_SIZE, OPTIONS_V1_SIZE)
-    })
+    guard(|| unsafe { super::init_versioned(opts, defaults(), OPTIONS_V1_SIZE, OPTIONS_V1_SIZE) })
 }
 
 /// Size of the first version of `fut_process_pool_options` (LP64), pinned:
@@ -189,9 +187,8 @@ const _: () = assert!(
 /// the same way.
 const OPTIONS_V2_SIZE: usize = 104;
 const _: () = assert!(std::mem::size_of::<fut_process_pool_options>() == OPTIONS_V2_SIZE);
-const _: () = assert!(
-    std::mem::offset_of!(fut_process_pool_options, worker_program) + 8 == OPTIONS_V2_SIZE
-);
+const _: () =
+    assert!(std::mem::offset_of!(fut_process_pool_options, worker_program) + 8 == OPTIONS_V2_SIZE);
 
 /// Reads and checks the caller's options (see `read_versioned`).
 ///
