@@ -81,6 +81,7 @@ typedef struct fm_method {
 static const fm_method FM_METHODS[] = {
     {FUT_START_FORK, "fork"},
     {FUT_START_FORKSERVER, "forkserver"},
+    {FUT_START_SPAWN, "spawn"},
 };
 #define FM_NMETHODS (sizeof FM_METHODS / sizeof FM_METHODS[0])
 
@@ -104,6 +105,8 @@ static const char *fm_skip(fm_stage s, fi_kind k, const fm_method *m, fut_crash_
             return "no user code runs in the fork server";
         if (m->method == FUT_START_FORK && p == FUT_CRASH_BREAK_POOL)
             return "this pool has no fork server";
+        if (m->method == FUT_START_SPAWN)
+            return "a spawn pool has no fork server (N5)";
     }
     if (s == S_XFER && (k == FI_CLOSEFDS || k == FI_GARBAGE))
         return "a fault inside a copy can neither go on nor be told from value bytes";
@@ -311,9 +314,19 @@ static fut_executor *fm_pool(fm_stage s, fi_kind k, const fm_method *m, fut_cras
     o.max_workers = 1;
     o.start_method = m->method;
     o.on_worker_crash = p;
-    o.initializer = fi_init;
-    o.initializer_arg = s == S_INIT ? "i" : "-";
-    o.initializer_arg_len = 1;
+    static fi_init_arg arg;
+    memset(&arg, 0, sizeof arg);
+    arg.commit = s == S_INIT;
+    arg.kind = (int32_t)k;
+    arg.spawned = m->method == FUT_START_SPAWN;
+    arg.host.pid = (int32_t)getpid();
+    for (int i = 0; i < 2; i++) {
+        arg.host.gate[i] = pp_gate[i];
+        arg.host.report[i] = pp_report[i];
+    }
+    o.initializer = fi_init; /* registered by name for spawn (N6) */
+    o.initializer_arg = &arg;
+    o.initializer_arg_len = sizeof arg;
     /* A stopped worker at shutdown needs no time limit (R12): none is set there. */
     if (is_stall(k) && s != S_SERVER && !(s == S_SHUTDOWN && k == FI_SIGSTOP))
         o.task_time_limit_ns = FM_LIMIT_MS * TU_MS;
@@ -588,7 +601,18 @@ static void fm_watchdog(int sig) {
     _exit(1);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* A spawned worker is this program (N9): everything the matrix runs in a
+     * worker is registered first, then a worker never returns from here. */
+    CHECK_OK(fut_register_initializer("fi_init", fi_init));
+    CHECK_OK(fut_register_task("fi_ok", fi_ok));
+    CHECK_OK(fut_register_task("fi_len", fi_len));
+    CHECK_OK(fut_register_task("fi_task_commits", fi_task_commits));
+    CHECK_OK(fut_register_task("fi_task_bad_dtor", fi_task_bad_dtor));
+    CHECK_OK(fut_register_task("fi_task_poisoned_value", fi_task_poisoned_value));
+    CHECK_OK(fut_register_task("pp_getpid", pp_getpid));
+    CHECK_OK(fut_register_task("pp_block_echo", pp_block_echo));
+    CHECK_OK(fut_worker_entry(argc, argv));
     setenv("RUST_BACKTRACE", "0", 1); /* the injected panic prints one line */
     /* A process group of our own, led by us: while we live it is not orphaned,
      * so the kernel never sends SIGHUP and SIGCONT to the workers the matrix
