@@ -50,9 +50,10 @@ typedef struct fi_init_arg {
 
 /* The layout of a result ring (src/process_pool/ring.rs): a 4 KiB header page
  * whose first word is `head` (bytes published), then 1 MiB of data. A worker
- * maps exactly one: the memfd "libfutures-results" (fork-server workers) or
- * the shared anonymous mapping inherited from the manager (workers forked
- * directly; the matrix uses one worker, so the mapping holds one ring). */
+ * maps exactly one: the memfd "libfutures-results" (fork-server and spawned
+ * workers) or the shared anonymous mapping inherited from the manager
+ * (workers forked directly; the matrix uses one worker, so the mapping holds
+ * one ring). */
 #define FI_RING_HEADER 4096u
 #define FI_RING_DATA (1u << 20)
 

@@ -1,5 +1,6 @@
 /* The fault matrix (R1-R9, R11, R12): failure stage x failure kind x start
- * method x crash policy, each case on a fresh one-worker process pool. Prints
+ * method (fork, fork server, spawn) x crash policy, each case on a fresh
+ * one-worker process pool. Prints
  * one line per cell (ok, FAIL or skip with the rule that skips it) and a
  * closing "N passed, N failed"; exits non-zero on any failure.
  *
@@ -32,13 +33,18 @@
  *                 it must return, the pool shut down (or broken), R12.
  * SIGKILL and SIGSTOP are sent by the test; the stalls (SIGSTOP, hang) run
  * under a per-task time limit of 150 ms.
+ * On spawn the same code runs in the workers: main() registers every task and
+ * the initializer by name first (N3, N6), and fi_init's argument carries the
+ * kind and the test's pipe numbers, which a spawned worker reopens through
+ * /proc/<test>/fd (spawn_common.h): it inherits neither (N10).
  *
  * Skip rule (fm_skip): a cell is skipped when the fault cannot happen there:
  *   - the manager is a thread of the host: a signal or an exit there ends the
  *     host itself (B11); its only fault is an internal error (the "panic"
  *     kind, which exists for it alone);
  *   - no user code runs in the fork server: only signals reach it (a hang
- *     there is SIGSTOP); FUT_START_FORK with FUT_CRASH_BREAK_POOL has none;
+ *     there is SIGSTOP); FUT_START_FORK with FUT_CRASH_BREAK_POOL has none,
+ *     nor has FUT_START_SPAWN (N5);
  *   - in the result stage the fault runs in a SIGSEGV handler in the middle
  *     of a copy: a handler cannot go on after closing the fds, and garbage
  *     inside a value in transit is value bytes (no decoder can tell).
@@ -101,12 +107,12 @@ static const char *fm_skip(fm_stage s, fi_kind k, const fm_method *m, fut_crash_
         return s == S_MANAGER ? "the manager is a host thread: its one fault is a panic"
                               : "a panic is the manager's fault only";
     if (s == S_SERVER) {
-        if (k == FI_EXIT3 || k == FI_HANG || k == FI_CLOSEFDS || k == FI_GARBAGE)
-            return "no user code runs in the fork server";
         if (m->method == FUT_START_FORK && p == FUT_CRASH_BREAK_POOL)
             return "this pool has no fork server";
         if (m->method == FUT_START_SPAWN)
             return "a spawn pool has no fork server (N5)";
+        if (k == FI_EXIT3 || k == FI_HANG || k == FI_CLOSEFDS || k == FI_GARBAGE)
+            return "no user code runs in the fork server";
     }
     if (s == S_XFER && (k == FI_CLOSEFDS || k == FI_GARBAGE))
         return "a fault inside a copy can neither go on nor be told from value bytes";
