@@ -1,4 +1,4 @@
-/* The fault matrix (R1-R9, R11, R12): failure stage x failure kind x start
+/* The fault matrix (R1-R9, R11, R12, R14): failure stage x failure kind x start
  * method (fork, fork server, spawn) x crash policy, each case on a fresh
  * one-worker process pool. Prints
  * one line per cell (ok, FAIL or skip with the rule that skips it) and a
@@ -167,7 +167,7 @@ static void fm_expected(fm_stage s, fi_kind k, fut_crash_policy p, const char *w
         return;
     }
     switch (s) {
-    case S_INIT: /* B7: the pool breaks whatever the policy */
+    case S_INIT: /* B7: the pool breaks whatever the policy; R14 on spawn */
         e->task = FUT_ERR_BROKEN_POOL;
         e->usable = 0;
         if (is_stall(k))
