@@ -3,13 +3,14 @@
  * Everything here runs in a worker process of a pool (an initializer, a
  * task, a value's destructor, or a signal handler the initializer
  * installed), so it uses raw system calls only, and async-signal-safe ones
- * where it runs in a handler. The kind to commit is a global set by the test
- * before it creates the pool: workers and the fork server are forks of the
- * test, so they inherit it. */
+ * where it runs in a handler. The kind to commit travels in the initializer's
+ * argument (fi_init_arg): a spawned worker (N10) inherits neither the test's
+ * globals nor its pipes, so its initializer also reopens the test's pipes
+ * (spawn_common.h) before it arms anything. */
 #ifndef FAULT_INJECT_H
 #define FAULT_INJECT_H
 
-#include "process_pool_common.h"
+#include "spawn_common.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -33,16 +34,26 @@ typedef enum fi_kind {
 static const char *const fi_kind_names[FI_NKINDS] = {
     "SIGSEGV", "abort()", "_exit(3)", "SIGKILL", "SIGSTOP", "hang", "close fds", "garbage", "panic"};
 
-/* Set by the test before each pool is created (inherited by its workers). */
+/* The kind to commit: set by the test before each pool is created, and by
+ * fi_init in every worker (from its argument). */
 static volatile fi_kind fi_current = FI_SEGV;
+
+/* The initializer's argument (bytes: it crosses to spawned workers too). */
+typedef struct fi_init_arg {
+    int32_t commit;  /* 1: the initializer stage (it commits the fault itself) */
+    int32_t kind;    /* an fi_kind */
+    int32_t spawned; /* 1: a spawn pool, whose workers adopt `host`'s pipes */
+    spawn_host host;
+} fi_init_arg;
 
 /* ---- garbage in the result ring -------------------------------------------------------- */
 
 /* The layout of a result ring (src/process_pool/ring.rs): a 4 KiB header page
  * whose first word is `head` (bytes published), then 1 MiB of data. A worker
- * maps exactly one: the memfd "libfutures-results" (fork-server workers) or
- * the shared anonymous mapping inherited from the manager (workers forked
- * directly; the matrix uses one worker, so the mapping holds one ring). */
+ * maps exactly one: the memfd "libfutures-results" (fork-server and spawned
+ * workers) or the shared anonymous mapping inherited from the manager
+ * (workers forked directly; the matrix uses one worker, so the mapping holds
+ * one ring). */
 #define FI_RING_HEADER 4096u
 #define FI_RING_DATA (1u << 20)
 
@@ -187,11 +198,20 @@ static void fi_on_segv(int sig) {
 
 /* ---- task functions -------------------------------------------------------------------------- */
 
-/* Initializer of every pool of the matrix: arms SIGUSR1; in the initializer
- * stage (arg "i") reports its pid, then commits the fault itself. */
+/* Initializer of every pool of the matrix (arg: an fi_init_arg): takes the
+ * kind (and, spawned, the test's pipes), arms SIGUSR1; in the initializer
+ * stage reports its pid, then commits the fault itself. */
 static int32_t fi_init(const void *arg, size_t len) {
+    fi_init_arg a;
+    if (len != sizeof a) return 89;
+    memcpy(&a, arg, sizeof a);
+    fi_current = (fi_kind)a.kind;
+    if (a.spawned) {
+        int32_t r = spawn_adopt_fds(&a.host, sizeof a.host);
+        if (r != 0) return r;
+    }
     fi_install_usr1();
-    if (len == 1 && ((const char *)arg)[0] == 'i') {
+    if (a.commit) {
         pp_report_self();
         if (fi_current == FI_SIGKILL || fi_current == FI_SIGSTOP) fi_block();
         fi_commit(fi_current);

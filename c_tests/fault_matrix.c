@@ -1,5 +1,6 @@
-/* The fault matrix (R1-R9, R11, R12): failure stage x failure kind x start
- * method x crash policy, each case on a fresh one-worker process pool. Prints
+/* The fault matrix (R1-R9, R11, R12, R14): failure stage x failure kind x start
+ * method (fork, fork server, spawn) x crash policy, each case on a fresh
+ * one-worker process pool. Prints
  * one line per cell (ok, FAIL or skip with the rule that skips it) and a
  * closing "N passed, N failed"; exits non-zero on any failure.
  *
@@ -32,13 +33,18 @@
  *                 it must return, the pool shut down (or broken), R12.
  * SIGKILL and SIGSTOP are sent by the test; the stalls (SIGSTOP, hang) run
  * under a per-task time limit of 150 ms.
+ * On spawn the same code runs in the workers: main() registers every task and
+ * the initializer by name first (N3, N6), and fi_init's argument carries the
+ * kind and the test's pipe numbers, which a spawned worker reopens through
+ * /proc/<test>/fd (spawn_common.h): it inherits neither (N10).
  *
  * Skip rule (fm_skip): a cell is skipped when the fault cannot happen there:
  *   - the manager is a thread of the host: a signal or an exit there ends the
  *     host itself (B11); its only fault is an internal error (the "panic"
  *     kind, which exists for it alone);
  *   - no user code runs in the fork server: only signals reach it (a hang
- *     there is SIGSTOP); FUT_START_FORK with FUT_CRASH_BREAK_POOL has none;
+ *     there is SIGSTOP); FUT_START_FORK with FUT_CRASH_BREAK_POOL has none,
+ *     nor has FUT_START_SPAWN (N5);
  *   - in the result stage the fault runs in a SIGSEGV handler in the middle
  *     of a copy: a handler cannot go on after closing the fds, and garbage
  *     inside a value in transit is value bytes (no decoder can tell).
@@ -81,6 +87,7 @@ typedef struct fm_method {
 static const fm_method FM_METHODS[] = {
     {FUT_START_FORK, "fork"},
     {FUT_START_FORKSERVER, "forkserver"},
+    {FUT_START_SPAWN, "spawn"},
 };
 #define FM_NMETHODS (sizeof FM_METHODS / sizeof FM_METHODS[0])
 
@@ -100,10 +107,12 @@ static const char *fm_skip(fm_stage s, fi_kind k, const fm_method *m, fut_crash_
         return s == S_MANAGER ? "the manager is a host thread: its one fault is a panic"
                               : "a panic is the manager's fault only";
     if (s == S_SERVER) {
-        if (k == FI_EXIT3 || k == FI_HANG || k == FI_CLOSEFDS || k == FI_GARBAGE)
-            return "no user code runs in the fork server";
         if (m->method == FUT_START_FORK && p == FUT_CRASH_BREAK_POOL)
             return "this pool has no fork server";
+        if (m->method == FUT_START_SPAWN)
+            return "a spawn pool has no fork server (N5)";
+        if (k == FI_EXIT3 || k == FI_HANG || k == FI_CLOSEFDS || k == FI_GARBAGE)
+            return "no user code runs in the fork server";
     }
     if (s == S_XFER && (k == FI_CLOSEFDS || k == FI_GARBAGE))
         return "a fault inside a copy can neither go on nor be told from value bytes";
@@ -158,7 +167,7 @@ static void fm_expected(fm_stage s, fi_kind k, fut_crash_policy p, const char *w
         return;
     }
     switch (s) {
-    case S_INIT: /* B7: the pool breaks whatever the policy */
+    case S_INIT: /* B7: the pool breaks whatever the policy; R14 on spawn */
         e->task = FUT_ERR_BROKEN_POOL;
         e->usable = 0;
         if (is_stall(k))
@@ -311,9 +320,19 @@ static fut_executor *fm_pool(fm_stage s, fi_kind k, const fm_method *m, fut_cras
     o.max_workers = 1;
     o.start_method = m->method;
     o.on_worker_crash = p;
-    o.initializer = fi_init;
-    o.initializer_arg = s == S_INIT ? "i" : "-";
-    o.initializer_arg_len = 1;
+    static fi_init_arg arg;
+    memset(&arg, 0, sizeof arg);
+    arg.commit = s == S_INIT;
+    arg.kind = (int32_t)k;
+    arg.spawned = m->method == FUT_START_SPAWN;
+    arg.host.pid = (int32_t)getpid();
+    for (int i = 0; i < 2; i++) {
+        arg.host.gate[i] = pp_gate[i];
+        arg.host.report[i] = pp_report[i];
+    }
+    o.initializer = fi_init; /* registered by name for spawn (N6) */
+    o.initializer_arg = &arg;
+    o.initializer_arg_len = sizeof arg;
     /* A stopped worker at shutdown needs no time limit (R12): none is set there. */
     if (is_stall(k) && s != S_SERVER && !(s == S_SHUTDOWN && k == FI_SIGSTOP))
         o.task_time_limit_ns = FM_LIMIT_MS * TU_MS;
@@ -588,7 +607,18 @@ static void fm_watchdog(int sig) {
     _exit(1);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* A spawned worker is this program (N9): everything the matrix runs in a
+     * worker is registered first, then a worker never returns from here. */
+    CHECK_OK(fut_register_initializer("fi_init", fi_init));
+    CHECK_OK(fut_register_task("fi_ok", fi_ok));
+    CHECK_OK(fut_register_task("fi_len", fi_len));
+    CHECK_OK(fut_register_task("fi_task_commits", fi_task_commits));
+    CHECK_OK(fut_register_task("fi_task_bad_dtor", fi_task_bad_dtor));
+    CHECK_OK(fut_register_task("fi_task_poisoned_value", fi_task_poisoned_value));
+    CHECK_OK(fut_register_task("pp_getpid", pp_getpid));
+    CHECK_OK(fut_register_task("pp_block_echo", pp_block_echo));
+    CHECK_OK(fut_worker_entry(argc, argv));
     setenv("RUST_BACKTRACE", "0", 1); /* the injected panic prints one line */
     /* A process group of our own, led by us: while we live it is not orphaned,
      * so the kernel never sends SIGHUP and SIGCONT to the workers the matrix

@@ -1,5 +1,6 @@
 /* The soak (R10): random SIGKILLs to random workers of a process pool under a
- * load of mixed tasks, for both crash policies and both start methods, for
+ * load of mixed tasks, for both crash policies and the three start methods
+ * (fork, fork server, spawn: soak_task is registered by name, N3), for
  * FUT_SOAK_SECONDS (20 by default) in all. Seeded (FUT_TEST_SEED repeats a
  * run; the seed is printed).
  *
@@ -99,7 +100,8 @@ static pid_t parent_of(pid_t pid) {
 }
 
 /* Kills a random worker seen in results, if it is still our descendant
- * (our child, or a child of our child the fork server). */
+ * (our child, or a child of our child the fork server; spawned workers are
+ * our children). */
 static int kill_random_worker(tu_rng *rng) {
     if (nseen == 0) return 0;
     pid_t pid = seen[tu_rand_below(rng, (size_t)nseen)];
@@ -241,7 +243,10 @@ static int one_pool(fut_start_method m, fut_crash_policy p, int64_t until, tu_rn
     return ok;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* A spawned worker is this program (N9): it registers, then never returns. */
+    CHECK_OK(fut_register_task("soak_task", soak_task));
+    CHECK_OK(fut_worker_entry(argc, argv));
     pp_become_subreaper();
     pp_pipes_init();
     fut_set_log_hook(tu_log_capture_fn, &pp_log);
@@ -251,22 +256,23 @@ int main(void) {
     tu_seed_value = seed_env && *seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)tu_now_ns();
     printf("# soak: %.0f s, seed %llu (FUT_TEST_SEED repeats it, FUT_SOAK_SECONDS sets the time)\n",
            secs, (unsigned long long)tu_seed_value);
-    const fut_start_method methods[] = {FUT_START_FORK, FUT_START_FORKSERVER};
-    const char *mnames[] = {"fork", "forkserver"};
+    const fut_start_method methods[] = {FUT_START_FORK, FUT_START_FORKSERVER, FUT_START_SPAWN};
+    const char *mnames[] = {"fork", "forkserver", "spawn"};
+    const int nmethods = (int)(sizeof methods / sizeof methods[0]);
     const fut_crash_policy policies[] = {FUT_CRASH_BREAK_POOL, FUT_CRASH_FAIL_TASK};
     const char *pnames[] = {"BREAK_POOL", "FAIL_TASK"};
     int ok = 1;
     counts total;
     memset(&total, 0, sizeof total);
-    int64_t slice = (int64_t)(secs * 1e9 / 4);
-    for (int mi = 0; mi < 2; mi++) {
+    int64_t slice = (int64_t)(secs * 1e9 / (nmethods * 2));
+    for (int mi = 0; mi < nmethods; mi++) {
         for (int pi = 0; pi < 2; pi++) {
             tu_rng rng;
             tu_rng_init(&rng, (uint64_t)(mi * 2 + pi));
             counts c;
             memset(&c, 0, sizeof c);
             int64_t until = tu_now_ns() + slice;
-            alarm((unsigned)(secs / 4) + 120); /* watchdog: a hang fails the run */
+            alarm((unsigned)(secs / (nmethods * 2)) + 120); /* watchdog: a hang fails the run */
             while (ok && tu_now_ns() < until) ok = one_pool(methods[mi], policies[pi], until, &rng, &c);
             alarm(0);
             printf("%s %-10s %-10s: %ld tasks, %ld ok, %ld failed as asked, %ld worker died, "

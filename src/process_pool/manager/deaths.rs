@@ -93,7 +93,12 @@ impl Manager {
                 "initializer failed with code {code} in worker {pid} ({how})"
             ));
         }
-        if !w.ready && self.cfg.start_method == StartMethod::Spawn {
+        // R14: N9's cause is for a program that never entered the worker
+        // loop (no first byte); one that entered and then died in its
+        // initializer is B7's, in the words a forked worker gets (R3).
+        let entered = w.entry_due.is_none() && w.kill != Kill::NotEntered;
+        let in_initializer = entered && self.cfg.worker.initializer.is_some();
+        if !w.ready && self.cfg.start_method == StartMethod::Spawn && !in_initializer {
             // N9: no replacement would do better (a program that does not
             // enter the worker loop would be started again and again).
             let late = if w.kill == Kill::NotEntered {
