@@ -37,7 +37,9 @@ mod flow;
 pub(crate) use fault::manager_panic_requested;
 mod results;
 mod server;
+mod slot;
 mod spawned;
+use slot::{Kill, Origin, OutMsg, Slot, Spawning};
 
 use super::fork_server::{self, ForkServer};
 use super::ring::Ring;
@@ -83,146 +85,6 @@ struct Dispatched {
     /// Handed to a worker before (a resend after its worker died is not
     /// a new start).
     sent: bool,
-}
-
-enum Origin {
-    /// Forked by the manager: our child, reaped by us.
-    Direct { pidfd: Option<RawFd> },
-    /// Forked by the fork server, which reaps it and reports its status.
-    /// Its pidfd (not our child, but pidfds watch any process) tells us of
-    /// its end even when the server does not.
-    Server { pidfd: Option<RawFd> },
-}
-
-impl Origin {
-    fn pidfd(&self) -> Option<RawFd> {
-        match *self {
-            Origin::Direct { pidfd } | Origin::Server { pidfd } => pidfd,
-        }
-    }
-}
-
-/// A worker the fork server was asked for and has not answered yet.
-struct Spawning {
-    token: u64,
-    call_fd: RawFd,
-    result_fd: RawFd,
-    ring: Ring,
-    asked: Instant,
-}
-
-#[derive(Copy, Clone, PartialEq, Eq)]
-enum Kill {
-    None,
-    /// Killed by us for running past the time limit.
-    TimeLimit {
-        task: u64,
-    },
-    /// Killed by us: the pool is broken, or shutdown cannot wait for it (R12).
-    Teardown,
-    /// A spawned worker killed by us for not entering the worker loop in
-    /// time (N9).
-    NotEntered,
-    /// Killed by us: its initializer ran past the time limit (R8).
-    InitTimeLimit,
-}
-
-struct OutMsg {
-    segs: Vec<Seg>,
-    seg: usize,
-    off: usize,
-}
-
-struct Slot {
-    pid: libc::pid_t,
-    origin: Origin,
-    call_fd: RawFd,
-    /// Wake-up tokens and end of file; the results come through `ring`.
-    result_fd: RawFd,
-    ring: Ring,
-    ready: bool,
-    init_failed: Option<i32>,
-    out: VecDeque<OutMsg>,
-    inbuf: Vec<u8>,
-    in_start: usize,
-    assigned: VecDeque<Dispatched>,
-    /// When the front item started (for the time limit).
-    started: Option<Instant>,
-    calls_sent: usize,
-    got_last: bool,
-    /// When it was told to stop (P12).
-    stopping: Option<Instant>,
-    kill: Kill,
-    /// Set once the process is known dead (reaped): its wait status, None
-    /// when unavailable.
-    dead: Option<Option<i32>>,
-    /// A fork-server worker seen to end (pidfd) whose status the server
-    /// has not reported yet: when it was seen.
-    ended_at: Option<Instant>,
-    /// Spawn pools: the registry ids already named to this worker.
-    named: std::collections::HashSet<usize>,
-    /// A spawned worker not heard from yet: when it must have entered.
-    entry_due: Option<Instant>,
-    /// When the manager learnt of it: its initializer's time limit runs
-    /// from here (R8).
-    born: Instant,
-}
-
-impl Slot {
-    fn new(pid: libc::pid_t, origin: Origin, call_fd: RawFd, result_fd: RawFd, ring: Ring) -> Slot {
-        Slot {
-            pid,
-            origin,
-            call_fd,
-            result_fd,
-            ring,
-            ready: false,
-            init_failed: None,
-            out: VecDeque::new(),
-            inbuf: Vec::new(),
-            in_start: 0,
-            assigned: VecDeque::new(),
-            started: None,
-            calls_sent: 0,
-            got_last: false,
-            stopping: None,
-            kill: Kill::None,
-            dead: None,
-            ended_at: None,
-            named: std::collections::HashSet::new(),
-            entry_due: None,
-            born: Instant::now(),
-        }
-    }
-
-    fn fds(&self) -> Vec<RawFd> {
-        let mut v = vec![self.call_fd, self.result_fd];
-        if let Some(p) = self.origin.pidfd() {
-            v.push(p);
-        }
-        v.retain(|&fd| fd >= 0);
-        v
-    }
-
-    /// Can take another call.
-    fn usable(&self, max_tasks: usize) -> bool {
-        self.dead.is_none()
-            && self.call_fd >= 0
-            && self.stopping.is_none()
-            && self.kill == Kill::None
-            && (max_tasks == 0 || self.calls_sent < max_tasks)
-    }
-
-    fn close_fds(&mut self) {
-        sys::close(self.call_fd);
-        sys::close(self.result_fd);
-        self.call_fd = -1;
-        self.result_fd = -1;
-        let (Origin::Direct { pidfd } | Origin::Server { pidfd }) = &mut self.origin;
-        if let Some(p) = pidfd.take() {
-            sys::close(p);
-        }
-    }
 }
 
 struct Manager {
