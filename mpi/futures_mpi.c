@@ -381,8 +381,10 @@ static void *progress(void *arg) {
         } else if (++idle < 64) {
             sched_yield();
         } else {
-            /* Nothing for a while: poll every 50 us, not every instant. */
-            struct timespec ts = {0, 50000};
+            /* Nothing for a while (long tasks): poll every 50 us, backing
+             * off to every 1 ms, rather than spin a core the workers need. */
+            long us = 50L * (long)((idle - 64) / 256 + 1);
+            struct timespec ts = {0, (us < 1000 ? us : 1000) * 1000L};
             nanosleep(&ts, NULL);
         }
         pthread_mutex_lock(&p->mu);
