@@ -33,3 +33,8 @@ fut_program(mpi_hash)
 target_link_libraries(mpi_hash PRIVATE futures_mpi)
 add_test(NAME mpi_example_hash COMMAND ${FUT_MPIRUN} $<TARGET_FILE:mpi_hash> ${PROJECT_SOURCE_DIR}/src)
 set_tests_properties(mpi_example_hash PROPERTIES TIMEOUT 120 LABELS "mpi")
+
+# Benchmark beside mpi4py.futures (not a test): benches/mpi/run.sh BUILD_DIR.
+add_executable(bench_mpi ${PROJECT_SOURCE_DIR}/benches/mpi/bench_mpi.c)
+target_compile_options(bench_mpi PRIVATE ${FUT_WARNINGS} -O2)
+target_link_libraries(bench_mpi PRIVATE futures_mpi)

@@ -798,6 +798,27 @@ fut_status fut_executor_new_custom(const struct fut_custom_executor_vtable *vtab
                                    struct fut_executor **out);
 
 /**
+ * Runs `fn(task, arg, arg_len)` now, on the calling thread, and completes
+ * `f` with what it did, as a pool would (M12): the value, the failure, or
+ * cancelled if it honoured `fut_future_cancel`'s request. For custom
+ * executors that run tasks in this process: `f` is their promise, made
+ * RUNNING by `fut_future_set_running_or_notify_cancel`; any other state, or
+ * a pool's future, is `FUT_ERR_INVALID_STATE` and nothing runs. `arg` is
+ * borrowed for the call.
+ */
+fut_status fut_task_run(struct fut_future *f, fut_task_fn func, const void *arg, size_t arg_len);
+
+/**
+ * `fut_task_run` of the task registered as `name` in this process (N1):
+ * `FUT_ERR_NOT_REGISTERED` (`f` unchanged, the log hook names it) when there
+ * is none. What a worker that receives names (the MPI worker) calls.
+ */
+fut_status fut_task_run_named(struct fut_future *f,
+                              const char *name,
+                              const void *arg,
+                              size_t arg_len);
+
+/**
  * Schedules `fn(task, arg, arg_len)` on `ex`; `*out` receives the future.
  * `arg_drop(arg)`, if given, runs exactly once: after the task ran, when it
  * was cancelled before running, or (process pool) once the bytes were sent.

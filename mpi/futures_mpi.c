@@ -455,14 +455,6 @@ fut_status fut_mpi_pool_new(MPI_Comm comm, const fut_mpi_pool_options *opts, fut
 
 /* ---- worker ranks -------------------------------------------------- */
 
-struct wtask {
-    uint64_t id;
-    fut_future *f;
-    fut_status submit_status;
-    char name[FUT_TASK_NAME_MAX + 1];
-    void *own_arg;
-};
-
 static void put_result(char **buf, size_t *len, size_t *cap, uint64_t id, int32_t status, int32_t code,
                        const char *msg, const void *val, uint64_t vlen) {
     uint32_t msg_len = msg ? (uint32_t)strlen(msg) : 0;
@@ -485,62 +477,67 @@ static void put_result(char **buf, size_t *len, size_t *cap, uint64_t id, int32_
     *len = need;
 }
 
-static void serve_unit(MPI_Comm comm, fut_executor *local, const char *where, const char *msg) {
+/* Runs one task on this thread (fut_task_run_named) and appends its answer. */
+static void run_one(char **out, size_t *len, size_t *cap, const char *where, uint64_t id, const char *name,
+                    const void *arg, size_t arg_len) {
+    char text[FUT_TASK_NAME_MAX + MPI_MAX_PROCESSOR_NAME + 512];
+    fut_future *f = NULL;
+    if (fut_future_new(&f) != FUT_OK || !fut_future_set_running_or_notify_cancel(f)) abort();
+    fut_status st = fut_task_run_named(f, name, arg, arg_len);
+    if (st != FUT_OK) {
+        snprintf(text, sizeof text, "%s: no task '%s' here (status %d)", where, name, st);
+        put_result(out, len, cap, id, FUT_ERR_TASK_FAILED, st, text, NULL, 0);
+    } else {
+        void *v = NULL;
+        size_t vlen = 0;
+        st = fut_future_result(f, 0, &v, &vlen);
+        if (st == FUT_OK) {
+            put_result(out, len, cap, id, FUT_OK, 0, NULL, v, vlen);
+        } else {
+            fut_error_info e = {0};
+            fut_future_exception(f, 0, &e);
+            snprintf(text, sizeof text, "%s: %s", where, e.message ? e.message : "cancelled");
+            put_result(out, len, cap, id, st, e.code, text, NULL, 0);
+        }
+    }
+    fut_future_release(f);
+}
+
+/* Runs a unit's tasks in order, straight from the message, and answers. */
+static void serve_unit(MPI_Comm comm, const char *where, const char *msg) {
     uint32_t n;
     memcpy(&n, msg, 4);
     const char *at = msg + 4;
-    struct wtask *ts = calloc(n ? n : 1, sizeof *ts);
-    if (!ts) abort();
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t name_len, inl;
-        uint64_t arg_len;
-        memcpy(&ts[i].id, at, 8);
-        memcpy(&name_len, at + 8, 4);
-        memcpy(&inl, at + 12, 4);
-        memcpy(&arg_len, at + 16, 8);
-        at += 24;
-        memcpy(ts[i].name, at, name_len);
-        at += name_len;
-        const void *arg = at;
-        if (inl) {
-            at += arg_len;
-        } else {
-            ts[i].own_arg = malloc(arg_len ? arg_len : 1);
-            if (!ts[i].own_arg) abort();
-            MPI_Recv(ts[i].own_arg, (int)arg_len, MPI_BYTE, 0, TAG_ARG, comm, MPI_STATUS_IGNORE);
-            arg = ts[i].own_arg;
-        }
-        /* The local pool runs them in order while this thread waits. */
-        ts[i].submit_status = fut_executor_submit_named(local, ts[i].name, arg, arg_len, NULL, &ts[i].f);
-    }
     size_t len = 4, cap = 4096;
     char *out = malloc(cap);
     if (!out) abort();
     memcpy(out, &n, 4);
     for (uint32_t i = 0; i < n; i++) {
-        char text[FUT_TASK_NAME_MAX + 512];
-        if (ts[i].submit_status != FUT_OK) {
-            snprintf(text, sizeof text, "%s: no task '%s' here (status %d)", where, ts[i].name, ts[i].submit_status);
-            put_result(&out, &len, &cap, ts[i].id, FUT_ERR_TASK_FAILED, ts[i].submit_status, text, NULL, 0);
-            continue;
-        }
-        void *v = NULL;
-        size_t vlen = 0;
-        fut_status st = fut_future_result(ts[i].f, FUT_WAIT_FOREVER, &v, &vlen);
-        if (st == FUT_OK) {
-            put_result(&out, &len, &cap, ts[i].id, FUT_OK, 0, NULL, v, vlen);
+        uint64_t id, arg_len;
+        uint32_t name_len, inl;
+        char name[FUT_TASK_NAME_MAX + 1];
+        memcpy(&id, at, 8);
+        memcpy(&name_len, at + 8, 4);
+        memcpy(&inl, at + 12, 4);
+        memcpy(&arg_len, at + 16, 8);
+        at += 24;
+        if (name_len > FUT_TASK_NAME_MAX) abort(); /* not our host */
+        memcpy(name, at, name_len);
+        name[name_len] = '\0';
+        at += name_len;
+        if (inl) {
+            run_one(&out, &len, &cap, where, id, name, at, arg_len);
+            at += arg_len;
         } else {
-            fut_error_info e = {0};
-            fut_future_exception(ts[i].f, 0, &e);
-            snprintf(text, sizeof text, "%s: %s", where, e.message ? e.message : "cancelled");
-            put_result(&out, &len, &cap, ts[i].id, st, e.code, text, NULL, 0);
+            void *arg = malloc(arg_len ? arg_len : 1);
+            if (!arg) abort();
+            MPI_Recv(arg, (int)arg_len, MPI_BYTE, 0, TAG_ARG, comm, MPI_STATUS_IGNORE);
+            run_one(&out, &len, &cap, where, id, name, arg, arg_len);
+            free(arg);
         }
-        fut_future_release(ts[i].f);
-        free(ts[i].own_arg);
     }
     MPI_Send(out, (int)len, MPI_BYTE, 0, TAG_RESULT, comm);
     free(out);
-    free(ts);
 }
 
 fut_status fut_mpi_serve(MPI_Comm comm) {
@@ -553,11 +550,6 @@ fut_status fut_mpi_serve(MPI_Comm comm) {
     char host[MPI_MAX_PROCESSOR_NAME], where[MPI_MAX_PROCESSOR_NAME + 32];
     MPI_Get_processor_name(host, &len);
     snprintf(where, sizeof where, "rank %d on %s", rank, host);
-    fut_thread_pool_options to;
-    fut_thread_pool_options_init(&to);
-    to.max_workers = 1;
-    fut_executor *local = NULL;
-    fut_status st = fut_thread_pool_new(&to, &local);
     for (;;) {
         MPI_Status ms;
         MPI_Probe(0, MPI_ANY_TAG, c, &ms);
@@ -566,17 +558,10 @@ fut_status fut_mpi_serve(MPI_Comm comm) {
         char *buf = malloc(count > 0 ? (size_t)count : 1);
         if (!buf) abort();
         MPI_Recv(buf, count, MPI_BYTE, 0, ms.MPI_TAG, c, MPI_STATUS_IGNORE);
-        if (ms.MPI_TAG == TAG_STOP) {
-            free(buf);
-            break;
-        }
-        if (ms.MPI_TAG == TAG_TASK) {
-            if (st != FUT_OK) abort(); /* no local pool: cannot answer */
-            serve_unit(c, local, where, buf);
-        }
+        if (ms.MPI_TAG == TAG_TASK) serve_unit(c, where, buf);
         free(buf);
+        if (ms.MPI_TAG == TAG_STOP) break;
     }
-    if (local) fut_executor_release(local);
     MPI_Comm_free(&c);
     return FUT_OK;
 }

@@ -232,3 +232,77 @@ pub unsafe extern "C" fn fut_executor_new_custom(
         Ok(())
     })
 }
+
+/// Runs `fn(task, arg, arg_len)` now, on the calling thread, and completes
+/// `f` with what it did, as a pool would (M12): the value, the failure, or
+/// cancelled if it honoured `fut_future_cancel`'s request. For custom
+/// executors that run tasks in this process: `f` is their promise, made
+/// RUNNING by `fut_future_set_running_or_notify_cancel`; any other state, or
+/// a pool's future, is `FUT_ERR_INVALID_STATE` and nothing runs. `arg` is
+/// borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn fut_task_run(
+    f: *mut fut_future,
+    func: fut_task_fn,
+    arg: *const c_void,
+    arg_len: usize,
+) -> fut_status {
+    guard(|| {
+        let func = func.ok_or(Status::InvalidArgument)?;
+        // SAFETY: as in fut_executor_submit: the same signature seen from C.
+        let func = unsafe { std::mem::transmute::<TaskFnC, TaskFn>(func) };
+        run_now(f, func, arg, arg_len)
+    })
+}
+
+/// `fut_task_run` of the task registered as `name` in this process (N1):
+/// `FUT_ERR_NOT_REGISTERED` (`f` unchanged, the log hook names it) when there
+/// is none. What a worker that receives names (the MPI worker) calls.
+#[no_mangle]
+pub unsafe extern "C" fn fut_task_run_named(
+    f: *mut fut_future,
+    name: *const c_char,
+    arg: *const c_void,
+    arg_len: usize,
+) -> fut_status {
+    guard(|| {
+        if name.is_null() {
+            return Err(Status::InvalidArgument);
+        }
+        // SAFETY: non-NULL and NUL-terminated by contract.
+        let bytes = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes();
+        let name = task_registry::check_name(bytes).map_err(|r| {
+            crate::log::log(&r.detail);
+            r.status
+        })?;
+        let Some((_, func)) = task_registry::task_by_name(name) else {
+            crate::log::log(&format!("no task is registered as '{name}'"));
+            return Err(Status::NotRegistered);
+        };
+        run_now(f, func, arg, arg_len)
+    })
+}
+
+fn run_now(
+    f: *mut fut_future,
+    func: TaskFn,
+    arg: *const c_void,
+    arg_len: usize,
+) -> Result<(), Status> {
+    if arg.is_null() && arg_len != 0 {
+        return Err(Status::InvalidArgument);
+    }
+    let fut = super::future::borrow(f)?;
+    if fut.executor_owned() || fut.state() != crate::future::State::Running {
+        crate::log::log(&format!("fut_task_run on {}: not a RUNNING promise", &*fut));
+        return Err(Status::InvalidState);
+    }
+    // SAFETY: the caller passes `arg_len` bytes at `arg`, borrowed for this
+    // call, which the task function accepts; no destructor.
+    let task = unsafe { Task::new(func, crate::executor::Arg::from_raw(arg, arg_len, None)) };
+    let cancel_requested = || fut.cancel_requested();
+    let outcome = crate::executor::run_task(&task, crate::executor::TaskContext::new(&cancel_requested));
+    drop(task);
+    crate::executor::complete(&fut, outcome);
+    Ok(())
+}
