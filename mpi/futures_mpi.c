@@ -30,7 +30,7 @@ enum { TAG_TASK = 0x4d01, TAG_ARG, TAG_RESULT, TAG_STOP };
 
 struct task {
     uint64_t id;
-    char *name;
+    const char *name; /* the unit's */
     const void *arg;
     size_t arg_len;
     fut_drop_fn arg_drop;
@@ -39,6 +39,7 @@ struct task {
 
 struct unit {
     struct unit *next;
+    char *name; /* of every task of the unit: one call, one function */
     size_t n;
     struct task *tasks;
     /* Set when sent: the packed message and the requests of its sends. */
@@ -81,10 +82,9 @@ static void drop_args(struct unit *u) {
 
 static void free_unit(struct unit *u) {
     drop_args(u);
-    for (size_t i = 0; i < u->n; i++) {
+    for (size_t i = 0; i < u->n; i++)
         if (u->tasks[i].future) fut_future_release(u->tasks[i].future);
-        free(u->tasks[i].name);
-    }
+    free(u->name);
     free(u->tasks);
     free(u->msg);
     free(u->reqs);
@@ -99,31 +99,36 @@ static void cancel_unit(struct unit *u) {
 
 /* ---- the executor side (any thread) -------------------------------- */
 
+/* Frees units that were never accepted (futures and arguments not ours). */
+static void free_unaccepted(struct unit *u) {
+    for (struct unit *nx; u; u = nx) {
+        nx = u->next;
+        free(u->name);
+        free(u->tasks);
+        free(u);
+    }
+}
+
 static fut_status pool_submit(void *user, const fut_custom_task *tasks, size_t n, size_t chunksize) {
     struct pool *p = user;
     for (size_t i = 0; i < n; i++) {
         if (!tasks[i].name) return FUT_ERR_NOT_REGISTERED; /* M2 */
         if (tasks[i].arg_len > INT_MAX) return FUT_ERR_INVALID_ARGUMENT;
+        if (strcmp(tasks[i].name, tasks[0].name) != 0) chunksize = 1; /* a unit has one name */
     }
     if (chunksize == 0) chunksize = 1;
     struct unit *first = NULL, *last = NULL;
     for (size_t at = 0; at < n; at += chunksize) {
         size_t k = n - at < chunksize ? n - at : chunksize;
         struct unit *u = calloc(1, sizeof *u);
-        struct task *t = u ? calloc(k, sizeof *t) : NULL;
-        if (!t) {
-            free(u);
-            goto oom;
+        if (u) {
+            u->tasks = calloc(k, sizeof *u->tasks);
+            u->name = strdup(tasks[at].name);
         }
-        u->tasks = t;
-        for (size_t i = 0; i < k; i++) {
-            t[i].name = strdup(tasks[at + i].name);
-            if (!t[i].name) {
-                u->n = i;
-                u->args_dropped = 1;
-                free_unit(u);
-                goto oom;
-            }
+        if (!u || !u->tasks || !u->name) {
+            free_unaccepted(u);
+            free_unaccepted(first);
+            return FUT_ERR_NO_MEMORY;
         }
         u->n = k;
         if (last) last->next = u;
@@ -133,12 +138,7 @@ static fut_status pool_submit(void *user, const fut_custom_task *tasks, size_t n
     pthread_mutex_lock(&p->mu);
     if (p->stopping) {
         pthread_mutex_unlock(&p->mu);
-        for (struct unit *u = first, *nx; u; u = nx) {
-            nx = u->next;
-            for (size_t i = 0; i < u->n; i++) free(u->tasks[i].name);
-            free(u->tasks);
-            free(u);
-        }
+        free_unaccepted(first);
         return FUT_ERR_SHUTDOWN;
     }
     /* Accepted: from here the futures and arguments are ours. */
@@ -147,6 +147,7 @@ static fut_status pool_submit(void *user, const fut_custom_task *tasks, size_t n
         for (size_t j = 0; j < u->n; j++, i++) {
             struct task *t = &u->tasks[j];
             t->id = p->next_id++;
+            t->name = u->name;
             t->arg = tasks[i].arg;
             t->arg_len = tasks[i].arg_len;
             t->arg_drop = tasks[i].arg_drop;
@@ -158,14 +159,6 @@ static fut_status pool_submit(void *user, const fut_custom_task *tasks, size_t n
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return FUT_OK;
-oom:
-    for (struct unit *u = first, *nx; u; u = nx) {
-        nx = u->next;
-        for (size_t j = 0; j < u->n; j++) free(u->tasks[j].name);
-        free(u->tasks);
-        free(u);
-    }
-    return FUT_ERR_NO_MEMORY;
 }
 
 static fut_status pool_shutdown(void *user, bool wait, bool cancel_futures) {
@@ -230,7 +223,6 @@ static int send_unit(struct pool *p, struct unit *u, int rank) {
         if (!fut_future_set_running_or_notify_cancel(t->future)) {
             if (t->arg_drop) t->arg_drop((void *)t->arg);
             fut_future_release(t->future);
-            free(t->name);
             continue;
         }
         u->tasks[keep++] = *t;

@@ -106,27 +106,29 @@ fn name_of(func: TaskFn) -> Option<CString> {
     CString::new(task_registry::name_of(id)?.as_bytes()).ok()
 }
 
-/// A batch of tasks prepared for the vtable; the names live here.
+/// The tasks of one call (one function) prepared for the vtable; the name
+/// lives here for the call.
 struct Batch {
-    names: Vec<Option<CString>>,
+    name: Option<CString>,
     tasks: Vec<fut_custom_task>,
     futures: Vec<Future>,
 }
 
 impl Batch {
-    fn with_capacity(n: usize) -> Batch {
+    fn new(func: TaskFn, n: usize) -> Batch {
         Batch {
-            names: Vec::with_capacity(n),
+            name: name_of(func),
             tasks: Vec::with_capacity(n),
             futures: Vec::with_capacity(n),
         }
     }
 
+    /// Adds a task of the batch's function, whose name was looked up once
+    /// (a map's items share it).
     fn push(&mut self, func: TaskFn, arg: (*const c_void, usize, fut_drop_fn)) {
-        let name = name_of(func);
         let f = Future::new();
         self.tasks.push(fut_custom_task {
-            name: name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
+            name: self.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
             // SAFETY: the same signature, seen from C (opaque task pointer).
             func: Some(unsafe { std::mem::transmute::<TaskFn, TaskFnC>(func) }),
             arg: arg.0,
@@ -134,7 +136,6 @@ impl Batch {
             arg_drop: arg.2,
             future: to_c(f.clone()),
         });
-        self.names.push(name);
         self.futures.push(f);
     }
 
@@ -158,7 +159,7 @@ impl Executor for Custom {
     fn submit(&self, task: Task) -> Result<Future, Refused> {
         let (func, arg) = task.into_parts();
         let (ptr, len, drop) = arg.into_raw();
-        let mut batch = Batch::with_capacity(1);
+        let mut batch = Batch::new(func, 1);
         batch.push(func, (ptr, len, drop));
         match batch.send(self, 1) {
             Ok(mut fs) => Ok(fs.pop().expect("one future")),
@@ -178,7 +179,7 @@ impl Executor for Custom {
         items: &[Item],
         chunksize: usize,
     ) -> Result<Vec<Future>, Status> {
-        let mut batch = Batch::with_capacity(items.len());
+        let mut batch = Batch::new(func, items.len());
         for i in items {
             batch.push(func, (i.arg, i.arg_len, None));
         }
