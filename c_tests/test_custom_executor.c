@@ -235,6 +235,54 @@ TEST(incomplete_vtable_is_refused) {
     CHECK_PTR_EQ(ex, NULL);
 }
 
+static int32_t task_twice(fut_task *t, const void *arg, size_t len) {
+    if (len != sizeof(int)) {
+        fut_task_set_error(t, 22, "wants an int");
+        return 22;
+    }
+    int *v = malloc(sizeof *v);
+    *v = 2 * *(const int *)arg;
+    return fut_task_set_result(t, v, sizeof *v, free);
+}
+
+/* M12: a task runs inline on a RUNNING promise, with a real task context. */
+TEST(task_runs_inline_on_a_running_promise) {
+    CHECK_OK(fut_register_task("custom.twice", task_twice));
+    fut_future *f = NULL;
+    int x = 21;
+    CHECK_OK(fut_future_new(&f));
+    CHECK_ST(fut_task_run(f, task_twice, &x, sizeof x), FUT_ERR_INVALID_STATE); /* PENDING */
+    CHECK_EQ(fut_future_state(f), FUT_STATE_PENDING);
+    CHECK(fut_future_set_running_or_notify_cancel(f));
+    CHECK_OK(fut_task_run(f, task_twice, &x, sizeof x));
+    void *v = NULL;
+    CHECK_OK(fut_future_result(f, 0, &v, NULL));
+    CHECK_EQ(*(int *)v, 42);
+    CHECK_ST(fut_task_run(f, task_twice, &x, sizeof x), FUT_ERR_INVALID_STATE); /* done */
+    fut_future_release(f);
+
+    CHECK_OK(fut_future_new(&f));
+    CHECK(fut_future_set_running_or_notify_cancel(f));
+    CHECK_ST(fut_task_run_named(f, "custom.nobody", &x, sizeof x), FUT_ERR_NOT_REGISTERED);
+    CHECK_EQ(fut_future_state(f), FUT_STATE_RUNNING);
+    CHECK_OK(fut_task_run_named(f, "custom.twice", "abc", 3));
+    fut_error_info e;
+    CHECK_OK(fut_future_exception(f, 0, &e));
+    CHECK_EQ(e.kind, FUT_ERR_TASK_FAILED);
+    CHECK_EQ(e.code, 22);
+    CHECK_STR_EQ(e.message, "wants an int");
+    fut_future_release(f);
+
+    /* A pool's future belongs to its pool. */
+    fut_executor *pool = NULL;
+    CHECK_OK(fut_thread_pool_new(NULL, &pool));
+    CHECK_OK(fut_executor_submit(pool, task_twice, &x, sizeof x, NULL, &f));
+    CHECK_OK(fut_future_result(f, TU_LONG_TIMEOUT_NS, NULL, NULL));
+    CHECK_ST(fut_task_run(f, task_twice, &x, sizeof x), FUT_ERR_INVALID_STATE);
+    fut_future_release(f);
+    fut_executor_release(pool);
+}
+
 int main(int argc, char **argv) {
     return tu_main(argc, argv);
 }

@@ -60,14 +60,16 @@ pub struct fut_custom_executor_vtable {
     /// `fut_executor_shutdown` (required): stop accepting work (then
     /// `submit` answers `FUT_ERR_SHUTDOWN`), cancel queued futures if
     /// `cancel_futures`, and if `wait` return once every accepted task is done.
-    pub shutdown:
-        Option<unsafe extern "C" fn(user: *mut c_void, wait: bool, cancel_futures: bool) -> fut_status>,
+    pub shutdown: Option<
+        unsafe extern "C" fn(user: *mut c_void, wait: bool, cancel_futures: bool) -> fut_status,
+    >,
     /// Called once, after the last reference's shutdown, to free `user`
     /// (NULL: nothing to free).
     pub destroy: Option<unsafe extern "C" fn(user: *mut c_void)>,
 }
 
-type SubmitFn = unsafe extern "C" fn(*mut c_void, *const fut_custom_task, usize, usize) -> fut_status;
+type SubmitFn =
+    unsafe extern "C" fn(*mut c_void, *const fut_custom_task, usize, usize) -> fut_status;
 type ShutdownFn = unsafe extern "C" fn(*mut c_void, bool, bool) -> fut_status;
 
 struct Custom {
@@ -166,9 +168,7 @@ impl Executor for Custom {
             Err(status) => Err(Refused {
                 status,
                 // SAFETY: the caller's own task, given back untouched.
-                task: unsafe {
-                    Task::new(func, crate::executor::Arg::from_raw(ptr, len, drop))
-                },
+                task: unsafe { Task::new(func, crate::executor::Arg::from_raw(ptr, len, drop)) },
             }),
         }
     }
@@ -302,7 +302,8 @@ fn run_now(
     // call, which the task function accepts; no destructor.
     let task = unsafe { Task::new(func, crate::executor::Arg::from_raw(arg, arg_len, None)) };
     let cancel_requested = || fut.cancel_requested();
-    let outcome = crate::executor::run_task(&task, crate::executor::TaskContext::new(&cancel_requested));
+    let outcome =
+        crate::executor::run_task(&task, crate::executor::TaskContext::new(&cancel_requested));
     drop(task);
     crate::executor::complete(&fut, outcome);
     Ok(())
