@@ -342,9 +342,31 @@ static void stop_workers(MPI_Comm comm, int size) {
     for (int r = 1; r < size; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, comm);
 }
 
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits a little before the next probe: yields for the first 1 ms after the
+ * last message (short tasks: no sleep between results), then sleeps 50 us,
+ * backing off to 1 ms (long tasks: the host spins no core the workers need). */
+static void idle_wait(int64_t since_ns) {
+    int64_t idle = now_ns() - since_ns;
+    if (idle < 1000000) {
+        sched_yield();
+        return;
+    }
+    int64_t ns = idle / 20;
+    if (ns < 50000) ns = 50000;
+    if (ns > 1000000) ns = 1000000;
+    struct timespec ts = {0, (long)ns};
+    nanosleep(&ts, NULL);
+}
+
 static void *progress(void *arg) {
     struct pool *p = arg;
-    unsigned idle = 0;
+    int64_t last = now_ns();
     pthread_mutex_lock(&p->mu);
     for (;;) {
         int rank;
@@ -360,6 +382,7 @@ static void *progress(void *arg) {
             if (p->stopping && !p->qhead) break;
             if (!p->qhead) {
                 pthread_cond_wait(&p->cv, &p->mu);
+                last = now_ns();
                 continue;
             }
         }
@@ -369,15 +392,9 @@ static void *progress(void *arg) {
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, p->comm, &flag, &st);
         if (flag) {
             take_result(p, &st);
-            idle = 0;
-        } else if (++idle < 64) {
-            sched_yield();
+            last = now_ns();
         } else {
-            /* Nothing for a while (long tasks): poll every 50 us, backing
-             * off to every 1 ms, rather than spin a core the workers need. */
-            long us = 50L * (long)((idle - 64) / 256 + 1);
-            struct timespec ts = {0, (us < 1000 ? us : 1000) * 1000L};
-            nanosleep(&ts, NULL);
+            idle_wait(last);
         }
         pthread_mutex_lock(&p->mu);
     }
