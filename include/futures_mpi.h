@@ -50,7 +50,9 @@ fut_status fut_mpi_pool_options_init(fut_mpi_pool_options *opts);
  * as FUT_ERR_TASK_FAILED with its code and "rank R on HOST: message" (M7).
  * `opts` may be NULL (defaults). Refused with FUT_ERR_INVALID_ARGUMENT when
  * not on rank 0, with fewer than 2 ranks, or below MPI_THREAD_SERIALIZED;
- * then the worker ranks' fut_mpi_serve return too.
+ * then the worker ranks' fut_mpi_serve return too. Release (or shut down
+ * with wait) the executor before MPI_Finalize: its thread calls MPI until
+ * then.
  */
 fut_status fut_mpi_pool_new(MPI_Comm comm, const fut_mpi_pool_options *opts, fut_executor **out);
 

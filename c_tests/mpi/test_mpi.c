@@ -117,7 +117,22 @@ static void case_tasks(fut_executor *ex) {
     }
 }
 
-/* M3: map and unordered imap with a chunksize that does not divide n. */
+struct counter {
+    int64_t next, end;
+};
+
+/* Hands out next .. end-1 as malloc'ed int64 inputs. */
+static fut_status produce(void *user, fut_item *item, fut_drop_fn *item_drop) {
+    struct counter *c = user;
+    if (c->next == c->end) return FUT_END;
+    int64_t *v = malloc(sizeof *v);
+    *v = c->next++;
+    *item = (fut_item){v, sizeof *v};
+    *item_drop = free;
+    return FUT_OK;
+}
+
+/* M3: map with a chunksize that does not divide n; unordered imap. */
 static void case_map(fut_executor *ex) {
     enum { N = 1001 };
     static int64_t args[N];
@@ -137,6 +152,18 @@ static void case_map(fut_executor *ex) {
     fut_future *end = NULL;
     CHECK_ST(fut_map_next(m, &end), FUT_END);
     fut_map_release(m);
+    struct counter c = {0, 500};
+    CHECK_OK(fut_executor_imap(ex, square, produce, &c, NULL, 8, 4, FUT_IMAP_UNORDERED, &m));
+    int64_t sum = 0;
+    for (int i = 0; i < 500; i++) {
+        fut_future *f = NULL;
+        CHECK_OK(fut_map_next_timeout(m, WAIT_NS, &f, NULL));
+        sum += value_i64(f);
+        fut_future_release(f);
+    }
+    CHECK_ST(fut_map_next_timeout(m, WAIT_NS, &end, NULL), FUT_END);
+    fut_map_release(m);
+    CHECK_EQ(sum, (int64_t)499 * 500 * 999 / 6);
     /* An unregistered function cannot cross ranks (M2). */
     CHECK_ST(fut_executor_map(ex, not_registered, items, N, WAIT_NS, 7, &m), FUT_ERR_NOT_REGISTERED);
 }
