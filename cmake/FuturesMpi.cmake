@@ -32,7 +32,8 @@ foreach(case tasks map errors cancel shutdown mixed payload)
   set_tests_properties(mpi_${case} PROPERTIES TIMEOUT 120 LABELS "mpi")
 endforeach()
 # M11: a task that calls abort() ends the job with mpirun's message, not a hang.
-add_test(NAME mpi_abort COMMAND sh ${PROJECT_SOURCE_DIR}/c_tests/mpi/expect_abort.sh 60
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+add_test(NAME mpi_abort COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/c_tests/mpi/expect_abort.py 60
   ${FUT_MPIRUN} $<TARGET_FILE:test_mpi> abort)
 set_tests_properties(mpi_abort PROPERTIES TIMEOUT 120 LABELS "mpi")
 
