@@ -27,7 +27,7 @@ set(FUT_MPIRUN ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 4 ${FUT_MPIEXEC_FLA
 add_executable(test_mpi ${PROJECT_SOURCE_DIR}/c_tests/mpi/test_mpi.c)
 fut_program(test_mpi)
 target_link_libraries(test_mpi PRIVATE futures_mpi)
-foreach(case tasks map errors cancel shutdown mixed payload)
+foreach(case tasks map errors cancel shutdown callback mixed payload)
   add_test(NAME mpi_${case} COMMAND ${FUT_MPIRUN} $<TARGET_FILE:test_mpi> ${case})
   set_tests_properties(mpi_${case} PROPERTIES TIMEOUT 120 LABELS "mpi")
 endforeach()

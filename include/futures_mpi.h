@@ -50,9 +50,11 @@ fut_status fut_mpi_pool_options_init(fut_mpi_pool_options *opts);
  * as FUT_ERR_TASK_FAILED with its code and "rank R on HOST: message" (M7).
  * `opts` may be NULL (defaults). Refused with FUT_ERR_INVALID_ARGUMENT when
  * not on rank 0, with fewer than 2 ranks, or below MPI_THREAD_SERIALIZED;
- * then the worker ranks' fut_mpi_serve return too. Release (or shut down
- * with wait) the executor before MPI_Finalize: its thread calls MPI until
- * then.
+ * then the worker ranks' fut_mpi_serve return too. Shut the executor down
+ * with wait (or release it) before MPI_Finalize, from a thread of your own:
+ * its progress thread calls MPI until then. From a done-callback of its
+ * futures (the progress thread) shutdown cannot wait (FUT_ERR_WOULD_DEADLOCK)
+ * and a last release there lets the thread finish on its own (M9).
  */
 fut_status fut_mpi_pool_new(MPI_Comm comm, const fut_mpi_pool_options *opts, fut_executor **out);
 

@@ -1,7 +1,8 @@
 /* The MPI executor (M1-M10), run by ctest as
  *   mpirun -n 4 --oversubscribe test_mpi CASE
  * Every rank runs this program: rank 0 is the host and checks, the others
- * serve. Cases: tasks, map, errors, cancel, shutdown, mixed, payload, abort.
+ * serve. Cases: tasks, map, errors, cancel, shutdown, callback, mixed,
+ * payload, abort.
  * Tasks that must stay busy wait on a gate file the host creates (a
  * condition, not a duration). */
 #include "../test_util.h"
@@ -268,6 +269,41 @@ static void case_shutdown(fut_executor *ex) {
     unlink(g_gate);
 }
 
+struct from_callback {
+    fut_executor *ex; /* a reference of the callback's own */
+    fut_future *done; /* a promise: the status shutdown answered */
+};
+
+static void shutdown_from_callback(fut_future *f, void *user) {
+    (void)f;
+    struct from_callback *c = user;
+    fut_status st = fut_executor_shutdown(c->ex, true, false);
+    fut_executor_release(c->ex);
+    int32_t *v = malloc(sizeof *v);
+    *v = st;
+    fut_future_set_result(c->done, v, sizeof *v, free);
+}
+
+/* M9: shutdown(wait) from a done-callback (the progress thread) cannot
+ * join it: FUT_ERR_WOULD_DEADLOCK, and the pool still stops. */
+static void case_callback(fut_executor *ex) {
+    struct from_callback c = {fut_executor_retain(ex), NULL};
+    CHECK(c.ex != NULL);
+    CHECK_OK(fut_future_new(&c.done));
+    int64_t x = 3;
+    fut_future *f = submit(ex, "square", &x, sizeof x);
+    CHECK_OK(fut_future_add_done_callback(f, shutdown_from_callback, &c));
+    void *v = NULL;
+    CHECK_OK(fut_future_result(c.done, WAIT_NS, &v, NULL));
+    CHECK_EQ(*(int32_t *)v, FUT_ERR_WOULD_DEADLOCK);
+    CHECK_EQ(value_i64(f), 9);
+    fut_future *late = NULL;
+    CHECK_ST(fut_executor_submit_named(ex, "square", &x, sizeof x, NULL, &late), FUT_ERR_SHUTDOWN);
+    CHECK_OK(fut_executor_shutdown(ex, true, false)); /* joins from here */
+    fut_future_release(f);
+    fut_future_release(c.done);
+}
+
 /* M10: wait and as_completed over MPI futures mixed with local ones. */
 static void case_mixed(fut_executor *ex) {
     fut_thread_pool_options o;
@@ -362,7 +398,7 @@ int main(int argc, char **argv) {
         void (*fn)(fut_executor *);
     } cases[] = {{"tasks", case_tasks},     {"map", case_map},     {"errors", case_errors},
                  {"cancel", case_cancel},   {"shutdown", case_shutdown}, {"mixed", case_mixed},
-                 {"payload", case_payload}, {"abort", case_abort}};
+                 {"payload", case_payload}, {"abort", case_abort}, {"callback", case_callback}};
     fut_executor *ex = NULL;
     CHECK_OK(fut_mpi_pool_new(MPI_COMM_WORLD, NULL, &ex));
     int found = 0;
