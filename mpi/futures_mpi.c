@@ -11,6 +11,11 @@
  *              unit, in order, sent from the caller's buffer (no copy)
  *   TAG_RESULT worker -> host: u32 n, then n times {u64 id, i32 status,
  *              i32 code, u32 msg_len, u64 value_len, msg, value}
+ *              (status RESULT_VALUE_FOLLOWS: the value, over VALUE_INLINE_MAX
+ *              bytes, is not in the message but follows as its own TAG_VALUE
+ *              message, sent from the task's value and received into the
+ *              buffer the future keeps: no copy on either side)
+ *   TAG_VALUE  worker -> host: such a value, in record order
  *   TAG_STOP   host -> worker: serve returns.
  * A worker handles its units in arrival order and answers each in order, so
  * the host matches a result with the oldest unit in flight on that rank. */
@@ -26,7 +31,8 @@
 #include <string.h>
 #include <time.h>
 
-enum { TAG_TASK = 0x4d01, TAG_ARG, TAG_RESULT, TAG_STOP };
+enum { TAG_TASK = 0x4d01, TAG_ARG, TAG_RESULT, TAG_STOP, TAG_VALUE };
+enum { RESULT_VALUE_FOLLOWS = 1, VALUE_INLINE_MAX = 65536 };
 
 struct task {
     uint64_t id;
@@ -328,6 +334,14 @@ static void take_result(struct pool *p, MPI_Status *st) {
         memcpy(&msg_len, at + 16, 4);
         memcpy(&vlen, at + 20, 8);
         at += 28;
+        if (status == RESULT_VALUE_FOLLOWS) {
+            void *v = malloc(vlen);
+            if (!v) abort(); /* cannot leave the message unreceived */
+            MPI_Recv(v, (int)vlen, MPI_BYTE, st->MPI_SOURCE, TAG_VALUE, p->comm, MPI_STATUS_IGNORE);
+            if (fut_future_set_result(u->tasks[i].future, v, vlen, free) != FUT_OK) free(v);
+            at += msg_len;
+            continue;
+        }
         if (id != u->tasks[i].id)
             fut_future_set_exception(u->tasks[i].future, FUT_ERR_INTERNAL, "libfutures_mpi: result out of order");
         else
@@ -464,10 +478,12 @@ fut_status fut_mpi_pool_new(MPI_Comm comm, const fut_mpi_pool_options *opts, fut
 
 /* ---- worker ranks -------------------------------------------------- */
 
+/* Appends a result record; the value's bytes only when `val` is given
+ * (RESULT_VALUE_FOLLOWS records carry its length alone). */
 static void put_result(char **buf, size_t *len, size_t *cap, uint64_t id, int32_t status, int32_t code,
                        const char *msg, const void *val, uint64_t vlen) {
     uint32_t msg_len = msg ? (uint32_t)strlen(msg) : 0;
-    size_t need = *len + 28 + msg_len + vlen;
+    size_t need = *len + 28 + msg_len + (val ? vlen : 0);
     if (need > *cap) {
         size_t c = *cap * 2 > need ? *cap * 2 : need;
         char *nb = realloc(*buf, c);
@@ -482,13 +498,19 @@ static void put_result(char **buf, size_t *len, size_t *cap, uint64_t id, int32_
     put(&at, &msg_len, 4);
     put(&at, &vlen, 8);
     if (msg_len) put(&at, msg, msg_len);
-    if (vlen) put(&at, val, vlen);
+    if (val && vlen) put(&at, val, vlen);
     *len = need;
 }
 
+/* Futures whose values go after the unit's result message (TAG_VALUE). */
+struct held {
+    fut_future **fs;
+    size_t n, cap;
+};
+
 /* Runs one task on this thread (fut_task_run_named) and appends its answer. */
-static void run_one(char **out, size_t *len, size_t *cap, const char *where, uint64_t id, const char *name,
-                    const void *arg, size_t arg_len) {
+static void run_one(char **out, size_t *len, size_t *cap, struct held *held, const char *where, uint64_t id,
+                    const char *name, const void *arg, size_t arg_len) {
     char text[FUT_TASK_NAME_MAX + MPI_MAX_PROCESSOR_NAME + 512];
     fut_future *f = NULL;
     if (fut_future_new(&f) != FUT_OK || !fut_future_set_running_or_notify_cancel(f)) abort();
@@ -500,7 +522,19 @@ static void run_one(char **out, size_t *len, size_t *cap, const char *where, uin
         void *v = NULL;
         size_t vlen = 0;
         st = fut_future_result(f, 0, &v, &vlen);
-        if (st == FUT_OK) {
+        if (st == FUT_OK && vlen > INT_MAX) {
+            snprintf(text, sizeof text, "%s: a value of %zu bytes is over MPI's 2 GiB message", where, vlen);
+            put_result(out, len, cap, id, FUT_ERR_TASK_FAILED, FUT_ERR_INVALID_ARGUMENT, text, NULL, 0);
+        } else if (st == FUT_OK && vlen > VALUE_INLINE_MAX) {
+            put_result(out, len, cap, id, RESULT_VALUE_FOLLOWS, 0, NULL, NULL, vlen);
+            if (held->n == held->cap) {
+                held->cap = held->cap ? 2 * held->cap : 8;
+                held->fs = realloc(held->fs, held->cap * sizeof *held->fs);
+                if (!held->fs) abort();
+            }
+            held->fs[held->n++] = f; /* keeps the value until it was sent */
+            return;
+        } else if (st == FUT_OK) {
             put_result(out, len, cap, id, FUT_OK, 0, NULL, v, vlen);
         } else {
             fut_error_info e = {0};
@@ -521,6 +555,7 @@ static void serve_unit(MPI_Comm comm, const char *where, const char *msg) {
     char *out = malloc(cap);
     if (!out) abort();
     memcpy(out, &n, 4);
+    struct held held = {0};
     for (uint32_t i = 0; i < n; i++) {
         uint64_t id, arg_len;
         uint32_t name_len, inl;
@@ -535,18 +570,27 @@ static void serve_unit(MPI_Comm comm, const char *where, const char *msg) {
         name[name_len] = '\0';
         at += name_len;
         if (inl) {
-            run_one(&out, &len, &cap, where, id, name, at, arg_len);
+            run_one(&out, &len, &cap, &held, where, id, name, at, arg_len);
             at += arg_len;
         } else {
             void *arg = malloc(arg_len ? arg_len : 1);
             if (!arg) abort();
             MPI_Recv(arg, (int)arg_len, MPI_BYTE, 0, TAG_ARG, comm, MPI_STATUS_IGNORE);
-            run_one(&out, &len, &cap, where, id, name, arg, arg_len);
+            run_one(&out, &len, &cap, &held, where, id, name, arg, arg_len);
             free(arg);
         }
     }
+    if (len > INT_MAX) abort(); /* a chunk's answer over 2 GiB: use a smaller chunksize */
     MPI_Send(out, (int)len, MPI_BYTE, 0, TAG_RESULT, comm);
     free(out);
+    for (size_t i = 0; i < held.n; i++) {
+        void *v = NULL;
+        size_t vlen = 0;
+        fut_future_result(held.fs[i], 0, &v, &vlen);
+        MPI_Send(v, (int)vlen, MPI_BYTE, 0, TAG_VALUE, comm);
+        fut_future_release(held.fs[i]);
+    }
+    free(held.fs);
 }
 
 fut_status fut_mpi_serve(MPI_Comm comm) {

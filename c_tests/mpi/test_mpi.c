@@ -367,6 +367,28 @@ static void case_payload(fut_executor *ex) {
         fut_future_release(fs[k]);
     }
     CHECK_EQ(atomic_load(&g_drops), N);
+    /* A chunk of 3 with 100 KiB arguments and values: each travels as its
+     * own message, in order, several in one unit. */
+    enum { M = 7, K = 100 << 10 };
+    static unsigned char in[M][K];
+    fut_item items[M];
+    for (int k = 0; k < M; k++) {
+        memset(in[k], 'a' + k, K);
+        items[k] = (fut_item){in[k], K};
+    }
+    fut_map *m = NULL;
+    CHECK_OK(fut_executor_map(ex, echo, items, M, WAIT_NS, 3, &m));
+    for (int k = 0; k < M; k++) {
+        fut_future *f = NULL;
+        void *p = NULL;
+        size_t got = 0;
+        CHECK_OK(fut_map_next(m, &f));
+        CHECK_OK(fut_future_result(f, 0, &p, &got));
+        CHECK_EQ(got, (size_t)K);
+        CHECK(memcmp(p, in[k], K) == 0);
+        fut_future_release(f);
+    }
+    fut_map_release(m);
 }
 
 /* M11: a rank that dies ends the job; the harness checks mpirun's end. */
