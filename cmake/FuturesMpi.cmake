@@ -4,7 +4,7 @@
 find_package(MPI REQUIRED COMPONENTS C)
 find_package(Threads REQUIRED)
 
-add_library(futures_mpi SHARED ${PROJECT_SOURCE_DIR}/mpi/futures_mpi.c)
+add_library(futures_mpi SHARED ${PROJECT_SOURCE_DIR}/mpi/pool.c ${PROJECT_SOURCE_DIR}/mpi/serve.c)
 target_include_directories(futures_mpi PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>)
 target_compile_options(futures_mpi PRIVATE ${FUT_WARNINGS} ${FUT_SAN_FLAGS})

@@ -1,26 +1,11 @@
-/* libfutures_mpi: an executor whose tasks run on other MPI ranks (M1-M9).
- *
- * Built on the public C API only: fut_executor_new_custom gives the pool an
- * ordinary fut_executor handle; the futures are promises completed here.
- *
- * Protocol (on a duplicate of the user's communicator; rank 0 is the host):
- *   TAG_TASK   host -> worker: a "unit" (one task, or one chunk of a map):
- *              u32 n, then n times {u64 id, u32 name_len, u32 inline,
- *              u64 arg_len, name, inline ? arg : nothing}
- *   TAG_ARG    host -> worker: the bytes of each non-inline argument of the
- *              unit, in order, sent from the caller's buffer (no copy)
- *   TAG_RESULT worker -> host: u32 n, then n times {u64 id, i32 status,
- *              i32 code, u32 msg_len, u64 value_len, msg, value}
- *              (status RESULT_VALUE_FOLLOWS: the value, over VALUE_INLINE_MAX
- *              bytes, is not in the message but follows as its own TAG_VALUE
- *              message, sent from the task's value and received into the
- *              buffer the future keeps: no copy on either side)
- *   TAG_VALUE  worker -> host: such a value, in record order
- *   TAG_STOP   host -> worker: serve returns.
- * A worker handles its units in arrival order and answers each in order, so
- * the host matches a result with the oldest unit in flight on that rank. */
+/* libfutures_mpi, rank 0: an executor whose tasks run on the other MPI
+ * ranks (M1-M11), built on the public C API only: fut_executor_new_custom
+ * gives the pool an ordinary fut_executor handle, and the futures are
+ * promises completed here by the progress thread, the only thread that calls
+ * MPI on this rank (M5). The messages are in protocol.h. */
 #define _GNU_SOURCE
 #include "futures_mpi.h"
+#include "protocol.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -30,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-enum { TAG_TASK = 0x4d01, TAG_ARG, TAG_RESULT, TAG_STOP, TAG_VALUE };
-enum { RESULT_VALUE_FOLLOWS = 1, VALUE_INLINE_MAX = 65536 };
 
 struct task {
     uint64_t id;
@@ -215,10 +197,6 @@ static void pool_destroy(void *user) {
 
 /* ---- the progress thread (the only one calling MPI on rank 0) -------- */
 
-static void put(char **at, const void *src, size_t n) {
-    memcpy(*at, src, n);
-    *at += n;
-}
 
 /* Marks the unit's futures RUNNING (dropping cancelled ones), packs and
  * sends it to `rank`. Returns 0 if nothing was sent (the caller frees it). */
@@ -474,147 +452,4 @@ fut_status fut_mpi_pool_new(MPI_Comm comm, const fut_mpi_pool_options *opts, fut
         pool_free(p);
     }
     return st;
-}
-
-/* ---- worker ranks -------------------------------------------------- */
-
-/* Appends a result record; the value's bytes only when `val` is given
- * (RESULT_VALUE_FOLLOWS records carry its length alone). */
-static void put_result(char **buf, size_t *len, size_t *cap, uint64_t id, int32_t status, int32_t code,
-                       const char *msg, const void *val, uint64_t vlen) {
-    uint32_t msg_len = msg ? (uint32_t)strlen(msg) : 0;
-    size_t need = *len + 28 + msg_len + (val ? vlen : 0);
-    if (need > *cap) {
-        size_t c = *cap * 2 > need ? *cap * 2 : need;
-        char *nb = realloc(*buf, c);
-        if (!nb) abort(); /* the host waits for this answer: fail loudly */
-        *buf = nb;
-        *cap = c;
-    }
-    char *at = *buf + *len;
-    put(&at, &id, 8);
-    put(&at, &status, 4);
-    put(&at, &code, 4);
-    put(&at, &msg_len, 4);
-    put(&at, &vlen, 8);
-    if (msg_len) put(&at, msg, msg_len);
-    if (val && vlen) put(&at, val, vlen);
-    *len = need;
-}
-
-/* Futures whose values go after the unit's result message (TAG_VALUE). */
-struct held {
-    fut_future **fs;
-    size_t n, cap;
-};
-
-/* Runs one task on this thread (fut_task_run_named) and appends its answer. */
-static void run_one(char **out, size_t *len, size_t *cap, struct held *held, const char *where, uint64_t id,
-                    const char *name, const void *arg, size_t arg_len) {
-    char text[FUT_TASK_NAME_MAX + MPI_MAX_PROCESSOR_NAME + 512];
-    fut_future *f = NULL;
-    if (fut_future_new(&f) != FUT_OK || !fut_future_set_running_or_notify_cancel(f)) abort();
-    fut_status st = fut_task_run_named(f, name, arg, arg_len);
-    if (st != FUT_OK) {
-        snprintf(text, sizeof text, "%s: no task '%s' here (status %d)", where, name, st);
-        put_result(out, len, cap, id, FUT_ERR_TASK_FAILED, st, text, NULL, 0);
-    } else {
-        void *v = NULL;
-        size_t vlen = 0;
-        st = fut_future_result(f, 0, &v, &vlen);
-        if (st == FUT_OK && vlen > INT_MAX) {
-            snprintf(text, sizeof text, "%s: a value of %zu bytes is over MPI's 2 GiB message", where, vlen);
-            put_result(out, len, cap, id, FUT_ERR_TASK_FAILED, FUT_ERR_INVALID_ARGUMENT, text, NULL, 0);
-        } else if (st == FUT_OK && vlen > VALUE_INLINE_MAX) {
-            put_result(out, len, cap, id, RESULT_VALUE_FOLLOWS, 0, NULL, NULL, vlen);
-            if (held->n == held->cap) {
-                held->cap = held->cap ? 2 * held->cap : 8;
-                held->fs = realloc(held->fs, held->cap * sizeof *held->fs);
-                if (!held->fs) abort();
-            }
-            held->fs[held->n++] = f; /* keeps the value until it was sent */
-            return;
-        } else if (st == FUT_OK) {
-            put_result(out, len, cap, id, FUT_OK, 0, NULL, v, vlen);
-        } else {
-            fut_error_info e = {0};
-            fut_future_exception(f, 0, &e);
-            snprintf(text, sizeof text, "%s: %s", where, e.message ? e.message : "cancelled");
-            put_result(out, len, cap, id, st, e.code, text, NULL, 0);
-        }
-    }
-    fut_future_release(f);
-}
-
-/* Runs a unit's tasks in order, straight from the message, and answers. */
-static void serve_unit(MPI_Comm comm, const char *where, const char *msg) {
-    uint32_t n;
-    memcpy(&n, msg, 4);
-    const char *at = msg + 4;
-    size_t len = 4, cap = 4096;
-    char *out = malloc(cap);
-    if (!out) abort();
-    memcpy(out, &n, 4);
-    struct held held = {0};
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t id, arg_len;
-        uint32_t name_len, inl;
-        char name[FUT_TASK_NAME_MAX + 1];
-        memcpy(&id, at, 8);
-        memcpy(&name_len, at + 8, 4);
-        memcpy(&inl, at + 12, 4);
-        memcpy(&arg_len, at + 16, 8);
-        at += 24;
-        if (name_len > FUT_TASK_NAME_MAX) abort(); /* not our host */
-        memcpy(name, at, name_len);
-        name[name_len] = '\0';
-        at += name_len;
-        if (inl) {
-            run_one(&out, &len, &cap, &held, where, id, name, at, arg_len);
-            at += arg_len;
-        } else {
-            void *arg = malloc(arg_len ? arg_len : 1);
-            if (!arg) abort();
-            MPI_Recv(arg, (int)arg_len, MPI_BYTE, 0, TAG_ARG, comm, MPI_STATUS_IGNORE);
-            run_one(&out, &len, &cap, &held, where, id, name, arg, arg_len);
-            free(arg);
-        }
-    }
-    if (len > INT_MAX) abort(); /* a chunk's answer over 2 GiB: use a smaller chunksize */
-    MPI_Send(out, (int)len, MPI_BYTE, 0, TAG_RESULT, comm);
-    free(out);
-    for (size_t i = 0; i < held.n; i++) {
-        void *v = NULL;
-        size_t vlen = 0;
-        fut_future_result(held.fs[i], 0, &v, &vlen);
-        MPI_Send(v, (int)vlen, MPI_BYTE, 0, TAG_VALUE, comm);
-        fut_future_release(held.fs[i]);
-    }
-    free(held.fs);
-}
-
-fut_status fut_mpi_serve(MPI_Comm comm) {
-    if (comm == MPI_COMM_NULL) return FUT_ERR_INVALID_ARGUMENT;
-    int rank, len;
-    MPI_Comm_rank(comm, &rank);
-    if (rank == 0) return FUT_ERR_INVALID_ARGUMENT;
-    MPI_Comm c;
-    MPI_Comm_dup(comm, &c);
-    char host[MPI_MAX_PROCESSOR_NAME], where[MPI_MAX_PROCESSOR_NAME + 32];
-    MPI_Get_processor_name(host, &len);
-    snprintf(where, sizeof where, "rank %d on %s", rank, host);
-    for (;;) {
-        MPI_Status ms;
-        MPI_Probe(0, MPI_ANY_TAG, c, &ms);
-        int count = 0;
-        MPI_Get_count(&ms, MPI_BYTE, &count);
-        char *buf = malloc(count > 0 ? (size_t)count : 1);
-        if (!buf) abort();
-        MPI_Recv(buf, count, MPI_BYTE, 0, ms.MPI_TAG, c, MPI_STATUS_IGNORE);
-        if (ms.MPI_TAG == TAG_TASK) serve_unit(c, where, buf);
-        free(buf);
-        if (ms.MPI_TAG == TAG_STOP) break;
-    }
-    MPI_Comm_free(&c);
-    return FUT_OK;
 }
