@@ -130,6 +130,60 @@ typedef int32_t (*fut_task_fn)(struct fut_task *task, const void *arg, size_t ar
 typedef void (*fut_drop_fn)(void *ptr);
 
 /**
+ * One task handed to a custom executor's `submit`.
+ */
+typedef struct fut_custom_task {
+  /**
+   * The name `func` was registered under (N1), NUL-terminated, valid
+   * during the `submit` call; NULL when `func` is not registered.
+   */
+  const char *name;
+  /**
+   * The task function (meaningful in this process only).
+   */
+  fut_task_fn func;
+  /**
+   * The argument bytes; owned by the executor once `submit` accepted them:
+   * it calls `arg_drop(arg)` once, if non-NULL, when done with them.
+   * Without `arg_drop` they are borrowed until the future is done.
+   */
+  const void *arg;
+  size_t arg_len;
+  fut_drop_fn arg_drop;
+  /**
+   * A PENDING future (from `fut_future_new`): one reference, the
+   * executor's once `submit` accepted the task; it completes the future
+   * and then releases it.
+   */
+  struct fut_future *future;
+} fut_custom_task;
+
+/**
+ * The functions of a custom executor (`fut_executor_new_custom`).
+ */
+typedef struct fut_custom_executor_vtable {
+  /**
+   * Takes `n` tasks (1 for a submit; a map's items, which it may group
+   * `chunksize` at a time). `FUT_OK`: it owns every task (see
+   * `fut_custom_task`). Anything else refuses them all; the library
+   * releases the futures and the caller keeps the arguments. Must not
+   * block on running work.
+   */
+  fut_status (*submit)(void *user, const struct fut_custom_task *tasks, size_t n, size_t chunksize);
+  /**
+   * `fut_executor_shutdown` (required): stop accepting work (then
+   * `submit` answers `FUT_ERR_SHUTDOWN`), cancel queued futures if
+   * `cancel_futures`, and if `wait` return once every accepted task is done.
+   */
+  fut_status (*shutdown)(void *user, bool wait, bool cancel_futures);
+  /**
+   * Called once, after the last reference's shutdown, to free `user`
+   * (NULL: nothing to free).
+   */
+  void (*destroy)(void *user);
+} fut_custom_executor_vtable;
+
+/**
  * One input of `fut_executor_map`: borrowed argument bytes.
  */
 typedef struct fut_item {
@@ -728,6 +782,41 @@ fut_status fut_completion_queue_wait(struct fut_completion_queue *q, int64_t tim
  * its descriptor) alive until they complete. NULL is ignored.
  */
 void fut_completion_queue_release(struct fut_completion_queue *q);
+
+/**
+ * Makes an executor handle whose work `vtable` does (M1): `submit` and
+ * `shutdown` are required, and may be called from any thread with `user`.
+ * `*out` receives one reference; every `fut_executor_*` call works on it
+ * (stats, describe, the bounded submit and the stopping calls answer
+ * `FUT_ERR_INVALID_ARGUMENT`: it has none). The vtable is copied. The last
+ * `fut_executor_release` calls `shutdown(user, true, false)`, then
+ * `destroy(user)`. Refused (`FUT_ERR_INVALID_ARGUMENT`) without calling
+ * `destroy`.
+ */
+fut_status fut_executor_new_custom(const struct fut_custom_executor_vtable *vtable,
+                                   void *user,
+                                   struct fut_executor **out);
+
+/**
+ * Runs `fn(task, arg, arg_len)` now, on the calling thread, and completes
+ * `f` with what it did, as a pool would (M12): the value, the failure, or
+ * cancelled if it honoured `fut_future_cancel`'s request. For custom
+ * executors that run tasks in this process: `f` is their promise, made
+ * RUNNING by `fut_future_set_running_or_notify_cancel`; any other state, or
+ * a pool's future, is `FUT_ERR_INVALID_STATE` and nothing runs. `arg` is
+ * borrowed for the call.
+ */
+fut_status fut_task_run(struct fut_future *f, fut_task_fn func, const void *arg, size_t arg_len);
+
+/**
+ * `fut_task_run` of the task registered as `name` in this process (N1):
+ * `FUT_ERR_NOT_REGISTERED` (`f` unchanged, the log hook names it) when there
+ * is none. What a worker that receives names (the MPI worker) calls.
+ */
+fut_status fut_task_run_named(struct fut_future *f,
+                              const char *name,
+                              const void *arg,
+                              size_t arg_len);
 
 /**
  * Schedules `fn(task, arg, arg_len)` on `ex`; `*out` receives the future.

@@ -4,7 +4,7 @@ and that every Markdown file the tree names exists in the repository.
 
 Usage: check_ids.py [REPO_ROOT]   (default: the parent of this script's folder)
 
-A behaviour id is one letter of the families F W E T P X B Q L N R followed by a
+A behaviour id is one letter of the families F W E T P X B Q L N R M followed by a
 number, as a whole word, upper case: `(E6)`, `E6/T9`, `F12–F16` (both ends),
 `T11, X11`, `"W6: ..."`. docs/behaviours.md defines an id with a list item
 that starts `- **E6 `.
@@ -12,7 +12,7 @@ that starts `- **E6 `.
 Not ids (calibrated on the tree):
 - benchmark workloads `B-W1`, `B-P3` (the `B-` prefix): they are named so
   that they cannot be read as behaviours;
-- letters outside the families (`C99`, `O2`, `M1`, `I1`) and lower case
+- letters outside the families (`C99`, `O2`, `I1`) and lower case
   (`x86`);
 - parts of a longer word or number: hex (`0xE6`), identifiers (`E2BIG`,
   `SIGB1`), because the id must stand as a whole word.
@@ -36,8 +36,8 @@ SKIP_DIRS = {"target", "build", ".git", "zig-cache", ".zig-cache", "zig-out",
 TEXT_EXT = {".rs", ".c", ".h", ".cc", ".cpp", ".hpp", ".go", ".zig", ".py",
             ".md", ".txt", ".sh", ".cmake", ".toml", ".in", ".mod"}
 
-ID_RE = re.compile(r"(?<![\w])(?<!B-)([FWETPXBQLNR])([0-9]{1,3})(?![\w])")
-DEF_RE = re.compile(r"^- \*\*([FWETPXBQLNR][0-9]{1,3})\b")
+ID_RE = re.compile(r"(?<![\w])(?<!B-)([FWETPXBQLNRM])([0-9]{1,3})(?![\w])")
+DEF_RE = re.compile(r"^- \*\*([FWETPXBQLNRM][0-9]{1,3})\b")
 URL_RE = re.compile(r"[a-z]+://\S+")
 MD_RE = re.compile(r"(?<![\w./-])([\w./-]*[\w-]\.md)(?![\w])")
 SEMANTICS_RE = re.compile(r"\bSEMANTICS\b(?!\.md)")

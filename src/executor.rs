@@ -98,6 +98,14 @@ impl Arg {
     pub fn disown(self) {
         std::mem::forget(self);
     }
+
+    /// Hands the pointer, length and destructor to a new owner, which runs
+    /// the destructor (if any) once (a custom executor, M1).
+    pub fn into_raw(self) -> (*const c_void, usize, Option<DropFn>) {
+        let parts = (self.ptr, self.len, self.drop);
+        std::mem::forget(self);
+        parts
+    }
 }
 
 impl Drop for Arg {

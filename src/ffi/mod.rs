@@ -10,6 +10,7 @@
 
 mod common;
 mod completion_queue;
+mod custom_executor;
 mod executor;
 mod flow;
 mod future;
@@ -23,6 +24,7 @@ mod wait;
 
 pub use common::*;
 pub use completion_queue::*;
+pub use custom_executor::*;
 pub use executor::*;
 pub use flow::*;
 pub use future::*;

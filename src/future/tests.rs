@@ -198,7 +198,7 @@ mod layout {
         assert!(!super::Future::new().executor_owned());
     }
 
-    /// M1 and the thread pool's throughput both depend on a future and its
+    /// B-M1 and the thread pool's throughput both depend on a future and its
     /// slot header filling exactly one cache line.
     #[test]
     fn a_future_fills_one_cache_line() {
