@@ -12,10 +12,10 @@
 
 use crate::future::{DropFn, Future, Value};
 use crate::status::{c_string, ErrorRecord, Status};
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ffi::{c_void, CStr, CString};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The context of one task call (`fut_task` in C), reached from inside the
@@ -181,7 +181,7 @@ struct Current {
     ctx: *mut c_void,
 }
 
-thread_local! {
+crate::sync::thread_local! {
     static CURRENT: Cell<Current> = const {
         Cell::new(Current { token: 0, ctx: std::ptr::null_mut() })
     };
