@@ -15,6 +15,9 @@
 //! - `sys`: raw system calls.
 
 mod fork_server;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod manager;
 mod ring;
 mod shared;
