@@ -85,20 +85,13 @@ impl World {
         }
     }
 
-    /// `h` was given back: if it was one of ours, one reference less.
-    fn released(&mut self, h: usize) {
-        for v in [
-            &mut self.futures,
-            &mut self.iterators,
-            &mut self.queues,
-            &mut self.maps,
-        ] {
-            if let Some(i) = v.iter().position(|&x| x == h) {
-                v.swap_remove(i);
-                if !v.contains(&h) {
-                    self.stale.push(h);
-                }
-                return;
+    /// `h` was given back to `list`'s kind: if it was one of ours, one
+    /// reference less (a handle of another kind was refused: nothing).
+    fn released(list: &mut Vec<usize>, stale: &mut Vec<usize>, h: usize) {
+        if let Some(i) = list.iter().position(|&x| x == h) {
+            list.swap_remove(i);
+            if !list.contains(&h) {
+                stale.push(h);
             }
         }
     }
@@ -125,9 +118,16 @@ fn step(w: &mut World, input: &mut Bytes) -> Option<()> {
                 }
             }
             2 => {
-                fut_future_release(f);
-                if w.futures.contains(&h) {
-                    w.released(h);
+                // Giving back a reference one does not hold is the caller's
+                // bug, which no check can see when someone else (a pool, a
+                // map, an iterator) still holds one: the released, forged
+                // and bit-flipped handles given here must name no live
+                // future unless we own a reference to it.
+                if w.futures.contains(&h) || fut_future_retain(f).is_null() {
+                    fut_future_release(f);
+                    World::released(&mut w.futures, &mut w.stale, h);
+                } else {
+                    fut_future_release(f); // the reference just taken
                 }
             }
             3 => drop(fut_future_cancel(f)),
@@ -196,9 +196,7 @@ fn step(w: &mut World, input: &mut Bytes) -> Option<()> {
             }
             14 => {
                 fut_map_release(h as *mut fut_map);
-                if w.maps.contains(&h) {
-                    w.released(h);
-                }
+                World::released(&mut w.maps, &mut w.stale, h);
             }
             15 => {
                 let fs = [f, w.pick(input) as *mut fut_future];
@@ -228,9 +226,7 @@ fn step(w: &mut World, input: &mut Bytes) -> Option<()> {
             }
             18 => {
                 fut_as_completed_release(h as *mut fut_as_completed);
-                if w.iterators.contains(&h) {
-                    w.released(h);
-                }
+                World::released(&mut w.iterators, &mut w.stale, h);
             }
             19 => {
                 let mut nq: *mut fut_completion_queue = null_mut();
@@ -254,9 +250,7 @@ fn step(w: &mut World, input: &mut Bytes) -> Option<()> {
             }
             22 => {
                 fut_completion_queue_release(q);
-                if w.queues.contains(&h) {
-                    w.released(h);
-                }
+                World::released(&mut w.queues, &mut w.stale, h);
             }
             _ => {
                 // No task runs on this thread: every token is refused.
