@@ -23,7 +23,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 cargo "+$NIGHTLY" build --release --manifest-path fuzz/Cargo.toml --target "$host" --bins
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
 for t in "${targets[@]}"; do
-  bin=fuzz/target/$host/release/$t
+  bin=${CARGO_TARGET_DIR:-fuzz/target}/$host/release/$t
   mkdir -p "fuzz/new-corpus/$t" "fuzz/artifacts/$t"
   if [ -d "fuzz/regressions/$t" ]; then
     echo "== $t: replaying fuzz/regressions/$t"
