@@ -12,10 +12,10 @@
 
 use crate::future::{DropFn, Future, Value};
 use crate::status::{c_string, ErrorRecord, Status};
-use crate::sync::atomic::{AtomicUsize, Ordering};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ffi::{c_void, CStr, CString};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The context of one task call (`fut_task` in C), reached from inside the

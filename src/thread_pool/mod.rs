@@ -68,7 +68,9 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 /// Counts thread pools in the process, for the default name prefix (T6).
-static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// std's even under the model checker: shared by the test threads that
+/// each run a model, which a shuttle atomic must not be.
+static POOL_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 crate::sync::thread_local! {
     /// The pool whose worker this thread is (its `Inner` address), or 0.

@@ -37,8 +37,8 @@ fn each_task_runs_once_and_parked_workers_wake() {
             let f = counted(&p2, &c2);
             assert!(f.wait_until(None));
         });
-        for round in 0..2 {
-            let f = counted(&p, &counts[round]);
+        for c in &counts[..2] {
+            let f = counted(&p, c);
             assert!(f.wait_until(None));
             assert_eq!(f.state(), State::Finished);
         }
