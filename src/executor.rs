@@ -187,7 +187,7 @@ struct Current {
     ctx: *mut c_void,
 }
 
-thread_local! {
+crate::sync::thread_local! {
     static CURRENT: Cell<Current> = const {
         Cell::new(Current { token: 0, ctx: std::ptr::null_mut() })
     };

@@ -25,13 +25,13 @@ use body::{Body, Listener};
 
 use crate::handle::{Pool, Shared};
 use crate::status::{ErrorRecord, Status};
+use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use crate::sync::{Condvar, Mutex};
 use crate::waiter::Waiter;
 use std::ffi::c_void;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -123,6 +123,10 @@ pub(crate) struct Pool<T> {
     base: AtomicUsize,
     /// End of the slots handed to the free list so far.
     limit: AtomicUsize,
+    /// The range as a pointer under miri: memory a static reaches is not
+    /// a leak to it.
+    #[cfg(miri)]
+    miri_root: std::sync::atomic::AtomicPtr<u8>,
     _slots: std::marker::PhantomData<T>,
 }
 
@@ -167,10 +171,28 @@ impl<T> Pool<T> {
             cache: AtomicUsize::new(0),
             base: AtomicUsize::new(0),
             limit: AtomicUsize::new(0),
+            #[cfg(miri)]
+            miri_root: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             _slots: std::marker::PhantomData,
         }
     }
 
+    /// Under miri, which maps no PROT_NONE memory: a small range, readable
+    /// and zeroed from the start (`grow` then has nothing to commit).
+    #[cfg(miri)]
+    fn reserve(&self, free: &mut FreeList) {
+        let size = 1 << 20;
+        let layout = std::alloc::Layout::from_size_align(size, page_size()).unwrap();
+        // SAFETY: a non-zero size; never freed, like the mapping it stands for.
+        let p = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!p.is_null(), "cannot reserve memory for handles");
+        self.miri_root.store(p, Ordering::Release);
+        free.reserved = size;
+        self.base.store(p as usize, Ordering::Release);
+        self.limit.store(p as usize, Ordering::Release);
+    }
+
+    #[cfg(not(miri))]
     fn reserve(&self, free: &mut FreeList) {
         let mut size = RESERVE;
         loop {
@@ -211,6 +233,7 @@ impl<T> Pool<T> {
         let new_committed = want.min(free.reserved);
         assert!(new_committed > free.committed, "handle pool exhausted");
         // SAFETY: the range lies inside our reservation and is page-aligned.
+        #[cfg(not(miri))]
         let rc = unsafe {
             libc::mprotect(
                 (base + free.committed) as *mut libc::c_void,
@@ -218,6 +241,8 @@ impl<T> Pool<T> {
                 libc::PROT_READ | libc::PROT_WRITE,
             )
         };
+        #[cfg(miri)]
+        let rc = 0; // `reserve` made it all readable and writable
         if rc != 0 {
             std::alloc::handle_alloc_error(
                 std::alloc::Layout::from_size_align(new_committed - free.committed, page).unwrap(),

@@ -13,17 +13,52 @@
 //! boundary and the data stays consistent at every unlock point), and
 //! `Condvar::wait` takes the guard by `&mut`.
 //!
-//! This module is also the one place to swap in a model checker's
-//! primitives.
+//! This module is also the one place where a model checker's primitives
+//! come in: with the cargo feature `shuttle` (model tests only, see
+//! docs/verification.md) the raw mutex and condition variable below, and
+//! the `atomic`, `thread` and `thread_local!` that the modelled code imports
+//! from here, are shuttle's, so that the checker sees (and interleaves at)
+//! every lock, wait, atomic access and spawn of that code. Without it they
+//! are std's, as always.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
+
+#[cfg(feature = "shuttle")]
+use shuttle::sync as raw;
+#[cfg(not(feature = "shuttle"))]
+use std::sync as raw;
+
+/// Atomics of the modelled code (`crate::sync::atomic::AtomicUsize`, ...).
+pub(crate) mod atomic {
+    #[cfg(not(feature = "shuttle"))]
+    pub(crate) use std::sync::atomic::*;
+
+    #[cfg(feature = "shuttle")]
+    pub(crate) use shuttle::sync::atomic::*;
+}
+
+/// Threads of the modelled code: spawn, park, yield (`crate::sync::thread`).
+pub(crate) mod thread {
+    #[cfg(not(feature = "shuttle"))]
+    pub(crate) use std::thread::*;
+
+    #[cfg(feature = "shuttle")]
+    pub(crate) use shuttle::thread::*;
+}
+
+#[cfg(not(feature = "shuttle"))]
+pub(crate) use std::thread_local;
+
+#[cfg(feature = "shuttle")]
+pub(crate) use shuttle::thread_local;
+
+use atomic::{AtomicU32, Ordering};
 
 /// A mutual-exclusion lock over `T` that never poisons.
 pub struct Mutex<T: ?Sized> {
-    raw: std::sync::Mutex<()>,
+    raw: raw::Mutex<()>,
     data: UnsafeCell<T>,
 }
 
@@ -36,14 +71,14 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 /// Holds a `Mutex` locked; unlocks when dropped.
 pub struct MutexGuard<'a, T: ?Sized> {
     // Always `Some` except inside `Condvar::wait`, which lends it out.
-    raw: Option<std::sync::MutexGuard<'a, ()>>,
+    raw: Option<raw::MutexGuard<'a, ()>>,
     lock: &'a Mutex<T>,
 }
 
 impl<T> Mutex<T> {
     pub const fn new(data: T) -> Self {
         Mutex {
-            raw: std::sync::Mutex::new(()),
+            raw: raw::Mutex::new(()),
             data: UnsafeCell::new(data),
         }
     }
@@ -113,7 +148,7 @@ impl WaitTimeoutResult {
 /// condition variable must) sees it.
 #[derive(Default)]
 pub struct Condvar {
-    raw: std::sync::Condvar,
+    raw: raw::Condvar,
     waiters: AtomicU32,
 }
 
@@ -129,7 +164,7 @@ impl Drop for Waiting<'_> {
 impl Condvar {
     pub const fn new() -> Self {
         Condvar {
-            raw: std::sync::Condvar::new(),
+            raw: raw::Condvar::new(),
             waiters: AtomicU32::new(0),
         }
     }
@@ -154,6 +189,11 @@ impl Condvar {
         deadline: Instant,
     ) -> WaitTimeoutResult {
         let timeout = deadline.saturating_duration_since(Instant::now());
+        if cfg!(feature = "shuttle") && timeout.is_zero() {
+            // The model checker never times a wait out: one that is due
+            // already answers at once.
+            return WaitTimeoutResult(true);
+        }
         let raw = guard.raw.take().expect("guard holds the lock");
         let _counted = self.count_in();
         let (raw, result) = self

@@ -17,6 +17,9 @@
 
 mod flow;
 mod fork_server;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod manager;
 mod ring;
 mod shared;

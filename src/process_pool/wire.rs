@@ -220,7 +220,9 @@ pub(crate) struct Call {
 pub(crate) fn decode_call(n_items: u32, payload: &[u8]) -> Result<Call, WireError> {
     let mut r = Reader { buf: payload };
     let func = r.u64()? as usize;
-    let mut items = Vec::with_capacity(n_items as usize);
+    // Each item takes 16 bytes at least: a count from the header alone
+    // must not size the allocation (found by fuzzing: 4G items).
+    let mut items = Vec::with_capacity((n_items as usize).min(payload.len() / 16));
     for _ in 0..n_items {
         let id = r.u64()?;
         let len = r.u64()?;
@@ -514,6 +516,18 @@ mod tests {
         assert!(decode_call(0, &null[HEADER_LEN..]).is_err());
         let huge = header(RESULT, 0, MAX_PAYLOAD + 1);
         assert!(complete_frame(&huge).is_err());
+    }
+
+    /// A CALL frame whose header claims far more items than its payload
+    /// holds is refused, without allocating for the claimed count (a
+    /// fuzzing find: `aux` = 2^32 - 1 made a 96 GiB allocation).
+    #[test]
+    fn an_item_count_beyond_the_payload_is_refused() {
+        let mut payload = 0x1234u64.to_ne_bytes().to_vec();
+        payload.extend_from_slice(&7u64.to_ne_bytes());
+        payload.extend_from_slice(&0u64.to_ne_bytes());
+        assert!(decode_call(u32::MAX, &payload).is_err());
+        assert_eq!(decode_call(1, &payload).unwrap().items, [(7, 24..24)]);
     }
 
     #[test]

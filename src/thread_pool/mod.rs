@@ -60,19 +60,21 @@ pub use options::*;
 use crate::executor::{Executor, Refused, Task};
 use crate::future::Future;
 use crate::status::Status;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::thread::JoinHandle;
 use crate::sync::{Condvar, Mutex};
 use queues::Queues;
 use sleepers::Sleepers;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 /// Counts thread pools in the process, for the default name prefix (T6).
-static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// std's even under the model checker: shared by the test threads that
+/// each run a model, which a shuttle atomic must not be.
+static POOL_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-thread_local! {
+crate::sync::thread_local! {
     /// The pool whose worker this thread is (its `Inner` address), or 0.
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
     /// That worker's own deque (a `crossbeam_deque::Worker<WorkItem>` on
@@ -365,7 +367,7 @@ impl Inner {
         }
         let me = Arc::clone(self);
         self.queues.prepare_local(index);
-        let spawned = std::thread::Builder::new()
+        let spawned = crate::sync::thread::Builder::new()
             .name(thread_name(&self.prefix, index))
             .spawn(move || me.worker_main(index));
         match spawned {
@@ -403,7 +405,7 @@ impl Inner {
     /// no new one starts, so after this nothing more is queued.
     fn wait_for_submits(&self) {
         while self.gate.load(Ordering::SeqCst) & SUBMITTING != 0 {
-            std::thread::yield_now();
+            crate::sync::thread::yield_now();
         }
     }
 

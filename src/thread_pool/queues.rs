@@ -9,9 +9,9 @@
 //! the items in its deque: any other worker (or the shutdown) can take them.
 
 use super::WorkItem;
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// How many items a worker moves from the injector into its own deque at a

@@ -18,10 +18,10 @@
 //! parker sees the item and does not sleep.
 
 use super::Padded;
+use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::thread::Thread;
 use crate::sync::Mutex;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::thread::Thread;
 
 /// `State` word: searching workers in the low bits, parked ones above.
 const SEARCHING_ONE: usize = 1;
@@ -71,7 +71,7 @@ impl Sleepers {
 
     /// Called by worker `index` on its own thread before it can park.
     pub(super) fn register(&self, index: usize) {
-        let _ = self.spots[index].thread.set(std::thread::current());
+        let _ = self.spots[index].thread.set(crate::sync::thread::current());
     }
 
     /// Becomes a searcher unless enough workers search already.
@@ -174,7 +174,7 @@ impl Sleepers {
             return true;
         }
         while !spot.woken.load(Ordering::Acquire) {
-            std::thread::park();
+            crate::sync::thread::park();
         }
         true
     }
