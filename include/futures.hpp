@@ -809,6 +809,45 @@ as_completed_range<Range> as_completed(Range &fs, std::chrono::duration<Rep, Per
 // map
 // ============================================================================
 
+namespace detail {
+/** The end of a map_range or imap_range. */
+struct range_sentinel {};
+
+/** The input iterator of map_range and imap_range: each step asks the
+ *  range for its next future (`Range::advance`, which may block). */
+template <class Range, class T>
+class range_iterator {
+public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = future<T>;
+    using difference_type = std::ptrdiff_t;
+    using pointer = future<T> *;
+    using reference = future<T> &;
+
+    explicit range_iterator(Range *r) noexcept : range_(r) {}
+    reference operator*() const noexcept { return range_->current_; }
+    pointer operator->() const noexcept { return &range_->current_; }
+    range_iterator &operator++() {
+        range_->advance();
+        return *this;
+    }
+    friend bool operator==(const range_iterator &it, range_sentinel) noexcept {
+        return it.at_end();
+    }
+    friend bool operator!=(const range_iterator &it, range_sentinel s) noexcept {
+        return !(it == s);
+    }
+    friend bool operator==(range_sentinel s, const range_iterator &it) noexcept { return it == s; }
+    friend bool operator!=(range_sentinel s, const range_iterator &it) noexcept {
+        return !(it == s);
+    }
+
+private:
+    bool at_end() const noexcept { return !range_->current_.valid(); }
+    Range *range_;
+};
+}  // namespace detail
+
 /**
  * Python's Executor.map() as a range: yields each input's future, done, in
  * input order (get() then returns at once; a failed task throws there and
@@ -845,33 +884,9 @@ public:
     /** The number of inputs. */
     std::size_t size() const noexcept { return total_; }
 
-    struct sentinel {};
-
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = future<T>;
-        using difference_type = std::ptrdiff_t;
-        using pointer = future<T> *;
-        using reference = future<T> &;
-
-        reference operator*() const noexcept { return range_->current_; }
-        pointer operator->() const noexcept { return &range_->current_; }
-        iterator &operator++() {
-            range_->advance();
-            return *this;
-        }
-        friend bool operator==(const iterator &it, sentinel) noexcept { return it.at_end(); }
-        friend bool operator!=(const iterator &it, sentinel s) noexcept { return !(it == s); }
-        friend bool operator==(sentinel s, const iterator &it) noexcept { return it == s; }
-        friend bool operator!=(sentinel s, const iterator &it) noexcept { return !(it == s); }
-
-    private:
-        friend class map_range;
-        explicit iterator(map_range *r) noexcept : range_(r) {}
-        bool at_end() const noexcept { return !range_->current_.valid(); }
-        map_range *range_;
-    };
+    using sentinel = detail::range_sentinel;
+    using iterator = detail::range_iterator<map_range, T>;
+    friend iterator;
 
     iterator begin() {
         advance();
@@ -1644,33 +1659,9 @@ public:
     /** The input index of the future the iteration is at. */
     std::uint64_t index() const noexcept { return index_; }
 
-    struct sentinel {};
-
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = future<T>;
-        using difference_type = std::ptrdiff_t;
-        using pointer = future<T> *;
-        using reference = future<T> &;
-
-        reference operator*() const noexcept { return range_->current_; }
-        pointer operator->() const noexcept { return &range_->current_; }
-        iterator &operator++() {
-            range_->advance();
-            return *this;
-        }
-        friend bool operator==(const iterator &it, sentinel) noexcept { return it.at_end(); }
-        friend bool operator!=(const iterator &it, sentinel s) noexcept { return !(it == s); }
-        friend bool operator==(sentinel s, const iterator &it) noexcept { return it == s; }
-        friend bool operator!=(sentinel s, const iterator &it) noexcept { return !(it == s); }
-
-    private:
-        friend class imap_range;
-        explicit iterator(imap_range *r) noexcept : range_(r) {}
-        bool at_end() const noexcept { return !range_->current_.valid(); }
-        imap_range *range_;
-    };
+    using sentinel = detail::range_sentinel;
+    using iterator = detail::range_iterator<imap_range, T>;
+    friend iterator;
 
     iterator begin() {
         advance();
