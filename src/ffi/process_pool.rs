@@ -166,9 +166,8 @@ const _: () = assert!(
 /// the same way.
 const OPTIONS_V2_SIZE: usize = 104;
 const _: () = assert!(std::mem::size_of::<fut_process_pool_options>() == OPTIONS_V2_SIZE);
-const _: () = assert!(
-    std::mem::offset_of!(fut_process_pool_options, worker_program) + 8 == OPTIONS_V2_SIZE
-);
+const _: () =
+    assert!(std::mem::offset_of!(fut_process_pool_options, worker_program) + 8 == OPTIONS_V2_SIZE);
 
 /// Reads and checks the caller's options (see `read_versioned`).
 ///

@@ -260,6 +260,7 @@ impl Inner {
 
     /// E1, Q1–Q4: waits for room in a bounded queue until `deadline`
     /// (never from one of the pool's own threads), then queues the task.
+    #[inline]
     fn submit(self: &Arc<Self>, task: Task, deadline: Option<Instant>) -> Result<Future, Refused> {
         if self.forked() {
             // T11: this pool's threads live in the parent process only.
@@ -268,9 +269,21 @@ impl Inner {
                 task,
             });
         }
+        if !self.flow.bound.is_bounded() {
+            return self.submit_counted(task, false);
+        }
+        self.submit_bounded(task, deadline)
+    }
+
+    #[inline(never)]
+    fn submit_bounded(
+        self: &Arc<Self>,
+        task: Task,
+        deadline: Option<Instant>,
+    ) -> Result<Future, Refused> {
         // Q4: a task or callback of this pool never waits for room (the
         // room it waits for may be its own to free).
-        let mut bounded = self.flow.bound.is_bounded() && !self.on_own_thread();
+        let mut bounded = !self.on_own_thread();
         if bounded {
             match self.flow.bound.enter(deadline) {
                 Ok(()) => {}
