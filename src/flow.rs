@@ -145,7 +145,10 @@ impl Counters {
     /// a thread pool's, converted when read).
     #[inline]
     pub fn took_ticks(&self, wait: u64) {
-        bump(&self.wait_ns, wait);
+        // Untimed tasks (the common case) write one counter, not two.
+        if wait != 0 {
+            bump(&self.wait_ns, wait);
+        }
         bump(&self.taken, 1);
     }
 
@@ -158,7 +161,9 @@ impl Counters {
     /// `finished` in the counters' unit (see `took_ticks`).
     #[inline]
     pub fn finished_ticks(&self, how: Finish, run: u64) {
-        bump(&self.run_ns, run);
+        if run != 0 {
+            bump(&self.run_ns, run);
+        }
         bump(
             match how {
                 Finish::Completed => &self.completed,

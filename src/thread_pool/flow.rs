@@ -106,6 +106,7 @@ impl PoolFlow {
 
     /// The item left the queue on this worker: frees its slot of the bound
     /// and counts it taken; when, and how long it waited (ticks).
+    #[inline]
     pub(super) fn take(&self, item: &WorkItem, index: usize) -> (u64, u64) {
         let slot = self.slot(index);
         let now = self.clock();
