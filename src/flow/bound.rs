@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 ///
 /// Exact without reading the lanes on every submit: submitters keep a view
 /// of freed (`seen`: a sum of lanes each read at some instant; as every
-/// lane only grows, never above the real total from then on). A submit admits itself with a
+/// lane only grows, never above the real total from then on, whichever
+/// submitter's sum was stored last). A submit admits itself with a
 /// compare-and-swap from `a` to `a + 1` only while `a - seen < max`; since
 /// queued = `a` - freed <= `a - seen` at that moment, never more than `max`
 /// tasks are queued. Only when the view says full does the submitter sum
@@ -96,7 +97,11 @@ impl Bound {
         for l in self.lanes.iter() {
             sum = sum.wrapping_add(l.load(Ordering::Acquire));
         }
-        self.seen.fetch_max(sum, Ordering::Relaxed);
+        // A plain store: racing submitters may lower the view, which is
+        // still a lower bound of the total (it only costs a refresh).
+        if sum > self.seen.load(Ordering::Relaxed) {
+            self.seen.store(sum, Ordering::Relaxed);
+        }
         sum
     }
 
