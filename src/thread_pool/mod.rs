@@ -305,6 +305,7 @@ impl Inner {
         r
     }
 
+    #[inline(always)]
     fn submit_counted(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
         // Counted from before the flags are read until the item is queued:
         // whoever sets a flag waits for the count to drop to zero
@@ -360,10 +361,18 @@ impl Inner {
     /// T2: takes an idle credit, or starts a thread if fewer than
     /// `max_workers` exist (rare: at most `max_workers` times). Fails only
     /// when no thread exists and none can be started.
+    #[inline(always)]
     fn adjust_thread_count(self: &Arc<Self>) -> Result<(), Status> {
         if self.all_started() {
             return Ok(());
         }
+        self.take_credit_or_start()
+    }
+
+    /// `adjust_thread_count` while threads may still be started.
+    #[cold]
+    #[inline(never)]
+    fn take_credit_or_start(self: &Arc<Self>) -> Result<(), Status> {
         let took_credit = self
             .idle
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
