@@ -12,11 +12,13 @@
 //! `queued = submitted - taken` are never negative and the five numbers
 //! add up to `submitted` at every read, without any lock.
 
+mod bound;
+
 use crate::executor::{Refused, Task};
 use crate::future::Future;
 use crate::status::Status;
-use crate::sync::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub use bound::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -105,145 +107,6 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
-/// The bound on queued work (Q1–Q4): a count of slots taken by tasks
-/// accepted from outside the pool and not yet taken off the queue, and the
-/// submitters waiting for one.
-///
-/// A slot is taken with one compare-and-swap while room is left. A full
-/// bound makes the submitter count itself as waiting and sleep; whoever
-/// frees a slot wakes one when somebody waits. No wake-up is lost: the
-/// waiter counts itself (under the lock) before it looks at the count once
-/// more, and the freer frees (a sequentially consistent update) before it
-/// reads the waiters.
-pub struct Bound {
-    max: usize,
-    used: Padded<AtomicUsize>,
-    waiting: AtomicUsize,
-    /// Set once (shutdown, broken): waiters and later submitters get the
-    /// pool's own refusal.
-    closed: AtomicBool,
-    lock: Mutex<()>,
-    room: Condvar,
-}
-
-/// How long a submitter looks for a free slot before it sleeps: a worker
-/// frees one within microseconds when tasks are short.
-const BOUND_SPIN: Duration = Duration::from_micros(20);
-
-impl Bound {
-    /// `max` 0: unbounded (every call is free).
-    pub fn new(max: usize) -> Bound {
-        Bound {
-            max,
-            used: Padded(AtomicUsize::new(0)),
-            waiting: AtomicUsize::new(0),
-            closed: AtomicBool::new(false),
-            lock: Mutex::new(()),
-            room: Condvar::new(),
-        }
-    }
-
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    pub fn is_bounded(&self) -> bool {
-        self.max != 0
-    }
-
-    /// Submitters asleep for room.
-    pub fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
-    }
-
-    fn try_take(&self) -> bool {
-        self.used
-            .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .is_ok()
-    }
-
-    /// Takes a slot, waiting until `deadline` (None: no limit; a past one:
-    /// no wait). Err(QueueFull) when it passed, Err(Shutdown) once closed
-    /// (the caller answers its own refusal then).
-    pub fn enter(&self, deadline: Option<Instant>) -> Result<(), Status> {
-        if self.max == 0 {
-            return Ok(());
-        }
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Status::Shutdown);
-        }
-        if self.try_take() {
-            return Ok(());
-        }
-        let now = Instant::now();
-        if deadline.is_some_and(|d| d <= now) {
-            return Err(Status::QueueFull);
-        }
-        let spin_end = deadline.map_or(now + BOUND_SPIN, |d| d.min(now + BOUND_SPIN));
-        let ready =
-            || self.used.load(Ordering::Relaxed) < self.max || self.closed.load(Ordering::Relaxed);
-        crate::spin_until(BOUND_SPIN, Some(spin_end), ready);
-        let mut g = self.lock.lock();
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let r = loop {
-            if self.closed.load(Ordering::SeqCst) {
-                break Err(Status::Shutdown);
-            }
-            if self.try_take() {
-                break Ok(());
-            }
-            match deadline {
-                None => self.room.wait(&mut g),
-                Some(d) => {
-                    if self.room.wait_until(&mut g, d).timed_out() {
-                        // One last look: a slot freed at the deadline.
-                        break if self.try_take() {
-                            Ok(())
-                        } else {
-                            Err(Status::QueueFull)
-                        };
-                    }
-                }
-            }
-        };
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        // A waiter leaving without the slot it was woken for passes the
-        // wake-up on.
-        if r.is_err() && self.used.load(Ordering::SeqCst) < self.max {
-            self.room.notify_one();
-        }
-        r
-    }
-
-    /// Frees `n` slots (their tasks left the queue).
-    pub fn leave(&self, n: usize) {
-        if self.max == 0 || n == 0 {
-            return;
-        }
-        self.used.fetch_sub(n, Ordering::SeqCst);
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            let _g = self.lock.lock();
-            if n == 1 {
-                self.room.notify_one();
-            } else {
-                self.room.notify_all();
-            }
-        }
-    }
-
-    /// Refuses every waiting and later `enter` (shutdown, broken pool).
-    pub fn close(&self) {
-        if self.max == 0 {
-            return;
-        }
-        let _g = self.lock.lock();
-        self.closed.store(true, Ordering::SeqCst);
-        self.room.notify_all();
-    }
-}
-
 /// Counters of one worker (thread pool) or of the manager thread (process
 /// pool): written by that one thread only (a load and a store, no locked
 /// instruction), read by `stats`.
@@ -282,7 +145,10 @@ impl Counters {
     /// a thread pool's, converted when read).
     #[inline]
     pub fn took_ticks(&self, wait: u64) {
-        bump(&self.wait_ns, wait);
+        // Untimed tasks (the common case) write one counter, not two.
+        if wait != 0 {
+            bump(&self.wait_ns, wait);
+        }
         bump(&self.taken, 1);
     }
 
@@ -295,7 +161,9 @@ impl Counters {
     /// `finished` in the counters' unit (see `took_ticks`).
     #[inline]
     pub fn finished_ticks(&self, how: Finish, run: u64) {
-        bump(&self.run_ns, run);
+        if run != 0 {
+            bump(&self.run_ns, run);
+        }
         bump(
             match how {
                 Finish::Completed => &self.completed,
@@ -452,33 +320,6 @@ pub fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bound_counts_exactly_and_times_out() {
-        let b = Bound::new(2);
-        assert!(b.enter(None).is_ok());
-        assert!(b.enter(Some(Instant::now())).is_ok());
-        assert_eq!(b.enter(Some(Instant::now())), Err(Status::QueueFull));
-        let t0 = Instant::now();
-        let r = b.enter(Some(t0 + Duration::from_millis(30)));
-        assert_eq!(r, Err(Status::QueueFull));
-        assert!(t0.elapsed() >= Duration::from_millis(30));
-        b.leave(1);
-        assert!(b.enter(Some(Instant::now())).is_ok());
-    }
-
-    #[test]
-    fn bound_close_wakes_waiters() {
-        let b = Arc::new(Bound::new(1));
-        b.enter(None).unwrap();
-        let b2 = Arc::clone(&b);
-        let t = std::thread::spawn(move || b2.enter(None));
-        while b.waiting() == 0 {
-            std::thread::yield_now();
-        }
-        b.close();
-        assert_eq!(t.join().unwrap(), Err(Status::Shutdown));
-    }
 
     #[test]
     fn ticks_measure_time() {

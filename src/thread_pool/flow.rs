@@ -59,7 +59,7 @@ pub(super) struct PoolFlow {
 impl PoolFlow {
     pub(super) fn new(max_workers: usize, o: FlowOptions) -> PoolFlow {
         PoolFlow {
-            bound: Bound::new(o.max_queued),
+            bound: Bound::with_lanes(o.max_queued, max_workers),
             observer: o.observer.clone(),
             submitted: Padded(AtomicU64::new(0)),
             stamps: (0..STAMPS).map(|_| Default::default()).collect(),
@@ -72,7 +72,6 @@ impl PoolFlow {
     }
 
     /// Now in ticks while tasks are timed, else 0 ("not measured").
-    #[inline]
     fn clock(&self) -> u64 {
         if self.timing.load(Ordering::Relaxed) {
             now_ticks().max(1)
@@ -107,7 +106,9 @@ impl PoolFlow {
 
     /// The item left the queue on this worker: frees its slot of the bound
     /// and counts it taken; when, and how long it waited (ticks).
-    pub(super) fn take(&self, item: &WorkItem, slot: &Slot) -> (u64, u64) {
+    #[inline]
+    pub(super) fn take(&self, item: &WorkItem, index: usize) -> (u64, u64) {
+        let slot = self.slot(index);
         let now = self.clock();
         let wait = if item.queued_at == 0 {
             0
@@ -118,7 +119,7 @@ impl PoolFlow {
         // in must not make `submitted - taken` exceed the bound (Q5).
         slot.c.took_ticks(wait);
         if item.bounded() {
-            self.bound.leave(1);
+            self.bound.leave_lane(index);
         }
         (now, wait)
     }
@@ -128,7 +129,9 @@ impl PoolFlow {
         slot.func.store(func, Ordering::Relaxed);
         slot.since.store(at, Ordering::Relaxed);
         slot.task.store(num, Ordering::Release);
-        self.event(TaskEventKind::Started, num, wait, 0, Status::Ok);
+        if self.observer.is_some() {
+            self.event(TaskEventKind::Started, num, wait, 0, Status::Ok);
+        }
     }
 
     /// The task ended (`skipped`: it never ran, cancelled or failed while
@@ -153,6 +156,9 @@ impl PoolFlow {
             }
         };
         slot.c.finished_ticks(how, run);
+        if self.observer.is_none() {
+            return;
+        }
         let status = match how {
             Finish::Completed => Status::Ok,
             Finish::Failed if skipped => Status::BrokenPool,
@@ -162,7 +168,10 @@ impl PoolFlow {
         self.event(TaskEventKind::Finished, num, wait, run, status);
     }
 
-    /// Tells the observer, if any (`wait` and `run` in ticks).
+    /// Tells the observer, if any (`wait` and `run` in ticks). Out of line:
+    /// a pool without an observer pays one test of an `Option` per event.
+    #[cold]
+    #[inline(never)]
     fn event(&self, kind: TaskEventKind, task: u64, wait: u64, run: u64, status: Status) {
         if let Some(o) = &self.observer {
             let ev = TaskEvent {

@@ -262,6 +262,7 @@ impl Inner {
 
     /// E1, Q1–Q4: waits for room in a bounded queue until `deadline`
     /// (never from one of the pool's own threads), then queues the task.
+    #[inline]
     fn submit(self: &Arc<Self>, task: Task, deadline: Option<Instant>) -> Result<Future, Refused> {
         if self.forked() {
             // T11: this pool's threads live in the parent process only.
@@ -270,9 +271,21 @@ impl Inner {
                 task,
             });
         }
+        if !self.flow.bound.is_bounded() {
+            return self.submit_counted(task, false);
+        }
+        self.submit_bounded(task, deadline)
+    }
+
+    #[inline(never)]
+    fn submit_bounded(
+        self: &Arc<Self>,
+        task: Task,
+        deadline: Option<Instant>,
+    ) -> Result<Future, Refused> {
         // Q4: a task or callback of this pool never waits for room (the
         // room it waits for may be its own to free).
-        let mut bounded = self.flow.bound.is_bounded() && !self.on_own_thread();
+        let mut bounded = !self.on_own_thread();
         if bounded {
             match self.flow.bound.enter(deadline) {
                 Ok(()) => {}
@@ -294,6 +307,7 @@ impl Inner {
         r
     }
 
+    #[inline(always)]
     fn submit_counted(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
         // Counted from before the flags are read until the item is queued:
         // whoever sets a flag waits for the count to drop to zero
@@ -349,10 +363,18 @@ impl Inner {
     /// T2: takes an idle credit, or starts a thread if fewer than
     /// `max_workers` exist (rare: at most `max_workers` times). Fails only
     /// when no thread exists and none can be started.
+    #[inline(always)]
     fn adjust_thread_count(self: &Arc<Self>) -> Result<(), Status> {
         if self.all_started() {
             return Ok(());
         }
+        self.take_credit_or_start()
+    }
+
+    /// `adjust_thread_count` while threads may still be started.
+    #[cold]
+    #[inline(never)]
+    fn take_credit_or_start(self: &Arc<Self>) -> Result<(), Status> {
         let took_credit = self
             .idle
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))

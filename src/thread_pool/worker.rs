@@ -175,7 +175,7 @@ impl Inner {
     fn run_item(&self, item: WorkItem, me: &mut Me) {
         let flow = &self.flow;
         let slot = flow.slot(me.index);
-        let (started, wait) = flow.take(&item, slot);
+        let (started, wait) = flow.take(&item, me.index);
         let num = item.num();
         let WorkItem { task, future, .. } = item;
         match future.set_running_or_notify_cancel() {
@@ -213,7 +213,7 @@ impl Inner {
     /// Fails a queued item of a broken pool with its own record (X2).
     fn fail_broken(&self, item: WorkItem, index: usize) {
         let slot = self.flow.slot(index);
-        let (started, wait) = self.flow.take(&item, slot);
+        let (started, wait) = self.flow.take(&item, index);
         let num = item.num();
         let WorkItem { task, future, .. } = item;
         drop(task);
