@@ -5,6 +5,7 @@
  * test). Tasks block on the gate pipe of process_pool_common.h. */
 #define _GNU_SOURCE
 #include "process_pool_common.h"
+#include "flow_test_util.h"
 
 #include <futures.h>
 #include <pthread.h>
@@ -20,30 +21,6 @@ static fut_executor *make_pool(size_t workers, size_t max_queued, fut_start_meth
     CHECK_OK(fut_process_pool_new(&o, &ex));
     return ex;
 }
-
-static fut_stats stats_of(fut_executor *ex) {
-    fut_stats s;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    CHECK_OK(fut_executor_stats(ex, &s));
-    return s;
-}
-
-static void check_adds_up(const fut_stats *s) {
-    CHECK_EQ(s->completed + s->failed + s->cancelled + s->running + s->queued, s->submitted);
-}
-
-#define WAIT_STATS(ex, s, cond)                                                             \
-    do {                                                                                    \
-        int64_t dl_ = tu_now_ns() + TU_LONG_TIMEOUT_NS;                                     \
-        for (;;) {                                                                          \
-            s = stats_of(ex);                                                               \
-            if (cond) break;                                                                \
-            CHECK_MSG(tu_now_ns() < dl_, "timed out waiting for %s (running %llu queued %llu)", \
-                      #cond, (unsigned long long)s.running, (unsigned long long)s.queued);  \
-            sched_yield();                                                                  \
-        }                                                                                   \
-    } while (0)
 
 /* Not static: describe names it through dladdr (the program exports its
  * symbols). Reports its pid, waits on the gate. */

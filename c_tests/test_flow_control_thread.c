@@ -6,6 +6,7 @@
  * fut_executor_stats under a 30 s deadline (they fail instead of hanging). */
 #define _GNU_SOURCE
 #include "test_util.h"
+#include "flow_test_util.h"
 
 #include <futures.h>
 #include <pthread.h>
@@ -21,32 +22,6 @@ static fut_executor *make_pool(size_t workers, size_t max_queued, const char *na
     CHECK_OK(fut_thread_pool_new(&o, &ex));
     return ex;
 }
-
-static fut_stats stats_of(fut_executor *ex) {
-    fut_stats s;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    CHECK_OK(fut_executor_stats(ex, &s));
-    return s;
-}
-
-/* (Q5) The invariant every read must satisfy. */
-static void check_adds_up(const fut_stats *s) {
-    CHECK_EQ(s->completed + s->failed + s->cancelled + s->running + s->queued, s->submitted);
-}
-
-/* Polls until `cond(stats)` holds, at most 30 s. */
-#define WAIT_STATS(ex, s, cond)                                                  \
-    do {                                                                         \
-        int64_t dl_ = tu_now_ns() + TU_LONG_TIMEOUT_NS;                          \
-        for (;;) {                                                               \
-            s = stats_of(ex);                                                    \
-            if (cond) break;                                                     \
-            CHECK_MSG(tu_now_ns() < dl_, "timed out waiting for %s (running %llu queued %llu)", #cond, \
-                      (unsigned long long)s.running, (unsigned long long)s.queued); \
-            sched_yield();                                                       \
-        }                                                                        \
-    } while (0)
 
 /* ---- tasks ----------------------------------------------------------------- */
 
