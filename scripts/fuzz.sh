@@ -32,6 +32,6 @@ for t in "${targets[@]}"; do
   echo "== $t: fuzzing for ${secs}s"
   "$bin" "fuzz/new-corpus/$t" "fuzz/corpus/$t" -max_total_time="$secs" \
     -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 -max_len=4096 \
-    -timeout=10 -rss_limit_mb=2048 2>&1 | grep -E '^#|INITED|DONE|ERROR|SUMMARY|stat::number_of_executed_units|stat::new_units_added|panicked|Test unit' | tail -n 12
+    -timeout=10 -rss_limit_mb=2048 -print_funcs=0 2>&1 | grep -E '^#|INITED|DONE|ERROR|SUMMARY|stat::number_of_executed_units|stat::new_units_added|panicked|Test unit' | tail -n 12
   test "${PIPESTATUS[0]}" -eq 0
 done
