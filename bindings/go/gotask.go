@@ -85,10 +85,16 @@ func futGoTaskCall(t *C.fut_task, h C.uintptr_t) (code C.int32_t) {
 	}()
 	fn := cgo.Handle(h).Value().(GoTask)
 	value, err := fn(task)
+	if errors.Is(err, ErrCancelled) && task.CancelRequested() {
+		return C.FUT_ERR_CANCELLED
+	}
+	return reportGoTask(t, value, err)
+}
+
+// reportGoTask hands a Go task's outcome to the library: err (a TaskError
+// keeps its code and message) or the value's bytes, copied.
+func reportGoTask(t *C.fut_task, value []byte, err error) C.int32_t {
 	if err != nil {
-		if errors.Is(err, ErrCancelled) && task.CancelRequested() {
-			return C.FUT_ERR_CANCELLED
-		}
 		var te *TaskError
 		if errors.As(err, &te) {
 			setTaskError(t, te.Code, te.Message)

@@ -7,7 +7,6 @@ package futures
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -116,20 +115,5 @@ func futGoNamedCall(t *C.fut_task, arg unsafe.Pointer, n C.size_t) (code C.int32
 		}
 	}()
 	value, err := fn(task, b[1+int(b[0]):])
-	if err != nil {
-		var te *TaskError
-		if errors.As(err, &te) {
-			setTaskError(t, te.Code, te.Message)
-			return C.int32_t(te.Code)
-		}
-		setTaskError(t, 0, err.Error())
-		return 0
-	}
-	if len(value) > 0 {
-		st := C.fut_go_task_set_result_bytes(t, unsafe.Pointer(&value[0]), C.size_t(len(value)))
-		if st != C.FUT_OK {
-			return C.int32_t(st)
-		}
-	}
-	return 0
+	return reportGoTask(t, value, err)
 }
