@@ -579,7 +579,7 @@ shutdown:;
         int st;
         errno = 0;
         FM_CHECK(waitpid(-1, &st, WNOHANG) == -1 && errno == ECHILD, "a zombie child is left");
-        int fds = pp_fd_count(), threads = pp_thread_count();
+        int fds = pp_fd_count(), threads = threads_after_join(base.threads);
         FM_CHECK(fds == base.fds, "descriptors %d -> %d", base.fds, fds);
         FM_CHECK(threads == base.threads, "threads %d -> %d", base.threads, threads);
     }
