@@ -3,7 +3,7 @@
 use super::future::to_c;
 use super::types::*;
 use super::{guard, input_slice, non_null};
-use crate::executor::{Arg, Executor, Item, Map, MapEnd, Task};
+use crate::executor::{Arg, Executor, Item, Map, Task};
 use crate::handle::{Pool, Shared};
 use crate::status::Status;
 use crate::sync::Mutex;
@@ -150,25 +150,8 @@ pub unsafe extern "C" fn fut_executor_map(
 /// `FUT_END`).
 #[no_mangle]
 pub unsafe extern "C" fn fut_map_next(m: *mut fut_map, out: *mut *mut fut_future) -> fut_status {
-    guard(|| {
-        let out = non_null(out)?;
-        // A reference of our own: another thread may release the caller's
-        // while this call blocks.
-        let m = MAPS
-            .borrow(m as *const u8)
-            .map(|h| (*h).clone())
-            .ok_or(Status::InvalidArgument)?;
-        let next = m.lock().next_done();
-        match next {
-            Ok(f) => {
-                // SAFETY: `out` is non-NULL and the caller provides room for it.
-                unsafe { *out = to_c(f) };
-                Ok(())
-            }
-            Err(MapEnd::Exhausted) => Err(Status::End),
-            Err(MapEnd::TimedOut | MapEnd::CallTimedOut) => Err(Status::Timeout),
-        }
-    })
+    // SAFETY: the same contract, with no per-call deadline and no index.
+    unsafe { super::map::fut_map_next_timeout(m, FUT_WAIT_FOREVER, out, std::ptr::null_mut()) }
 }
 
 /// Releases the iterator; futures it has not yielded are cancelled (those
