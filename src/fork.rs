@@ -19,6 +19,8 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 const MAX_LOCKS: usize = 32;
+/// Attempts to take a busy `ForkMutex` before sleeping on it (about 1-2 µs).
+const TRY_LOCK_SPINS: u32 = 40;
 
 static LOCKS: [AtomicPtr<libc::pthread_mutex_t>; MAX_LOCKS] =
     [const { AtomicPtr::new(ptr::null_mut()) }; MAX_LOCKS];
@@ -86,6 +88,19 @@ impl<T> ForkMutex<T> {
     pub(crate) fn lock(&'static self) -> ForkMutexGuard<'static, T> {
         if !self.registered.load(Ordering::Acquire) {
             self.register_for_fork();
+        }
+        // The critical sections are a few hundred nanoseconds (the handle
+        // pools' free lists): a holder running on another CPU lets go
+        // sooner than a futex sleep and wake-up would take, and the
+        // futex pair was most of the thread pool's system calls (B-W5).
+        for _ in 0..TRY_LOCK_SPINS {
+            // SAFETY: as below.
+            if unsafe { libc::pthread_mutex_trylock(self.raw.get()) } == 0 {
+                return ForkMutexGuard { lock: self };
+            }
+            for _ in 0..16 {
+                std::hint::spin_loop();
+            }
         }
         // SAFETY: `raw` is an initialised pthread mutex that lives forever.
         let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
