@@ -23,7 +23,7 @@ pub use value::{DropFn, Value};
 
 use body::{Body, Listener};
 
-use crate::handle::{Pool, Shared};
+use crate::handle::{Pool, Shared, Slot};
 use crate::status::{ErrorRecord, Status};
 use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use crate::sync::{Condvar, Mutex};
@@ -32,6 +32,7 @@ use std::ffi::c_void;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -125,23 +126,47 @@ pub(crate) fn register_for_fork() {
 /// A counted reference to a future. Cloning adds a reference; dropping the
 /// last reference to a future that is not done cancels it first (its
 /// callbacks run then), so callback data is never leaked.
+///
+/// One word: the slot of its reference in `FUTURES`, the pool of every
+/// future (a `Shared` also names its pool).
 pub struct Future {
-    shared: ManuallyDrop<Shared<FutureCore>>,
+    slot: NonNull<Slot<FutureCore>>,
+}
+
+// SAFETY: a `Future` is a `Shared<FutureCore>` without the pool pointer, and
+// `Shared<T>` is Send and Sync for a `T` that is (FutureCore's state is
+// behind atomics and its lock).
+unsafe impl Send for Future {}
+// SAFETY: as for Send.
+unsafe impl Sync for Future {}
+
+impl Future {
+    /// Keeps `shared`'s reference, one of `FUTURES`.
+    fn from_shared(shared: Shared<FutureCore>) -> Future {
+        Future {
+            slot: shared.into_slot(),
+        }
+    }
+
+    /// This future's reference as a `Shared`, which must not be dropped
+    /// unless this `Future` is forgotten in its place.
+    fn shared(&self) -> ManuallyDrop<Shared<FutureCore>> {
+        // SAFETY: every `Future` holds a reference on its slot of FUTURES
+        // (made by `from_shared`, or a view that the caller keeps alive).
+        ManuallyDrop::new(unsafe { Shared::from_slot(self.slot, &FUTURES) })
+    }
 }
 
 impl Clone for Future {
     fn clone(&self) -> Self {
-        Future {
-            shared: ManuallyDrop::new((*self.shared).clone()),
-        }
+        Future::from_shared((*self.shared()).clone())
     }
 }
 
 impl Drop for Future {
     fn drop(&mut self) {
-        // SAFETY: `shared` is taken exactly once, here.
-        let shared = unsafe { ManuallyDrop::take(&mut self.shared) };
-        shared.release_with(abandon_last);
+        // The reference this `Future` held, released exactly once, here.
+        ManuallyDrop::into_inner(self.shared()).release_with(abandon_last);
     }
 }
 
@@ -153,7 +178,7 @@ impl Drop for Future {
 /// the only counted reference, unless a callback retains the future, and a
 /// racing double release through the handle finds no reference to take.
 fn abandon_last(s: &Shared<FutureCore>) {
-    let view = ManuallyDrop::new(Future { shared: s.alias() });
+    let view = ManuallyDrop::new(Future { slot: s.slot_ptr() });
     view.abandon();
 }
 
@@ -191,32 +216,27 @@ impl Future {
             spin_on_wait,
             executor_owned,
         };
-        Future {
-            shared: ManuallyDrop::new(FUTURES.alloc(core)),
-        }
+        Future::from_shared(FUTURES.alloc(core))
     }
 
     /// The identity of this future: its C handle (a slot offset and generation,
     /// not an address; see `handle`).
     pub fn as_ptr(&self) -> *mut c_void {
-        self.shared.as_ptr() as *mut c_void
+        self.shared().as_ptr() as *mut c_void
     }
 
     /// Hands this reference to C.
     pub(crate) fn into_raw(self) -> *mut c_void {
         let me = ManuallyDrop::new(self);
-        // SAFETY: `me` is never dropped, so moving `shared` out is sound.
-        let shared = unsafe { std::ptr::read(&*me.shared) };
-        shared.into_raw() as *mut c_void
+        // `me`'s reference moves to C: it is never dropped here.
+        ManuallyDrop::into_inner(me.shared()).into_raw() as *mut c_void
     }
 
     /// Borrows the reference a C caller holds, if `p` is a live future handle.
     pub(crate) fn borrow_raw(p: *const c_void) -> Option<ManuallyDrop<Future>> {
-        FUTURES.borrow(p as *const u8).map(|s| {
-            ManuallyDrop::new(Future {
-                shared: ManuallyDrop::new(ManuallyDrop::into_inner(s)),
-            })
-        })
+        FUTURES
+            .borrow(p as *const u8)
+            .map(|s| ManuallyDrop::new(Future { slot: s.slot_ptr() }))
     }
 
     /// Gives back a reference given to C (`into_raw`): false, and nothing
@@ -230,15 +250,17 @@ impl Future {
     /// Where this future lives: distinct for distinct live futures, and
     /// ascending for futures made one after another (`wait` sorts by it).
     pub(crate) fn addr(&self) -> usize {
-        self.shared.addr()
+        self.slot.as_ptr() as usize
     }
 
     pub fn ptr_eq(&self, other: &Future) -> bool {
-        self.shared.ptr_eq(&other.shared)
+        self.slot == other.slot
     }
 
     fn core(&self) -> &FutureCore {
-        &self.shared
+        // SAFETY: `self` holds a reference on its slot for as long as the
+        // returned borrow of `self` lasts.
+        unsafe { Shared::value_of(self.slot) }
     }
 
     fn snapshot(&self) -> u8 {
@@ -450,7 +472,7 @@ impl Future {
         self.core().readers.notify_all();
         drop(inner);
         if listeners.has_callbacks() {
-            if self.shared.reviving() {
+            if self.shared().reviving() {
                 // The reviver keeps the future alive (see `abandon_last`).
                 listeners.run_callbacks(self);
             } else {

@@ -500,6 +500,7 @@ impl<T> Shared<T> {
 
     /// Another `Shared` for this reference, counting nothing: it must never
     /// be dropped (hence `ManuallyDrop`) nor outlive `self`.
+    #[cfg(test)]
     pub(crate) fn alias(&self) -> std::mem::ManuallyDrop<Shared<T>> {
         std::mem::ManuallyDrop::new(Shared {
             slot: self.slot,
@@ -513,11 +514,38 @@ impl<T> Shared<T> {
         self.slot().word.load(Ordering::Acquire) & REVIVING != 0
     }
 
-    /// The slot's address: unique among live values of every pool, and
-    /// ascending for slots allocated one after another (cheaper to compute
-    /// and to sort than `as_ptr`).
-    pub(crate) fn addr(&self) -> usize {
-        self.slot.as_ptr() as usize
+    /// The slot this reference names. With `from_slot`, a holder whose
+    /// pool is known from its type keeps one word instead of two (`Future`:
+    /// arrays of futures, work items and the borrowed handles of `fut_wait`
+    /// are half the size).
+    pub(crate) fn slot_ptr(&self) -> NonNull<Slot<T>> {
+        self.slot
+    }
+
+    /// This reference as its slot alone, counted still (see `slot_ptr`).
+    pub(crate) fn into_slot(self) -> NonNull<Slot<T>> {
+        let slot = self.slot;
+        std::mem::forget(self);
+        slot
+    }
+
+    /// The reference that `into_slot` (or a borrowed `slot_ptr`) left.
+    ///
+    /// # Safety
+    /// `slot` is a slot of `pool` on which the caller holds a reference (or,
+    /// for a view that must never be dropped, one that outlives the view).
+    pub(crate) unsafe fn from_slot(slot: NonNull<Slot<T>>, pool: &'static Pool<T>) -> Shared<T> {
+        Shared { slot, pool }
+    }
+
+    /// The value in a slot named by a reference the caller holds.
+    ///
+    /// # Safety
+    /// The caller holds a reference on `slot` for at least `'a`.
+    pub(crate) unsafe fn value_of<'a>(slot: NonNull<Slot<T>>) -> &'a T {
+        // SAFETY: a slot with a reference is live and holds an initialised
+        // value, which stays while the caller's reference does.
+        unsafe { (*slot.as_ref().value.get()).assume_init_ref() }
     }
 
     /// Gives this reference to C; get it back with `Pool::release_raw`.
@@ -525,10 +553,6 @@ impl<T> Shared<T> {
         let p = self.as_ptr();
         std::mem::forget(self);
         p
-    }
-
-    pub(crate) fn ptr_eq(&self, other: &Self) -> bool {
-        self.slot == other.slot
     }
 
     /// Drops one reference, or, for the last one (`is_last`), hands it to
