@@ -5,10 +5,15 @@
 //! (finishes or is cancelled: W2 decision). Checking "done?" and installing
 //! happen in one step under each future's own lock, so no completion can fall
 //! between them (W3), without holding every lock at once.
+//!
+//! `wait(ALL_COMPLETED)` needs no waiter: it blocks on one future at a time,
+//! the last not done (see `block_until_all_done`). Scans over many futures
+//! allocate one flag per position and sort nothing unless the input may hold
+//! duplicates (see `Runs`).
 
 use crate::future::Future;
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -91,12 +96,19 @@ impl Waiter {
 
     /// Blocks until triggered or `deadline`; true when triggered.
     fn block(&self, deadline: Option<Instant>) -> bool {
-        let mut s = self.state.lock();
+        Self::block_locked(&self.cond, &mut self.state.lock(), deadline)
+    }
+
+    fn block_locked(
+        cond: &Condvar,
+        s: &mut MutexGuard<'_, WaiterState>,
+        deadline: Option<Instant>,
+    ) -> bool {
         while !s.triggered {
             match deadline {
-                None => self.cond.wait(&mut s),
+                None => cond.wait(s),
                 Some(d) => {
-                    if self.cond.wait_until(&mut s, d).timed_out() {
+                    if cond.wait_until(s, d).timed_out() {
                         return s.triggered;
                     }
                 }
@@ -105,42 +117,91 @@ impl Waiter {
         true
     }
 
-    /// Takes the buffered completions and resets the signal in one step (W14).
-    fn take_completed(&self) -> Vec<usize> {
+    /// Blocks until triggered or `deadline`, then moves the buffered
+    /// completions to `into` and resets the signal, all in one hold of the
+    /// lock (W14); true when triggered.
+    fn block_and_take(&self, deadline: Option<Instant>, into: &mut VecDeque<usize>) -> bool {
         let mut s = self.state.lock();
+        let triggered = Self::block_locked(&self.cond, &mut s, deadline);
         s.triggered = false;
-        std::mem::take(&mut s.completed)
+        into.extend(s.completed.drain(..));
+        triggered
     }
 }
 
-/// W1: the distinct futures of `fs` (first occurrence order) and, for each
-/// position of `fs`, the index of its future among the distinct ones.
-fn dedupe<F: Deref<Target = Future>>(fs: &[F]) -> (Vec<&Future>, Vec<usize>) {
-    // Positions by address (a stable, run-adaptive sort: see `partition`),
-    // so that each future's positions are adjacent, the first one first.
-    let mut by_addr: Vec<(usize, usize)> =
-        fs.iter().enumerate().map(|(i, f)| (f.addr(), i)).collect();
-    by_addr.sort_by_key(|&(addr, _)| addr);
-    let mut first_of = vec![0usize; fs.len()];
-    let mut group_first = 0;
-    for (k, &(addr, i)) in by_addr.iter().enumerate() {
-        if k == 0 || by_addr[k - 1].0 != addr {
-            group_first = i;
+/// How many ascending runs of addresses `Runs` follows before it gives up.
+const MAX_RUNS: usize = 16;
+
+/// Proves a sequence of futures distinct without sorting or allocating:
+/// futures made one after another have ascending addresses, and slots reused
+/// from the pool's FIFO free list come in a few ascending runs. Addresses
+/// strictly ascending within each run, and runs whose ranges do not overlap,
+/// mean no future repeats (W1).
+struct Runs {
+    n: usize,
+    lo: [usize; MAX_RUNS],
+    hi: [usize; MAX_RUNS],
+}
+
+impl Runs {
+    fn new() -> Runs {
+        Runs {
+            n: 0,
+            lo: [0; MAX_RUNS],
+            hi: [0; MAX_RUNS],
         }
-        first_of[i] = group_first;
     }
-    let mut distinct = Vec::with_capacity(fs.len());
-    let mut slot_of = Vec::with_capacity(fs.len());
-    for (i, f) in fs.iter().enumerate() {
-        let d = if first_of[i] == i {
-            distinct.push(&**f);
-            distinct.len() - 1
-        } else {
-            slot_of[first_of[i]]
-        };
-        slot_of.push(d);
+
+    /// Adds the next address; false once it would take more than
+    /// `MAX_RUNS` runs (then the caller sorts instead).
+    fn push(&mut self, addr: usize) -> bool {
+        if self.n > 0 && addr > self.hi[self.n - 1] {
+            self.hi[self.n - 1] = addr;
+            return true;
+        }
+        if self.n == MAX_RUNS {
+            return false;
+        }
+        self.lo[self.n] = addr;
+        self.hi[self.n] = addr;
+        self.n += 1;
+        true
     }
-    (distinct, slot_of)
+
+    /// No two runs overlap: every address pushed is distinct.
+    fn disjoint(&self) -> bool {
+        (0..self.n).all(|i| (0..i).all(|j| self.hi[i] < self.lo[j] || self.hi[j] < self.lo[i]))
+    }
+}
+
+/// True when the futures are known distinct without sorting (see `Runs`).
+fn known_distinct<'a>(fs: impl Iterator<Item = &'a Future>) -> bool {
+    let mut runs = Runs::new();
+    for f in fs {
+        if !runs.push(f.addr()) {
+            return false;
+        }
+    }
+    runs.disjoint()
+}
+
+/// W1: the positions of the distinct futures among the positions `keep`
+/// accepts, each future at its first such position, ascending. Sorts by
+/// address: for inputs `Runs` cannot prove distinct.
+fn first_positions<F: Deref<Target = Future>>(
+    fs: &[F],
+    keep: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let mut by_addr: Vec<(usize, usize)> = (0..fs.len())
+        .filter(|&i| keep(i))
+        .map(|i| (fs[i].addr(), i))
+        .collect();
+    // By address, then position: each group starts with its first position.
+    by_addr.sort_unstable();
+    by_addr.dedup_by_key(|&mut (addr, _)| addr);
+    let mut firsts: Vec<usize> = by_addr.into_iter().map(|(_, i)| i).collect();
+    firsts.sort_unstable();
+    firsts
 }
 
 /// What `wait()` found: a flag per input position and the distinct count.
@@ -151,24 +212,54 @@ pub struct WaitOutcome {
     pub all_done: bool,
 }
 
-/// The partition at this moment (W9). A future is read once per position,
-/// and it may complete between two reads of the same future: every position
-/// of a future seen done at any of its positions is reported done, so that
-/// duplicates share their flag and agree with `n_done` (X7).
+/// The partition at this moment (W9), in `done`'s memory. A future is read
+/// once per position, and it may complete between two reads of the same
+/// future: every position of a future seen done at any of its positions is
+/// reported done, so that duplicates share their flag and agree with
+/// `n_done` (X7). Without duplicates (the usual case, proved by `Runs` in the
+/// same pass) that needs nothing more than the flags.
+fn partition_into<F: Deref<Target = Future>>(fs: &[F], mut done: Vec<bool>) -> WaitOutcome {
+    done.clear();
+    done.reserve(fs.len());
+    let mut runs = Runs::new();
+    let mut distinct = true;
+    let mut done_positions = 0;
+    for f in fs {
+        let d = f.done();
+        done_positions += usize::from(d);
+        done.push(d);
+        distinct = distinct && runs.push(f.addr());
+    }
+    let n_done = if distinct && runs.disjoint() {
+        done_positions
+    } else {
+        merge_duplicates(fs, &mut done, done_positions)
+    };
+    WaitOutcome {
+        all_done: done_positions == fs.len(),
+        n_done,
+        done,
+    }
+}
+
 fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
-    let mut done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
+    partition_into(fs, Vec::new())
+}
+
+/// `partition` where futures may repeat: flags every position of a future
+/// seen done anywhere, and answers the distinct done count.
+fn merge_duplicates<F: Deref<Target = Future>>(
+    fs: &[F],
+    done: &mut [bool],
+    done_positions: usize,
+) -> usize {
     let mut done_addrs: Vec<usize> = fs
         .iter()
-        .zip(&done)
+        .zip(done.iter())
         .filter(|(_, d)| **d)
         .map(|(f, _)| f.addr())
         .collect();
-    let done_positions = done_addrs.len();
-    // Distinct addresses by sorting rather than hashing: the stable sort
-    // merges the ascending runs it finds, and futures made one after
-    // another mostly have ascending addresses, so the usual case is nearly
-    // linear and reads memory in order.
-    done_addrs.sort();
+    done_addrs.sort_unstable();
     done_addrs.dedup();
     if done_positions < fs.len() && !done_addrs.is_empty() {
         for (f, d) in fs.iter().zip(done.iter_mut()) {
@@ -177,11 +268,7 @@ fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
             }
         }
     }
-    WaitOutcome {
-        all_done: done_positions == fs.len(),
-        n_done: done_addrs.len(),
-        done,
-    }
+    done_addrs.len()
 }
 
 fn satisfied<F: Deref<Target = Future>>(fs: &[F], now: &WaitOutcome, when: ReturnWhen) -> bool {
@@ -205,11 +292,65 @@ pub fn wait<F: Deref<Target = Future>>(
     if satisfied(fs, &now, when) || deadline.is_some_and(|d| d <= Instant::now()) {
         return now;
     }
-    let (distinct, _) = dedupe(fs);
-    let waiter = Waiter::new(Mode::Wait(when), distinct.len());
-    for (token, f) in distinct.iter().enumerate() {
-        if let Some(failed) = f.install_waiter(&waiter, token) {
-            waiter.notify(token, failed);
+    match when {
+        ReturnWhen::AllCompleted => block_until_all_done(fs, &now.done, deadline),
+        _ => block_on_waiter(fs, &now.done, deadline, when),
+    }
+    partition_into(fs, now.done)
+}
+
+/// W7: waits on the last future not done, alone, then on the last one still
+/// not done before it, and so on, until none is left or `deadline` passes.
+/// Futures run roughly in submission order, so when the last is done the
+/// others mostly are too: this locks one or two futures, not every one, and
+/// allocates nothing. Done is final, so each position is looked at once
+/// after the first scan (`done`) and the loop is linear however they
+/// complete. Each future's own wait checks and blocks under its lock (W3).
+fn block_until_all_done<F: Deref<Target = Future>>(
+    fs: &[F],
+    done: &[bool],
+    deadline: Option<Instant>,
+) {
+    let mut end = fs.len();
+    while let Some(last) = (0..end).rev().find(|&i| !done[i] && !fs[i].done()) {
+        if !fs[last].wait_until(deadline) {
+            return;
+        }
+        end = last;
+    }
+}
+
+/// W5/W6: installs one waiter on each distinct future not done at the first
+/// scan (those done then cannot trigger it any more: for FIRST_EXCEPTION
+/// none of them failed), blocks, and retires it.
+fn block_on_waiter<F: Deref<Target = Future>>(
+    fs: &[F],
+    done: &[bool],
+    deadline: Option<Instant>,
+    when: ReturnWhen,
+) {
+    let pending = || fs.iter().zip(done).filter(|(_, d)| !**d).map(|(f, _)| &**f);
+    if known_distinct(pending()) {
+        install_and_block(pending().count(), pending(), deadline, when);
+    } else {
+        let firsts = first_positions(fs, |i| !done[i]);
+        let distinct = firsts.iter().map(|&i| &*fs[i]);
+        install_and_block(firsts.len(), distinct, deadline, when);
+    }
+}
+
+/// W3/W7: a waiter counting `count` distinct futures, installed on each of
+/// them (each checks "done?" and installs under its own lock).
+fn install_and_block<'a>(
+    count: usize,
+    distinct: impl Iterator<Item = &'a Future>,
+    deadline: Option<Instant>,
+    when: ReturnWhen,
+) {
+    let waiter = Waiter::new(Mode::Wait(when), count);
+    for f in distinct {
+        if let Some(failed) = f.install_waiter(&waiter, 0) {
+            waiter.notify(0, failed);
             if when == ReturnWhen::FirstCompleted {
                 break;
             }
@@ -219,7 +360,6 @@ pub fn wait<F: Deref<Target = Future>>(
     // W9: detached from every future at once, without locking each of them
     // again (the cost that dominated a wait over many pending futures).
     waiter.retired.store(true, Ordering::Release);
-    partition(fs)
 }
 
 /// W11–W14: yields each distinct future once, done ones first, then in
@@ -227,8 +367,9 @@ pub fn wait<F: Deref<Target = Future>>(
 pub struct AsCompleted {
     /// Distinct futures not yet yielded, by token.
     futures: Vec<Option<Future>>,
-    /// Token → index of the first occurrence in the caller's array.
-    first_index: Vec<usize>,
+    /// Token → index of the first occurrence in the caller's array; None
+    /// when the input had no duplicates (the token is the index).
+    first_index: Option<Vec<usize>>,
     ready: VecDeque<usize>,
     waiter: Arc<Waiter>,
     deadline: Option<Instant>,
@@ -247,23 +388,29 @@ pub enum AsCompletedEnd {
 
 impl AsCompleted {
     pub fn new<F: Deref<Target = Future>>(fs: &[F], deadline: Option<Instant>) -> AsCompleted {
-        let (distinct, slot_of) = dedupe(fs);
-        let mut first_index = vec![usize::MAX; distinct.len()];
-        for (i, d) in slot_of.iter().enumerate().rev() {
-            first_index[*d] = i;
-        }
+        let first_index = if known_distinct(fs.iter().map(|f| &**f)) {
+            None
+        } else {
+            Some(first_positions(fs, |_| true))
+        };
         let waiter = Waiter::new(Mode::AsCompleted, 0);
         let mut ready = VecDeque::new();
-        let futures = distinct
-            .iter()
-            .enumerate()
-            .map(|(token, f)| {
-                if f.install_waiter(&waiter, token).is_some() {
-                    ready.push_back(token);
-                }
-                Some((*f).clone())
-            })
-            .collect::<Vec<_>>();
+        // W11: a future done already is seen so without its lock
+        // (`install_waiter` looks first) and goes straight to `ready`.
+        let mut adopt = |token: usize, f: &Future| {
+            if f.install_waiter(&waiter, token).is_some() {
+                ready.push_back(token);
+            }
+            Some(f.clone())
+        };
+        let futures: Vec<Option<Future>> = match &first_index {
+            None => fs.iter().enumerate().map(|(t, f)| adopt(t, f)).collect(),
+            Some(firsts) => firsts
+                .iter()
+                .enumerate()
+                .map(|(t, &i)| adopt(t, &fs[i]))
+                .collect(),
+        };
         AsCompleted {
             remaining: futures.len(),
             futures,
@@ -286,10 +433,10 @@ impl AsCompleted {
                 let f = self.futures[token].take().expect("each token once");
                 // W13: already detached: a done future drops its waiters.
                 self.remaining -= 1;
-                return Ok((self.first_index[token], f));
+                let index = self.first_index.as_ref().map_or(token, |fi| fi[token]);
+                return Ok((index, f));
             }
-            let triggered = self.waiter.block(self.deadline);
-            self.ready.extend(self.waiter.take_completed());
+            let triggered = self.waiter.block_and_take(self.deadline, &mut self.ready);
             if !triggered && self.ready.is_empty() {
                 let unfinished = self.remaining;
                 let total = self.futures.len();
@@ -317,124 +464,4 @@ impl Drop for AsCompleted {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::future::Value;
-    use crate::status::{ErrorRecord, Status};
-    use std::time::Duration;
-
-    fn soon() -> Option<Instant> {
-        Some(Instant::now() + Duration::from_secs(30))
-    }
-
-    /// W1/X7: duplicates, wherever they sit, map to one distinct future, in
-    /// first-occurrence order; the partition agrees with itself.
-    #[test]
-    fn duplicates_share_one_entry_in_any_order() {
-        let made: Vec<Future> = (0..5).map(|_| Future::new()).collect();
-        // Positions: 3 1 3 0 1 4 3 (future 2 unused).
-        let order = [3, 1, 3, 0, 1, 4, 3];
-        let fs: Vec<&Future> = order.iter().map(|&k| &made[k]).collect();
-        let (distinct, slot_of) = dedupe(&fs);
-        let firsts: Vec<*mut std::ffi::c_void> = distinct.iter().map(|f| f.as_ptr()).collect();
-        let want: Vec<*mut std::ffi::c_void> =
-            [3, 1, 0, 4].iter().map(|&k| made[k].as_ptr()).collect();
-        assert_eq!(firsts, want);
-        assert_eq!(slot_of, vec![0, 1, 0, 2, 1, 3, 0]);
-
-        made[3].set_result(Value::empty()).map_err(|_| ()).unwrap();
-        made[4].set_result(Value::empty()).map_err(|_| ()).unwrap();
-        let p = partition(&fs);
-        assert_eq!(p.done, vec![true, false, true, false, false, true, true]);
-        assert_eq!(p.n_done, 2);
-        assert!(!p.all_done);
-    }
-
-    #[test]
-    fn repeated_waits_do_not_pile_up_waiters() {
-        let a = Future::new();
-        let fs = [&a];
-        for _ in 0..100 {
-            let soon = Instant::now() + Duration::from_micros(20);
-            let r = wait(&fs, Some(soon), ReturnWhen::AllCompleted);
-            assert_eq!(r.n_done, 0);
-        }
-        assert!(a.listener_count() <= 1, "retired waiters are dropped");
-        a.set_result(Value::empty()).ok();
-        assert_eq!(a.listener_count(), 0);
-    }
-
-    #[test]
-    fn duplicates_count_once() {
-        let a = Future::new();
-        let b = Future::new();
-        a.set_result(Value::empty()).ok();
-        let fs = [&a, &b, &a];
-        let r = wait(&fs, Some(Instant::now()), ReturnWhen::AllCompleted);
-        assert_eq!(r.done, vec![true, false, true]);
-        assert_eq!(r.n_done, 1);
-    }
-
-    #[test]
-    fn first_exception_ignores_cancellations() {
-        let a = Future::new();
-        let b = Future::new();
-        a.cancel();
-        let fs = [&a, &b];
-        let r = wait(&fs, Some(Instant::now()), ReturnWhen::FirstException);
-        assert_eq!(r.n_done, 1, "W6: a cancellation is not an error");
-        b.set_exception(ErrorRecord::new(Status::TaskFailed, 1, "x"))
-            .ok();
-        let r = wait(&fs, soon(), ReturnWhen::FirstException);
-        assert_eq!(r.n_done, 2);
-    }
-
-    #[test]
-    fn all_completed_wakes_when_the_last_completes() {
-        let fs: Vec<Future> = (0..64).map(|_| Future::new()).collect();
-        let others = fs.clone();
-        let t = std::thread::spawn(move || {
-            for f in others {
-                f.set_result(Value::empty()).ok();
-            }
-        });
-        let refs: Vec<&Future> = fs.iter().collect();
-        let r = wait(&refs, soon(), ReturnWhen::AllCompleted);
-        t.join().unwrap();
-        assert_eq!(r.n_done, 64);
-        assert!(r.done.iter().all(|d| *d));
-    }
-
-    #[test]
-    fn as_completed_yields_done_first_then_in_completion_order() {
-        let a = Future::new();
-        let b = Future::new();
-        let c = Future::new();
-        b.set_result(Value::empty()).ok();
-        let fs = [&a, &b, &c, &b];
-        let mut it = AsCompleted::new(&fs, soon());
-        assert_eq!(it.next_done().unwrap().0, 1);
-        c.cancel();
-        assert_eq!(it.next_done().unwrap().0, 2, "W11: cancelled ones included");
-        a.set_result(Value::empty()).ok();
-        assert_eq!(it.next_done().unwrap().0, 0);
-        assert_eq!(it.next_done().unwrap_err(), AsCompletedEnd::Exhausted);
-    }
-
-    #[test]
-    fn as_completed_times_out_once_then_ends() {
-        let a = Future::new();
-        let fs = [&a];
-        let mut it = AsCompleted::new(&fs, Some(Instant::now()));
-        assert_eq!(
-            it.next_done().unwrap_err(),
-            AsCompletedEnd::TimedOut {
-                unfinished: 1,
-                total: 1
-            }
-        );
-        assert_eq!(it.next_done().unwrap_err(), AsCompletedEnd::Exhausted);
-        // W13: detached; completing the future later touches no iterator.
-        a.set_result(Value::empty()).ok();
-    }
-}
+mod tests;
