@@ -129,6 +129,35 @@ impl Waiter {
     }
 }
 
+/// The futures of a wait, by position: a slice of references, or the C
+/// caller's array of handles, looked up at each use rather than copied (a
+/// copy of 10^5 handles is megabytes of fresh pages on every call).
+pub(crate) trait Futures {
+    type Ref<'a>: Deref<Target = Future>
+    where
+        Self: 'a;
+    fn count(&self) -> usize;
+    fn at(&self, i: usize) -> Self::Ref<'_>;
+}
+
+impl<F: Deref<Target = Future>> Futures for [F] {
+    type Ref<'a>
+        = &'a Future
+    where
+        F: 'a;
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn at(&self, i: usize) -> &Future {
+        &self[i]
+    }
+}
+
+/// Every future of `fs`, in order.
+fn each<L: Futures + ?Sized>(fs: &L) -> impl Iterator<Item = L::Ref<'_>> {
+    (0..fs.count()).map(move |i| fs.at(i))
+}
+
 /// How many ascending runs of addresses `Runs` follows before it gives up.
 const MAX_RUNS: usize = 16;
 
@@ -175,7 +204,7 @@ impl Runs {
 }
 
 /// True when the futures are known distinct without sorting (see `Runs`).
-fn known_distinct<'a>(fs: impl Iterator<Item = &'a Future>) -> bool {
+fn known_distinct<R: Deref<Target = Future>>(fs: impl Iterator<Item = R>) -> bool {
     let mut runs = Runs::new();
     for f in fs {
         if !runs.push(f.addr()) {
@@ -188,13 +217,10 @@ fn known_distinct<'a>(fs: impl Iterator<Item = &'a Future>) -> bool {
 /// W1: the positions of the distinct futures among the positions `keep`
 /// accepts, each future at its first such position, ascending. Sorts by
 /// address: for inputs `Runs` cannot prove distinct.
-fn first_positions<F: Deref<Target = Future>>(
-    fs: &[F],
-    keep: impl Fn(usize) -> bool,
-) -> Vec<usize> {
-    let mut by_addr: Vec<(usize, usize)> = (0..fs.len())
+fn first_positions<L: Futures + ?Sized>(fs: &L, keep: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut by_addr: Vec<(usize, usize)> = (0..fs.count())
         .filter(|&i| keep(i))
-        .map(|i| (fs[i].addr(), i))
+        .map(|i| (fs.at(i).addr(), i))
         .collect();
     // By address, then position: each group starts with its first position.
     by_addr.sort_unstable();
@@ -218,13 +244,13 @@ pub struct WaitOutcome {
 /// reported done, so that duplicates share their flag and agree with
 /// `n_done` (X7). Without duplicates (the usual case, proved by `Runs` in the
 /// same pass) that needs nothing more than the flags.
-fn partition_into<F: Deref<Target = Future>>(fs: &[F], mut done: Vec<bool>) -> WaitOutcome {
+fn partition_into<L: Futures + ?Sized>(fs: &L, mut done: Vec<bool>) -> WaitOutcome {
     done.clear();
-    done.reserve(fs.len());
+    done.reserve(fs.count());
     let mut runs = Runs::new();
     let mut distinct = true;
     let mut done_positions = 0;
-    for f in fs {
+    for f in each(fs) {
         let d = f.done();
         done_positions += usize::from(d);
         done.push(d);
@@ -236,33 +262,32 @@ fn partition_into<F: Deref<Target = Future>>(fs: &[F], mut done: Vec<bool>) -> W
         merge_duplicates(fs, &mut done, done_positions)
     };
     WaitOutcome {
-        all_done: done_positions == fs.len(),
+        all_done: done_positions == fs.count(),
         n_done,
         done,
     }
 }
 
-fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
+fn partition<L: Futures + ?Sized>(fs: &L) -> WaitOutcome {
     partition_into(fs, Vec::new())
 }
 
 /// `partition` where futures may repeat: flags every position of a future
 /// seen done anywhere, and answers the distinct done count.
-fn merge_duplicates<F: Deref<Target = Future>>(
-    fs: &[F],
+fn merge_duplicates<L: Futures + ?Sized>(
+    fs: &L,
     done: &mut [bool],
     done_positions: usize,
 ) -> usize {
-    let mut done_addrs: Vec<usize> = fs
-        .iter()
+    let mut done_addrs: Vec<usize> = each(fs)
         .zip(done.iter())
         .filter(|(_, d)| **d)
         .map(|(f, _)| f.addr())
         .collect();
     done_addrs.sort_unstable();
     done_addrs.dedup();
-    if done_positions < fs.len() && !done_addrs.is_empty() {
-        for (f, d) in fs.iter().zip(done.iter_mut()) {
+    if done_positions < fs.count() && !done_addrs.is_empty() {
+        for (f, d) in each(fs).zip(done.iter_mut()) {
             if !*d && done_addrs.binary_search(&f.addr()).is_ok() {
                 *d = true;
             }
@@ -271,11 +296,11 @@ fn merge_duplicates<F: Deref<Target = Future>>(
     done_addrs.len()
 }
 
-fn satisfied<F: Deref<Target = Future>>(fs: &[F], now: &WaitOutcome, when: ReturnWhen) -> bool {
+fn satisfied<L: Futures + ?Sized>(fs: &L, now: &WaitOutcome, when: ReturnWhen) -> bool {
     match when {
-        ReturnWhen::FirstCompleted => fs.is_empty() || now.n_done > 0,
+        ReturnWhen::FirstCompleted => fs.count() == 0 || now.n_done > 0,
         ReturnWhen::FirstException => {
-            now.all_done || fs.iter().zip(&now.done).any(|(f, d)| *d && f.failed())
+            now.all_done || each(fs).zip(&now.done).any(|(f, d)| *d && f.failed())
         }
         ReturnWhen::AllCompleted => now.all_done,
     }
@@ -285,6 +310,15 @@ fn satisfied<F: Deref<Target = Future>>(fs: &[F], now: &WaitOutcome, when: Retur
 /// then reports which futures are done. A timeout is not an error (W8).
 pub fn wait<F: Deref<Target = Future>>(
     fs: &[F],
+    deadline: Option<Instant>,
+    when: ReturnWhen,
+) -> WaitOutcome {
+    wait_in(fs, deadline, when)
+}
+
+/// `wait` over any `Futures`.
+pub(crate) fn wait_in<L: Futures + ?Sized>(
+    fs: &L,
     deadline: Option<Instant>,
     when: ReturnWhen,
 ) -> WaitOutcome {
@@ -306,14 +340,10 @@ pub fn wait<F: Deref<Target = Future>>(
 /// allocates nothing. Done is final, so each position is looked at once
 /// after the first scan (`done`) and the loop is linear however they
 /// complete. Each future's own wait checks and blocks under its lock (W3).
-fn block_until_all_done<F: Deref<Target = Future>>(
-    fs: &[F],
-    done: &[bool],
-    deadline: Option<Instant>,
-) {
-    let mut end = fs.len();
-    while let Some(last) = (0..end).rev().find(|&i| !done[i] && !fs[i].done()) {
-        if !fs[last].wait_until(deadline) {
+fn block_until_all_done<L: Futures + ?Sized>(fs: &L, done: &[bool], deadline: Option<Instant>) {
+    let mut end = fs.count();
+    while let Some(last) = (0..end).rev().find(|&i| !done[i] && !fs.at(i).done()) {
+        if !fs.at(last).wait_until(deadline) {
             return;
         }
         end = last;
@@ -323,27 +353,27 @@ fn block_until_all_done<F: Deref<Target = Future>>(
 /// W5/W6: installs one waiter on each distinct future not done at the first
 /// scan (those done then cannot trigger it any more: for FIRST_EXCEPTION
 /// none of them failed), blocks, and retires it.
-fn block_on_waiter<F: Deref<Target = Future>>(
-    fs: &[F],
+fn block_on_waiter<L: Futures + ?Sized>(
+    fs: &L,
     done: &[bool],
     deadline: Option<Instant>,
     when: ReturnWhen,
 ) {
-    let pending = || fs.iter().zip(done).filter(|(_, d)| !**d).map(|(f, _)| &**f);
+    let pending = || each(fs).zip(done).filter(|(_, d)| !**d).map(|(f, _)| f);
     if known_distinct(pending()) {
         install_and_block(pending().count(), pending(), deadline, when);
     } else {
         let firsts = first_positions(fs, |i| !done[i]);
-        let distinct = firsts.iter().map(|&i| &*fs[i]);
+        let distinct = firsts.iter().map(|&i| fs.at(i));
         install_and_block(firsts.len(), distinct, deadline, when);
     }
 }
 
 /// W3/W7: a waiter counting `count` distinct futures, installed on each of
 /// them (each checks "done?" and installs under its own lock).
-fn install_and_block<'a>(
+fn install_and_block<R: Deref<Target = Future>>(
     count: usize,
-    distinct: impl Iterator<Item = &'a Future>,
+    distinct: impl Iterator<Item = R>,
     deadline: Option<Instant>,
     when: ReturnWhen,
 ) {
@@ -388,7 +418,12 @@ pub enum AsCompletedEnd {
 
 impl AsCompleted {
     pub fn new<F: Deref<Target = Future>>(fs: &[F], deadline: Option<Instant>) -> AsCompleted {
-        let first_index = if known_distinct(fs.iter().map(|f| &**f)) {
+        AsCompleted::new_in(fs, deadline)
+    }
+
+    /// `new` over any `Futures`.
+    pub(crate) fn new_in<L: Futures + ?Sized>(fs: &L, deadline: Option<Instant>) -> AsCompleted {
+        let first_index = if known_distinct(each(fs)) {
             None
         } else {
             Some(first_positions(fs, |_| true))
@@ -404,11 +439,11 @@ impl AsCompleted {
             Some(f.clone())
         };
         let futures: Vec<Option<Future>> = match &first_index {
-            None => fs.iter().enumerate().map(|(t, f)| adopt(t, f)).collect(),
+            None => each(fs).enumerate().map(|(t, f)| adopt(t, &f)).collect(),
             Some(firsts) => firsts
                 .iter()
                 .enumerate()
-                .map(|(t, &i)| adopt(t, &fs[i]))
+                .map(|(t, &i)| adopt(t, &fs.at(i)))
                 .collect(),
         };
         AsCompleted {

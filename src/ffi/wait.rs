@@ -7,7 +7,7 @@ use crate::future::Future;
 use crate::handle::Pool;
 use crate::status::Status;
 use crate::sync::Mutex;
-use crate::waiter::{AsCompleted, AsCompletedEnd, ReturnWhen};
+use crate::waiter::{wait_in, AsCompleted, AsCompletedEnd, Futures, ReturnWhen};
 use std::mem::ManuallyDrop;
 
 static AS_COMPLETED: Pool<Mutex<AsCompleted>> = Pool::new(0x4655_5441);
@@ -26,17 +26,42 @@ fn return_when(when: fut_return_when) -> Result<ReturnWhen, Status> {
     }
 }
 
-/// Borrows every handle of the caller's array, or refuses them all.
+/// The caller's array of handles, each looked up where it is used: nothing
+/// is copied, so a wait over 10^5 futures allocates no memory per future
+/// for them (W4).
+struct Handles<'a>(&'a [*mut fut_future]);
+
+impl Futures for Handles<'_> {
+    type Ref<'b>
+        = ManuallyDrop<Future>
+    where
+        Self: 'b;
+
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn at(&self, i: usize) -> ManuallyDrop<Future> {
+        // Checked by `check_all`; the caller holds these references for the
+        // whole call. One released meanwhile (a caller's bug) is refused
+        // here, and the panic answers FUT_ERR_INTERNAL.
+        borrow(self.0[i]).expect("a handle released during the call")
+    }
+}
+
+/// Checks every handle of the caller's array, or refuses them all.
 ///
 /// # Safety
-/// `fs` must point to `n` readable handles (or be NULL with `n == 0`).
-unsafe fn borrow_all(
-    fs: *const *mut fut_future,
-    n: usize,
-) -> Result<Vec<ManuallyDrop<Future>>, Status> {
+/// `fs` must point to `n` readable handles (or be NULL with `n == 0`), which
+/// stay readable for `'a`.
+unsafe fn check_all<'a>(fs: *const *mut fut_future, n: usize) -> Result<Handles<'a>, Status> {
     // SAFETY: forwarded from the caller.
     let raw = unsafe { input_slice(fs, n) }?;
-    raw.iter().map(|f| borrow(*f)).collect()
+    if raw.iter().all(|f| borrow(*f).is_ok()) {
+        Ok(Handles(raw))
+    } else {
+        Err(Status::InvalidArgument)
+    }
 }
 
 /// Waits up to `timeout_ns` (negative: forever, 0: poll) until `when` holds
@@ -60,8 +85,8 @@ pub unsafe extern "C" fn fut_wait(
     guard(|| {
         let when = return_when(when)?;
         // SAFETY: the caller passes `n` handles at `fs`.
-        let futures = unsafe { borrow_all(fs, n) }?;
-        let outcome = crate::waiter::wait(&futures, crate::deadline_after_ns(timeout_ns), when);
+        let futures = unsafe { check_all(fs, n) }?;
+        let outcome = wait_in(&futures, crate::deadline_after_ns(timeout_ns), when);
         if !done_flags.is_null() && n > 0 {
             // SAFETY: the caller provides `n` writable flags at `done_flags`.
             let flags = unsafe { std::slice::from_raw_parts_mut(done_flags, n) };
@@ -91,8 +116,8 @@ pub unsafe extern "C" fn fut_as_completed_new(
     guard(|| {
         let out = non_null(out)?;
         // SAFETY: the caller passes `n` handles at `fs`.
-        let futures = unsafe { borrow_all(fs, n) }?;
-        let it = AsCompleted::new(&futures, crate::deadline_after_ns(timeout_ns));
+        let futures = unsafe { check_all(fs, n) }?;
+        let it = AsCompleted::new_in(&futures, crate::deadline_after_ns(timeout_ns));
         let handle = AS_COMPLETED.alloc(Mutex::new(it));
         // SAFETY: `out` is non-NULL and the caller provides room for a pointer.
         unsafe { *out = handle.into_raw() as *mut fut_as_completed };

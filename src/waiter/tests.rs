@@ -16,12 +16,12 @@ fn duplicates_share_one_entry_in_any_order() {
     let order = [3, 1, 3, 0, 1, 4, 3];
     let fs: Vec<&Future> = order.iter().map(|&k| &made[k]).collect();
     assert!(!known_distinct(fs.iter().copied()));
-    assert_eq!(first_positions(&fs, |_| true), vec![0, 1, 3, 5]);
-    assert_eq!(first_positions(&fs, |i| i != 0), vec![1, 2, 3, 5]);
+    assert_eq!(first_positions(&fs[..], |_| true), vec![0, 1, 3, 5]);
+    assert_eq!(first_positions(&fs[..], |i| i != 0), vec![1, 2, 3, 5]);
 
     made[3].set_result(Value::empty()).map_err(|_| ()).unwrap();
     made[4].set_result(Value::empty()).map_err(|_| ()).unwrap();
-    let p = partition(&fs);
+    let p = partition(&fs[..]);
     assert_eq!(p.done, vec![true, false, true, false, false, true, true]);
     assert_eq!(p.n_done, 2);
     assert!(!p.all_done);
@@ -69,7 +69,7 @@ fn descending_and_shuffled_addresses_partition_alike() {
     shuffled.extend([3, 4]);
     for order in [descending, shuffled] {
         let fs: Vec<&Future> = order.iter().map(|&k| &m[k]).collect();
-        let p = partition(&fs);
+        let p = partition(&fs[..]);
         let want: Vec<bool> = order.iter().map(|&k| k % 3 == 0).collect();
         assert_eq!(p.done, want);
         assert_eq!(p.n_done, 14, "distinct done futures: 0, 3, .., 39");
