@@ -117,14 +117,16 @@ impl Waiter {
         true
     }
 
-    /// Blocks until triggered or `deadline`, then moves the buffered
-    /// completions to `into` and resets the signal, all in one hold of the
-    /// lock (W14); true when triggered.
-    fn block_and_take(&self, deadline: Option<Instant>, into: &mut VecDeque<usize>) -> bool {
+    /// Blocks until triggered or `deadline`, then swaps the buffered
+    /// completions with `spare` (empty) and resets the signal, all in one
+    /// hold of the lock (W14); true when triggered. Swapping, not copying,
+    /// keeps completing threads waiting on the lock for no longer than a
+    /// few stores, and the two buffers keep their memory from batch to batch.
+    fn block_and_take(&self, deadline: Option<Instant>, spare: &mut Vec<usize>) -> bool {
         let mut s = self.state.lock();
         let triggered = Self::block_locked(&self.cond, &mut s, deadline);
         s.triggered = false;
-        into.extend(s.completed.drain(..));
+        std::mem::swap(&mut s.completed, spare);
         triggered
     }
 }
@@ -138,6 +140,11 @@ pub(crate) trait Futures {
         Self: 'a;
     fn count(&self) -> usize;
     fn at(&self, i: usize) -> Self::Ref<'_>;
+    /// Equal for two positions exactly when they hold the same future, and
+    /// increasing with the future's place in memory (`Future::addr`); found
+    /// without reading the future, so that telling duplicates apart costs
+    /// no second pass over the futures' memory.
+    fn key(&self, i: usize) -> usize;
 }
 
 impl<F: Deref<Target = Future>> Futures for [F] {
@@ -151,6 +158,9 @@ impl<F: Deref<Target = Future>> Futures for [F] {
     fn at(&self, i: usize) -> &Future {
         &self[i]
     }
+    fn key(&self, i: usize) -> usize {
+        self[i].addr()
+    }
 }
 
 /// Every future of `fs`, in order.
@@ -161,11 +171,12 @@ fn each<L: Futures + ?Sized>(fs: &L) -> impl Iterator<Item = L::Ref<'_>> {
 /// How many ascending runs of addresses `Runs` follows before it gives up.
 const MAX_RUNS: usize = 16;
 
-/// Proves a sequence of futures distinct without sorting or allocating:
-/// futures made one after another have ascending addresses, and slots reused
-/// from the pool's FIFO free list come in a few ascending runs. Addresses
-/// strictly ascending within each run, and runs whose ranges do not overlap,
-/// mean no future repeats (W1).
+/// Proves a sequence of futures distinct without sorting or allocating, by
+/// their keys (`Futures::key`, in memory order): futures made one after
+/// another have ascending addresses, and slots reused from the pool's FIFO
+/// free list come in a few ascending runs. Keys strictly ascending within
+/// each run, and runs whose ranges do not overlap, mean no future repeats
+/// (W1).
 struct Runs {
     n: usize,
     lo: [usize; MAX_RUNS],
@@ -181,33 +192,34 @@ impl Runs {
         }
     }
 
-    /// Adds the next address; false once it would take more than
-    /// `MAX_RUNS` runs (then the caller sorts instead).
-    fn push(&mut self, addr: usize) -> bool {
-        if self.n > 0 && addr > self.hi[self.n - 1] {
-            self.hi[self.n - 1] = addr;
+    /// Adds the next key; false once it would take more than `MAX_RUNS`
+    /// runs (then the caller sorts instead).
+    fn push(&mut self, key: usize) -> bool {
+        if self.n > 0 && key > self.hi[self.n - 1] {
+            self.hi[self.n - 1] = key;
             return true;
         }
         if self.n == MAX_RUNS {
             return false;
         }
-        self.lo[self.n] = addr;
-        self.hi[self.n] = addr;
+        self.lo[self.n] = key;
+        self.hi[self.n] = key;
         self.n += 1;
         true
     }
 
-    /// No two runs overlap: every address pushed is distinct.
+    /// No two runs overlap: every key pushed is distinct.
     fn disjoint(&self) -> bool {
         (0..self.n).all(|i| (0..i).all(|j| self.hi[i] < self.lo[j] || self.hi[j] < self.lo[i]))
     }
 }
 
-/// True when the futures are known distinct without sorting (see `Runs`).
-fn known_distinct<R: Deref<Target = Future>>(fs: impl Iterator<Item = R>) -> bool {
+/// True when the futures of these keys are known distinct without sorting
+/// (see `Runs`).
+fn known_distinct(keys: impl Iterator<Item = usize>) -> bool {
     let mut runs = Runs::new();
-    for f in fs {
-        if !runs.push(f.addr()) {
+    for key in keys {
+        if !runs.push(key) {
             return false;
         }
     }
@@ -216,16 +228,16 @@ fn known_distinct<R: Deref<Target = Future>>(fs: impl Iterator<Item = R>) -> boo
 
 /// W1: the positions of the distinct futures among the positions `keep`
 /// accepts, each future at its first such position, ascending. Sorts by
-/// address: for inputs `Runs` cannot prove distinct.
+/// key: for inputs `Runs` cannot prove distinct.
 fn first_positions<L: Futures + ?Sized>(fs: &L, keep: impl Fn(usize) -> bool) -> Vec<usize> {
-    let mut by_addr: Vec<(usize, usize)> = (0..fs.count())
+    let mut by_key: Vec<(usize, usize)> = (0..fs.count())
         .filter(|&i| keep(i))
-        .map(|i| (fs.at(i).addr(), i))
+        .map(|i| (fs.key(i), i))
         .collect();
-    // By address, then position: each group starts with its first position.
-    by_addr.sort_unstable();
-    by_addr.dedup_by_key(|&mut (addr, _)| addr);
-    let mut firsts: Vec<usize> = by_addr.into_iter().map(|(_, i)| i).collect();
+    // By key, then position: each group starts with its first position.
+    by_key.sort_unstable();
+    by_key.dedup_by_key(|&mut (key, _)| key);
+    let mut firsts: Vec<usize> = by_key.into_iter().map(|(_, i)| i).collect();
     firsts.sort_unstable();
     firsts
 }
@@ -250,11 +262,11 @@ fn partition_into<L: Futures + ?Sized>(fs: &L, mut done: Vec<bool>) -> WaitOutco
     let mut runs = Runs::new();
     let mut distinct = true;
     let mut done_positions = 0;
-    for f in each(fs) {
-        let d = f.done();
+    for i in 0..fs.count() {
+        let d = fs.at(i).done();
         done_positions += usize::from(d);
         done.push(d);
-        distinct = distinct && runs.push(f.addr());
+        distinct = distinct && runs.push(fs.key(i));
     }
     let n_done = if distinct && runs.disjoint() {
         done_positions
@@ -279,21 +291,20 @@ fn merge_duplicates<L: Futures + ?Sized>(
     done: &mut [bool],
     done_positions: usize,
 ) -> usize {
-    let mut done_addrs: Vec<usize> = each(fs)
-        .zip(done.iter())
-        .filter(|(_, d)| **d)
-        .map(|(f, _)| f.addr())
+    let mut done_keys: Vec<usize> = (0..fs.count())
+        .filter(|&i| done[i])
+        .map(|i| fs.key(i))
         .collect();
-    done_addrs.sort_unstable();
-    done_addrs.dedup();
-    if done_positions < fs.count() && !done_addrs.is_empty() {
-        for (f, d) in each(fs).zip(done.iter_mut()) {
-            if !*d && done_addrs.binary_search(&f.addr()).is_ok() {
+    done_keys.sort_unstable();
+    done_keys.dedup();
+    if done_positions < fs.count() && !done_keys.is_empty() {
+        for (i, d) in done.iter_mut().enumerate() {
+            if !*d && done_keys.binary_search(&fs.key(i)).is_ok() {
                 *d = true;
             }
         }
     }
-    done_addrs.len()
+    done_keys.len()
 }
 
 fn satisfied<L: Futures + ?Sized>(fs: &L, now: &WaitOutcome, when: ReturnWhen) -> bool {
@@ -359,9 +370,10 @@ fn block_on_waiter<L: Futures + ?Sized>(
     deadline: Option<Instant>,
     when: ReturnWhen,
 ) {
-    let pending = || each(fs).zip(done).filter(|(_, d)| !**d).map(|(f, _)| f);
-    if known_distinct(pending()) {
-        install_and_block(pending().count(), pending(), deadline, when);
+    let pending = || (0..fs.count()).filter(|&i| !done[i]);
+    if known_distinct(pending().map(|i| fs.key(i))) {
+        let distinct = pending().map(|i| fs.at(i));
+        install_and_block(pending().count(), distinct, deadline, when);
     } else {
         let firsts = first_positions(fs, |i| !done[i]);
         let distinct = firsts.iter().map(|&i| fs.at(i));
@@ -401,6 +413,8 @@ pub struct AsCompleted {
     /// when the input had no duplicates (the token is the index).
     first_index: Option<Vec<usize>>,
     ready: VecDeque<usize>,
+    /// The waiter's last batch of completions, on its way to `ready`.
+    batch: Vec<usize>,
     waiter: Arc<Waiter>,
     deadline: Option<Instant>,
     remaining: usize,
@@ -423,7 +437,7 @@ impl AsCompleted {
 
     /// `new` over any `Futures`.
     pub(crate) fn new_in<L: Futures + ?Sized>(fs: &L, deadline: Option<Instant>) -> AsCompleted {
-        let first_index = if known_distinct(each(fs)) {
+        let first_index = if known_distinct((0..fs.count()).map(|i| fs.key(i))) {
             None
         } else {
             Some(first_positions(fs, |_| true))
@@ -451,6 +465,7 @@ impl AsCompleted {
             futures,
             first_index,
             ready,
+            batch: Vec::new(),
             waiter,
             deadline,
             finished: false,
@@ -471,7 +486,8 @@ impl AsCompleted {
                 let index = self.first_index.as_ref().map_or(token, |fi| fi[token]);
                 return Ok((index, f));
             }
-            let triggered = self.waiter.block_and_take(self.deadline, &mut self.ready);
+            let triggered = self.waiter.block_and_take(self.deadline, &mut self.batch);
+            self.ready.extend(self.batch.drain(..));
             if !triggered && self.ready.is_empty() {
                 let unfinished = self.remaining;
                 let total = self.futures.len();
