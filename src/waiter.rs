@@ -139,7 +139,12 @@ pub(crate) trait Futures {
     where
         Self: 'a;
     fn count(&self) -> usize;
-    fn at(&self, i: usize) -> Self::Ref<'_>;
+    /// The future at position `i`; None if there is none (a bad C handle).
+    fn get(&self, i: usize) -> Option<Self::Ref<'_>>;
+    /// The future at position `i`, which a first pass found there.
+    fn at(&self, i: usize) -> Self::Ref<'_> {
+        self.get(i).expect("a position checked by the first pass")
+    }
     /// Equal for two positions exactly when they hold the same future, and
     /// increasing with the future's place in memory (`Future::addr`); found
     /// without reading the future, so that telling duplicates apart costs
@@ -155,8 +160,8 @@ impl<F: Deref<Target = Future>> Futures for [F] {
     fn count(&self) -> usize {
         self.len()
     }
-    fn at(&self, i: usize) -> &Future {
-        &self[i]
+    fn get(&self, i: usize) -> Option<&Future> {
+        Some(&self[i])
     }
     fn key(&self, i: usize) -> usize {
         self[i].addr()
@@ -250,38 +255,61 @@ pub struct WaitOutcome {
     pub all_done: bool,
 }
 
-/// The partition at this moment (W9), in `done`'s memory. A future is read
-/// once per position, and it may complete between two reads of the same
-/// future: every position of a future seen done at any of its positions is
-/// reported done, so that duplicates share their flag and agree with
-/// `n_done` (X7). Without duplicates (the usual case, proved by `Runs` in the
-/// same pass) that needs nothing more than the flags.
-fn partition_into<L: Futures + ?Sized>(fs: &L, mut done: Vec<bool>) -> WaitOutcome {
+/// The partition at this moment (W9), in `done`'s memory, and whether the
+/// futures are known distinct; None, having done nothing, when a position
+/// holds no future. A future is read once per position, and it may complete
+/// between two reads of the same future: every position of a future seen
+/// done at any of its positions is reported done, so that duplicates share
+/// their flag and agree with `n_done` (X7). Without duplicates (the usual
+/// case, proved by `Runs` in the same pass) that needs nothing more than the
+/// flags.
+fn scan<L: Futures + ?Sized>(fs: &L, mut done: Vec<bool>) -> Option<(WaitOutcome, bool)> {
     done.clear();
     done.reserve(fs.count());
     let mut runs = Runs::new();
     let mut distinct = true;
     let mut done_positions = 0;
     for i in 0..fs.count() {
-        let d = fs.at(i).done();
+        let d = fs.get(i)?.done();
         done_positions += usize::from(d);
         done.push(d);
         distinct = distinct && runs.push(fs.key(i));
     }
-    let n_done = if distinct && runs.disjoint() {
+    let distinct = distinct && runs.disjoint();
+    let n_done = if distinct {
         done_positions
     } else {
         merge_duplicates(fs, &mut done, done_positions)
     };
-    WaitOutcome {
+    let outcome = WaitOutcome {
         all_done: done_positions == fs.count(),
         n_done,
         done,
-    }
+    };
+    Some((outcome, distinct))
 }
 
-fn partition<L: Futures + ?Sized>(fs: &L) -> WaitOutcome {
-    partition_into(fs, Vec::new())
+/// `scan` of futures checked already.
+fn partition_into<L: Futures + ?Sized>(fs: &L, done: Vec<bool>) -> WaitOutcome {
+    scan(fs, done)
+        .expect("positions checked by the first pass")
+        .0
+}
+
+/// The answer once every future is done (W9), found without reading them
+/// again: done is final.
+fn all_done<L: Futures + ?Sized>(fs: &L, mut done: Vec<bool>, distinct: bool) -> WaitOutcome {
+    done.fill(true);
+    let n_done = if distinct {
+        fs.count()
+    } else {
+        first_positions(fs, |_| true).len()
+    };
+    WaitOutcome {
+        done,
+        n_done,
+        all_done: true,
+    }
 }
 
 /// `partition` where futures may repeat: flags every position of a future
@@ -324,24 +352,28 @@ pub fn wait<F: Deref<Target = Future>>(
     deadline: Option<Instant>,
     when: ReturnWhen,
 ) -> WaitOutcome {
-    wait_in(fs, deadline, when)
+    wait_in(fs, deadline, when).expect("a slice holds futures")
 }
 
-/// `wait` over any `Futures`.
+/// `wait` over any `Futures`; None, having done nothing, when a position
+/// holds no future (the first pass checks them all).
 pub(crate) fn wait_in<L: Futures + ?Sized>(
     fs: &L,
     deadline: Option<Instant>,
     when: ReturnWhen,
-) -> WaitOutcome {
-    let now = partition(fs);
+) -> Option<WaitOutcome> {
+    let (now, distinct) = scan(fs, Vec::new())?;
     if satisfied(fs, &now, when) || deadline.is_some_and(|d| d <= Instant::now()) {
-        return now;
+        return Some(now);
     }
-    match when {
-        ReturnWhen::AllCompleted => block_until_all_done(fs, &now.done, deadline),
-        _ => block_on_waiter(fs, &now.done, deadline, when),
+    if when == ReturnWhen::AllCompleted {
+        if block_until_all_done(fs, &now.done, deadline) {
+            return Some(all_done(fs, now.done, distinct));
+        }
+    } else {
+        block_on_waiter(fs, &now.done, deadline, when);
     }
-    partition_into(fs, now.done)
+    Some(partition_into(fs, now.done))
 }
 
 /// W7: waits on the last future not done, alone, then on the last one still
@@ -351,14 +383,20 @@ pub(crate) fn wait_in<L: Futures + ?Sized>(
 /// allocates nothing. Done is final, so each position is looked at once
 /// after the first scan (`done`) and the loop is linear however they
 /// complete. Each future's own wait checks and blocks under its lock (W3).
-fn block_until_all_done<L: Futures + ?Sized>(fs: &L, done: &[bool], deadline: Option<Instant>) {
+/// True when all are done, false at the deadline.
+fn block_until_all_done<L: Futures + ?Sized>(
+    fs: &L,
+    done: &[bool],
+    deadline: Option<Instant>,
+) -> bool {
     let mut end = fs.count();
     while let Some(last) = (0..end).rev().find(|&i| !done[i] && !fs.at(i).done()) {
         if !fs.at(last).wait_until(deadline) {
-            return;
+            return false;
         }
         end = last;
     }
+    true
 }
 
 /// W5/W6: installs one waiter on each distinct future not done at the first

@@ -41,11 +41,8 @@ impl Futures for Handles<'_> {
         self.0.len()
     }
 
-    fn at(&self, i: usize) -> ManuallyDrop<Future> {
-        // Checked by `check_all`; the caller holds these references for the
-        // whole call. One released meanwhile (a caller's bug) is refused
-        // here, and the panic answers FUT_ERR_INTERNAL.
-        borrow(self.0[i]).expect("a handle released during the call")
+    fn get(&self, i: usize) -> Option<ManuallyDrop<Future>> {
+        borrow(self.0[i]).ok()
     }
 
     fn key(&self, i: usize) -> usize {
@@ -56,16 +53,25 @@ impl Futures for Handles<'_> {
     }
 }
 
-/// Checks every handle of the caller's array, or refuses them all.
+/// The caller's array, unchecked.
 ///
 /// # Safety
 /// `fs` must point to `n` readable handles (or be NULL with `n == 0`), which
 /// stay readable for `'a`.
+unsafe fn handles<'a>(fs: *const *mut fut_future, n: usize) -> Result<Handles<'a>, Status> {
+    // SAFETY: forwarded from the caller.
+    unsafe { input_slice(fs, n) }.map(Handles)
+}
+
+/// The caller's array with every handle checked, or refuses them all.
+///
+/// # Safety
+/// As for `handles`.
 unsafe fn check_all<'a>(fs: *const *mut fut_future, n: usize) -> Result<Handles<'a>, Status> {
     // SAFETY: forwarded from the caller.
-    let raw = unsafe { input_slice(fs, n) }?;
-    if raw.iter().all(|f| borrow(*f).is_ok()) {
-        Ok(Handles(raw))
+    let all = unsafe { handles(fs, n) }?;
+    if (0..n).all(|i| all.get(i).is_some()) {
+        Ok(all)
     } else {
         Err(Status::InvalidArgument)
     }
@@ -92,8 +98,10 @@ pub unsafe extern "C" fn fut_wait(
     guard(|| {
         let when = return_when(when)?;
         // SAFETY: the caller passes `n` handles at `fs`.
-        let futures = unsafe { check_all(fs, n) }?;
-        let outcome = wait_in(&futures, crate::deadline_after_ns(timeout_ns), when);
+        let futures = unsafe { handles(fs, n) }?;
+        // The first pass checks every handle before anything is done.
+        let outcome = wait_in(&futures, crate::deadline_after_ns(timeout_ns), when)
+            .ok_or(Status::InvalidArgument)?;
         if !done_flags.is_null() && n > 0 {
             // SAFETY: the caller provides `n` writable flags at `done_flags`.
             let flags = unsafe { std::slice::from_raw_parts_mut(done_flags, n) };

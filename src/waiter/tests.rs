@@ -3,6 +3,10 @@ use crate::future::Value;
 use crate::status::{ErrorRecord, Status};
 use std::time::Duration;
 
+fn partition<L: Futures + ?Sized>(fs: &L) -> WaitOutcome {
+    partition_into(fs, Vec::new())
+}
+
 fn soon() -> Option<Instant> {
     Some(Instant::now() + Duration::from_secs(30))
 }
@@ -134,6 +138,22 @@ fn all_completed_rescans_after_the_last_completes() {
         "returned when the last completed"
     );
     assert_eq!((r.done, r.n_done), (vec![false, false, true], 1));
+}
+
+/// W1/W7/W9: ALL_COMPLETED over duplicates answers without reading the
+/// futures again: every flag set, each distinct future counted once.
+#[test]
+fn all_completed_counts_duplicates_once() {
+    let (a, b) = (Future::new(), Future::new());
+    let (a2, b2) = (a.clone(), b.clone());
+    let t = std::thread::spawn(move || {
+        b2.set_result(Value::empty()).ok();
+        a2.set_result(Value::empty()).ok();
+    });
+    let fs = [&a, &b, &a, &b, &b];
+    let r = wait(&fs, soon(), ReturnWhen::AllCompleted);
+    t.join().unwrap();
+    assert_eq!((r.done, r.n_done, r.all_done), (vec![true; 5], 2, true));
 }
 
 /// W7: futures completing in reverse and shuffled order, while the wait
