@@ -481,7 +481,10 @@ impl AsCompleted {
             Some(first_positions(fs, |_| true))
         };
         let waiter = Waiter::new(Mode::AsCompleted, 0);
-        let mut ready = VecDeque::new();
+        let distinct = first_index.as_ref().map_or(fs.count(), Vec::len);
+        // Room for every future: often most are done already, and growing
+        // by doubling would copy and touch twice the memory.
+        let mut ready = VecDeque::with_capacity(distinct);
         // W11: a future done already is seen so without its lock
         // (`install_waiter` looks first) and goes straight to `ready`.
         let mut adopt = |token: usize, f: &Future| {
