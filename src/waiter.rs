@@ -14,6 +14,7 @@
 use crate::future::Future;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Condvar, Mutex, MutexGuard};
+use sets::{first_positions, known_distinct, Runs, TokenSet};
 use std::collections::VecDeque;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -171,80 +172,6 @@ impl<F: Deref<Target = Future>> Futures for [F] {
 /// Every future of `fs`, in order.
 fn each<L: Futures + ?Sized>(fs: &L) -> impl Iterator<Item = L::Ref<'_>> {
     (0..fs.count()).map(move |i| fs.at(i))
-}
-
-/// How many ascending runs of addresses `Runs` follows before it gives up.
-const MAX_RUNS: usize = 16;
-
-/// Proves a sequence of futures distinct without sorting or allocating, by
-/// their keys (`Futures::key`, in memory order): futures made one after
-/// another have ascending addresses, and slots reused from the pool's FIFO
-/// free list come in a few ascending runs. Keys strictly ascending within
-/// each run, and runs whose ranges do not overlap, mean no future repeats
-/// (W1).
-struct Runs {
-    n: usize,
-    lo: [usize; MAX_RUNS],
-    hi: [usize; MAX_RUNS],
-}
-
-impl Runs {
-    fn new() -> Runs {
-        Runs {
-            n: 0,
-            lo: [0; MAX_RUNS],
-            hi: [0; MAX_RUNS],
-        }
-    }
-
-    /// Adds the next key; false once it would take more than `MAX_RUNS`
-    /// runs (then the caller sorts instead).
-    fn push(&mut self, key: usize) -> bool {
-        if self.n > 0 && key > self.hi[self.n - 1] {
-            self.hi[self.n - 1] = key;
-            return true;
-        }
-        if self.n == MAX_RUNS {
-            return false;
-        }
-        self.lo[self.n] = key;
-        self.hi[self.n] = key;
-        self.n += 1;
-        true
-    }
-
-    /// No two runs overlap: every key pushed is distinct.
-    fn disjoint(&self) -> bool {
-        (0..self.n).all(|i| (0..i).all(|j| self.hi[i] < self.lo[j] || self.hi[j] < self.lo[i]))
-    }
-}
-
-/// True when the futures of these keys are known distinct without sorting
-/// (see `Runs`).
-fn known_distinct(keys: impl Iterator<Item = usize>) -> bool {
-    let mut runs = Runs::new();
-    for key in keys {
-        if !runs.push(key) {
-            return false;
-        }
-    }
-    runs.disjoint()
-}
-
-/// W1: the positions of the distinct futures among the positions `keep`
-/// accepts, each future at its first such position, ascending. Sorts by
-/// key: for inputs `Runs` cannot prove distinct.
-fn first_positions<L: Futures + ?Sized>(fs: &L, keep: impl Fn(usize) -> bool) -> Vec<usize> {
-    let mut by_key: Vec<(usize, usize)> = (0..fs.count())
-        .filter(|&i| keep(i))
-        .map(|i| (fs.key(i), i))
-        .collect();
-    // By key, then position: each group starts with its first position.
-    by_key.sort_unstable();
-    by_key.dedup_by_key(|&mut (key, _)| key);
-    let mut firsts: Vec<usize> = by_key.into_iter().map(|(_, i)| i).collect();
-    firsts.sort_unstable();
-    firsts
 }
 
 /// What `wait()` found: a flag per input position and the distinct count.
@@ -450,6 +377,10 @@ pub struct AsCompleted {
     /// Token → index of the first occurrence in the caller's array; None
     /// when the input had no duplicates (the token is the index).
     first_index: Option<Vec<usize>>,
+    /// Tokens of the futures done at the start (W11): a bit each, as
+    /// often most of them are.
+    done_at_start: TokenSet,
+    /// Tokens of the futures that became done since, in that order (W11).
     ready: VecDeque<usize>,
     /// The waiter's last batch of completions, on its way to `ready`.
     batch: Vec<usize>,
@@ -482,14 +413,12 @@ impl AsCompleted {
         };
         let waiter = Waiter::new(Mode::AsCompleted, 0);
         let distinct = first_index.as_ref().map_or(fs.count(), Vec::len);
-        // Room for every future: often most are done already, and growing
-        // by doubling would copy and touch twice the memory.
-        let mut ready = VecDeque::with_capacity(distinct);
+        let mut done_at_start = TokenSet::new(distinct);
         // W11: a future done already is seen so without its lock
-        // (`install_waiter` looks first) and goes straight to `ready`.
+        // (`install_waiter` looks first) and is yielded first.
         let mut adopt = |token: usize, f: &Future| {
             if f.install_waiter(&waiter, token).is_some() {
-                ready.push_back(token);
+                done_at_start.insert(token);
             }
             Some(f.clone())
         };
@@ -505,7 +434,8 @@ impl AsCompleted {
             remaining: futures.len(),
             futures,
             first_index,
-            ready,
+            done_at_start,
+            ready: VecDeque::new(),
             batch: Vec::new(),
             waiter,
             deadline,
@@ -520,7 +450,8 @@ impl AsCompleted {
             return Err(AsCompletedEnd::Exhausted);
         }
         loop {
-            if let Some(token) = self.ready.pop_front() {
+            let next = self.done_at_start.pop_first();
+            if let Some(token) = next.or_else(|| self.ready.pop_front()) {
                 let f = self.futures[token].take().expect("each token once");
                 // W13: already detached: a done future drops its waiters.
                 self.remaining -= 1;
@@ -544,6 +475,7 @@ impl AsCompleted {
         for f in self.futures.iter_mut().filter_map(Option::take) {
             f.remove_waiter(&self.waiter);
         }
+        self.done_at_start.clear();
         self.ready.clear();
         self.remaining = 0;
     }
@@ -555,5 +487,6 @@ impl Drop for AsCompleted {
     }
 }
 
+mod sets;
 #[cfg(test)]
 mod tests;

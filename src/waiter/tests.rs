@@ -1,3 +1,4 @@
+use super::sets::MAX_RUNS;
 use super::*;
 use crate::future::Value;
 use crate::status::{ErrorRecord, Status};
@@ -315,4 +316,49 @@ fn as_completed_yields_a_buffered_batch_in_order() {
     let got: Vec<usize> = (0..5).map(|_| it.next_done().unwrap().0).collect();
     assert_eq!(got, vec![3, 0, 4, 1, 2]);
     assert_eq!(it.next_done().unwrap_err(), AsCompletedEnd::Exhausted);
+}
+
+/// W11: with many futures done at the start (over several words of the
+/// set that records them), those come first, each once, then the others
+/// in completion order.
+#[test]
+fn as_completed_yields_every_future_done_at_start_first() {
+    let fs: Vec<Future> = (0..200).map(|_| Future::new()).collect();
+    let at_start = |k: usize| k % 3 != 1 || k == 199;
+    for (k, f) in fs.iter().enumerate() {
+        if at_start(k) {
+            f.set_result(Value::empty()).ok();
+        }
+    }
+    let refs: Vec<&Future> = fs.iter().collect();
+    let mut it = AsCompleted::new(&refs, soon());
+    let n_start = (0..200).filter(|&k| at_start(k)).count();
+    let mut first: Vec<usize> = (0..n_start).map(|_| it.next_done().unwrap().0).collect();
+    first.sort();
+    assert_eq!(first, (0..200).filter(|&k| at_start(k)).collect::<Vec<_>>());
+    let later: Vec<usize> = (0..200).filter(|&k| !at_start(k)).rev().collect();
+    for &k in &later {
+        fs[k].cancel();
+    }
+    let got: Vec<usize> = later.iter().map(|_| it.next_done().unwrap().0).collect();
+    assert_eq!(got, later, "completion order");
+    assert_eq!(it.next_done().unwrap_err(), AsCompletedEnd::Exhausted);
+}
+
+/// W11/W13: the record of futures done at the start gives each token once,
+/// smallest first, and nothing after `clear` (the iterator's end).
+#[test]
+fn token_set_pops_smallest_first_across_words() {
+    let mut s = TokenSet::new(130);
+    for t in [129, 0, 64, 63, 65] {
+        s.insert(t);
+    }
+    let got: Vec<usize> = std::iter::from_fn(|| s.pop_first()).collect();
+    assert_eq!(got, vec![0, 63, 64, 65, 129]);
+    let mut s = TokenSet::new(100);
+    s.insert(5);
+    s.insert(70);
+    s.clear();
+    assert_eq!(s.pop_first(), None);
+    assert_eq!(TokenSet::new(0).pop_first(), None);
 }
