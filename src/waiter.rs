@@ -401,36 +401,50 @@ pub enum AsCompletedEnd {
 
 impl AsCompleted {
     pub fn new<F: Deref<Target = Future>>(fs: &[F], deadline: Option<Instant>) -> AsCompleted {
-        AsCompleted::new_in(fs, deadline)
+        AsCompleted::new_in(fs, deadline).expect("a slice holds futures")
     }
 
-    /// `new` over any `Futures`.
-    pub(crate) fn new_in<L: Futures + ?Sized>(fs: &L, deadline: Option<Instant>) -> AsCompleted {
+    /// `new` over any `Futures`; None, leaving every future as it was, when
+    /// a position holds no future.
+    pub(crate) fn new_in<L: Futures + ?Sized>(
+        fs: &L,
+        deadline: Option<Instant>,
+    ) -> Option<AsCompleted> {
         let first_index = if known_distinct((0..fs.count()).map(|i| fs.key(i))) {
+            // Every position is adopted below, and checked then.
             None
         } else {
+            // Duplicates may hide a bad position: check them all first.
+            if (0..fs.count()).any(|i| fs.get(i).is_none()) {
+                return None;
+            }
             Some(first_positions(fs, |_| true))
         };
         let waiter = Waiter::new(Mode::AsCompleted, 0);
         let distinct = first_index.as_ref().map_or(fs.count(), Vec::len);
         let mut done_at_start = TokenSet::new(distinct);
-        // W11: a future done already is seen so without its lock
-        // (`install_waiter` looks first) and is yielded first.
-        let mut adopt = |token: usize, f: &Future| {
+        // Sized up front: a `collect` through `Option` would grow it by
+        // doubling, touching twice the memory.
+        let mut futures = Vec::with_capacity(distinct);
+        for token in 0..distinct {
+            let f = match &first_index {
+                None => fs.get(token),
+                Some(firsts) => Some(fs.at(firsts[token])),
+            };
+            let Some(f) = f else {
+                // The futures adopted so far drop the waiter when they
+                // complete or get another listener, as after a wait (W9).
+                waiter.retired.store(true, Ordering::Release);
+                return None;
+            };
+            // W11: a future done already is seen so without its lock
+            // (`install_waiter` looks first) and is yielded first.
             if f.install_waiter(&waiter, token).is_some() {
                 done_at_start.insert(token);
             }
-            Some(f.clone())
-        };
-        let futures: Vec<Option<Future>> = match &first_index {
-            None => each(fs).enumerate().map(|(t, f)| adopt(t, &f)).collect(),
-            Some(firsts) => firsts
-                .iter()
-                .enumerate()
-                .map(|(t, &i)| adopt(t, &fs.at(i)))
-                .collect(),
-        };
-        AsCompleted {
+            futures.push(Some((*f).clone()));
+        }
+        Some(AsCompleted {
             remaining: futures.len(),
             futures,
             first_index,
@@ -440,7 +454,7 @@ impl AsCompleted {
             waiter,
             deadline,
             finished: false,
-        }
+        })
     }
 
     /// The next done future with the index of its first occurrence.

@@ -63,20 +63,6 @@ unsafe fn handles<'a>(fs: *const *mut fut_future, n: usize) -> Result<Handles<'a
     unsafe { input_slice(fs, n) }.map(Handles)
 }
 
-/// The caller's array with every handle checked, or refuses them all.
-///
-/// # Safety
-/// As for `handles`.
-unsafe fn check_all<'a>(fs: *const *mut fut_future, n: usize) -> Result<Handles<'a>, Status> {
-    // SAFETY: forwarded from the caller.
-    let all = unsafe { handles(fs, n) }?;
-    if (0..n).all(|i| all.get(i).is_some()) {
-        Ok(all)
-    } else {
-        Err(Status::InvalidArgument)
-    }
-}
-
 /// Waits up to `timeout_ns` (negative: forever, 0: poll) until `when` holds
 /// for the `n` futures of `fs`. Answers `FUT_OK` on timeout too: then
 /// `done_flags[i]` (n entries, may be NULL) tells which are done (duplicates
@@ -131,8 +117,10 @@ pub unsafe extern "C" fn fut_as_completed_new(
     guard(|| {
         let out = non_null(out)?;
         // SAFETY: the caller passes `n` handles at `fs`.
-        let futures = unsafe { check_all(fs, n) }?;
-        let it = AsCompleted::new_in(&futures, crate::deadline_after_ns(timeout_ns));
+        let futures = unsafe { handles(fs, n) }?;
+        // Every handle is checked before the iterator holds any future.
+        let it = AsCompleted::new_in(&futures, crate::deadline_after_ns(timeout_ns))
+            .ok_or(Status::InvalidArgument)?;
         let handle = AS_COMPLETED.alloc(Mutex::new(it));
         // SAFETY: `out` is non-NULL and the caller provides room for a pointer.
         unsafe { *out = handle.into_raw() as *mut fut_as_completed };
@@ -207,5 +195,46 @@ mod tests {
                 assert_eq!(h.key(i) < h.key(j), fs[i].addr() < fs[j].addr());
             }
         }
+    }
+
+    /// X7/W1/W13: a bad handle anywhere in the array, after distinct
+    /// futures or among duplicates, refuses the whole call; the futures
+    /// before it keep no iterator alive and a later call over them works.
+    #[test]
+    fn as_completed_refuses_a_bad_handle_anywhere() {
+        let fs: Vec<Future> = (0..3).map(|_| Future::new()).collect();
+        let stale = Future::new();
+        let stale_handle = stale.as_ptr() as *mut fut_future;
+        drop(stale);
+        let h: Vec<*mut fut_future> = fs.iter().map(|f| f.as_ptr() as *mut fut_future).collect();
+        let layouts = [
+            vec![h[0], h[1], h[2], std::ptr::null_mut()],
+            vec![h[0], h[1], stale_handle, h[2]],
+            vec![h[2], h[0], h[2], h[1], std::ptr::null_mut()],
+        ];
+        for raw in &layouts {
+            let mut it: *mut fut_as_completed = std::ptr::null_mut();
+            // SAFETY: `raw` holds `raw.len()` handles; `it` is writable.
+            let st = unsafe { fut_as_completed_new(raw.as_ptr(), raw.len(), -1, &mut it) };
+            assert_eq!(st, FUT_ERR_INVALID_ARGUMENT);
+            assert!(it.is_null(), "nothing handed out");
+        }
+        let mut it: *mut fut_as_completed = std::ptr::null_mut();
+        // SAFETY: as above, three live handles.
+        let st = unsafe { fut_as_completed_new(h.as_ptr(), h.len(), -1, &mut it) };
+        assert_eq!(st, FUT_OK);
+        for f in fs.iter().rev() {
+            f.set_result(crate::future::Value::empty()).ok();
+        }
+        let mut seen = Vec::new();
+        let (mut index, mut out) = (0usize, std::ptr::null_mut());
+        // SAFETY: `it` is a live iterator; the outputs are writable.
+        while unsafe { fut_as_completed_next(it, &mut index, &mut out) } == FUT_OK {
+            seen.push(index);
+            super::super::future::fut_future_release(out);
+        }
+        fut_as_completed_release(it);
+        assert_eq!(seen, vec![2, 1, 0]);
+        assert!(fs.iter().all(|f| f.listener_count() == 0));
     }
 }
