@@ -5,10 +5,16 @@
 //! (finishes or is cancelled: W2 decision). Checking "done?" and installing
 //! happen in one step under each future's own lock, so no completion can fall
 //! between them (W3), without holding every lock at once.
+//!
+//! `wait(ALL_COMPLETED)` needs no waiter: it blocks on one future at a time,
+//! the last not done (see `block_until_all_done`). Scans over many futures
+//! allocate one flag per position and sort nothing unless the input may hold
+//! duplicates (see `Runs`).
 
 use crate::future::Future;
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex, MutexGuard};
+use sets::{first_positions, known_distinct, Runs, TokenSet};
 use std::collections::VecDeque;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -91,12 +97,19 @@ impl Waiter {
 
     /// Blocks until triggered or `deadline`; true when triggered.
     fn block(&self, deadline: Option<Instant>) -> bool {
-        let mut s = self.state.lock();
+        Self::block_locked(&self.cond, &mut self.state.lock(), deadline)
+    }
+
+    fn block_locked(
+        cond: &Condvar,
+        s: &mut MutexGuard<'_, WaiterState>,
+        deadline: Option<Instant>,
+    ) -> bool {
         while !s.triggered {
             match deadline {
-                None => self.cond.wait(&mut s),
+                None => cond.wait(s),
                 Some(d) => {
-                    if self.cond.wait_until(&mut s, d).timed_out() {
+                    if cond.wait_until(s, d).timed_out() {
                         return s.triggered;
                     }
                 }
@@ -105,42 +118,60 @@ impl Waiter {
         true
     }
 
-    /// Takes the buffered completions and resets the signal in one step (W14).
-    fn take_completed(&self) -> Vec<usize> {
+    /// Blocks until triggered or `deadline`, then swaps the buffered
+    /// completions with `spare` (empty) and resets the signal, all in one
+    /// hold of the lock (W14); true when triggered. Swapping, not copying,
+    /// keeps completing threads waiting on the lock for no longer than a
+    /// few stores, and the two buffers keep their memory from batch to batch.
+    fn block_and_take(&self, deadline: Option<Instant>, spare: &mut Vec<usize>) -> bool {
         let mut s = self.state.lock();
+        let triggered = Self::block_locked(&self.cond, &mut s, deadline);
         s.triggered = false;
-        std::mem::take(&mut s.completed)
+        std::mem::swap(&mut s.completed, spare);
+        triggered
     }
 }
 
-/// W1: the distinct futures of `fs` (first occurrence order) and, for each
-/// position of `fs`, the index of its future among the distinct ones.
-fn dedupe<F: Deref<Target = Future>>(fs: &[F]) -> (Vec<&Future>, Vec<usize>) {
-    // Positions by address (a stable, run-adaptive sort: see `partition`),
-    // so that each future's positions are adjacent, the first one first.
-    let mut by_addr: Vec<(usize, usize)> =
-        fs.iter().enumerate().map(|(i, f)| (f.addr(), i)).collect();
-    by_addr.sort_by_key(|&(addr, _)| addr);
-    let mut first_of = vec![0usize; fs.len()];
-    let mut group_first = 0;
-    for (k, &(addr, i)) in by_addr.iter().enumerate() {
-        if k == 0 || by_addr[k - 1].0 != addr {
-            group_first = i;
-        }
-        first_of[i] = group_first;
+/// The futures of a wait, by position: a slice of references, or the C
+/// caller's array of handles, looked up at each use rather than copied (a
+/// copy of 10^5 handles is megabytes of fresh pages on every call).
+pub(crate) trait Futures {
+    type Ref<'a>: Deref<Target = Future>
+    where
+        Self: 'a;
+    fn count(&self) -> usize;
+    /// The future at position `i`; None if there is none (a bad C handle).
+    fn get(&self, i: usize) -> Option<Self::Ref<'_>>;
+    /// The future at position `i`, which a first pass found there.
+    fn at(&self, i: usize) -> Self::Ref<'_> {
+        self.get(i).expect("a position checked by the first pass")
     }
-    let mut distinct = Vec::with_capacity(fs.len());
-    let mut slot_of = Vec::with_capacity(fs.len());
-    for (i, f) in fs.iter().enumerate() {
-        let d = if first_of[i] == i {
-            distinct.push(&**f);
-            distinct.len() - 1
-        } else {
-            slot_of[first_of[i]]
-        };
-        slot_of.push(d);
+    /// Equal for two positions exactly when they hold the same future, and
+    /// increasing with the future's place in memory (`Future::addr`); found
+    /// without reading the future, so that telling duplicates apart costs
+    /// no second pass over the futures' memory.
+    fn key(&self, i: usize) -> usize;
+}
+
+impl<F: Deref<Target = Future>> Futures for [F] {
+    type Ref<'a>
+        = &'a Future
+    where
+        F: 'a;
+    fn count(&self) -> usize {
+        self.len()
     }
-    (distinct, slot_of)
+    fn get(&self, i: usize) -> Option<&Future> {
+        Some(&self[i])
+    }
+    fn key(&self, i: usize) -> usize {
+        self[i].addr()
+    }
+}
+
+/// Every future of `fs`, in order.
+fn each<L: Futures + ?Sized>(fs: &L) -> impl Iterator<Item = L::Ref<'_>> {
+    (0..fs.count()).map(move |i| fs.at(i))
 }
 
 /// What `wait()` found: a flag per input position and the distinct count.
@@ -151,44 +182,91 @@ pub struct WaitOutcome {
     pub all_done: bool,
 }
 
-/// The partition at this moment (W9). A future is read once per position,
-/// and it may complete between two reads of the same future: every position
-/// of a future seen done at any of its positions is reported done, so that
-/// duplicates share their flag and agree with `n_done` (X7).
-fn partition<F: Deref<Target = Future>>(fs: &[F]) -> WaitOutcome {
-    let mut done: Vec<bool> = fs.iter().map(|f| f.done()).collect();
-    let mut done_addrs: Vec<usize> = fs
-        .iter()
-        .zip(&done)
-        .filter(|(_, d)| **d)
-        .map(|(f, _)| f.addr())
+/// The partition at this moment (W9), in `done`'s memory, and whether the
+/// futures are known distinct; None, having done nothing, when a position
+/// holds no future. A future is read once per position, and it may complete
+/// between two reads of the same future: every position of a future seen
+/// done at any of its positions is reported done, so that duplicates share
+/// their flag and agree with `n_done` (X7). Without duplicates (the usual
+/// case, proved by `Runs` in the same pass) that needs nothing more than the
+/// flags.
+fn scan<L: Futures + ?Sized>(fs: &L, mut done: Vec<bool>) -> Option<(WaitOutcome, bool)> {
+    done.clear();
+    done.reserve(fs.count());
+    let mut runs = Runs::new();
+    let mut distinct = true;
+    let mut done_positions = 0;
+    for i in 0..fs.count() {
+        let d = fs.get(i)?.done();
+        done_positions += usize::from(d);
+        done.push(d);
+        distinct = distinct && runs.push(fs.key(i));
+    }
+    let distinct = distinct && runs.disjoint();
+    let n_done = if distinct {
+        done_positions
+    } else {
+        merge_duplicates(fs, &mut done, done_positions)
+    };
+    let outcome = WaitOutcome {
+        all_done: done_positions == fs.count(),
+        n_done,
+        done,
+    };
+    Some((outcome, distinct))
+}
+
+/// `scan` of futures checked already.
+fn partition_into<L: Futures + ?Sized>(fs: &L, done: Vec<bool>) -> WaitOutcome {
+    scan(fs, done)
+        .expect("positions checked by the first pass")
+        .0
+}
+
+/// The answer once every future is done (W9), found without reading them
+/// again: done is final.
+fn all_done<L: Futures + ?Sized>(fs: &L, mut done: Vec<bool>, distinct: bool) -> WaitOutcome {
+    done.fill(true);
+    let n_done = if distinct {
+        fs.count()
+    } else {
+        first_positions(fs, |_| true).len()
+    };
+    WaitOutcome {
+        done,
+        n_done,
+        all_done: true,
+    }
+}
+
+/// `partition` where futures may repeat: flags every position of a future
+/// seen done anywhere, and answers the distinct done count.
+fn merge_duplicates<L: Futures + ?Sized>(
+    fs: &L,
+    done: &mut [bool],
+    done_positions: usize,
+) -> usize {
+    let mut done_keys: Vec<usize> = (0..fs.count())
+        .filter(|&i| done[i])
+        .map(|i| fs.key(i))
         .collect();
-    let done_positions = done_addrs.len();
-    // Distinct addresses by sorting rather than hashing: the stable sort
-    // merges the ascending runs it finds, and futures made one after
-    // another mostly have ascending addresses, so the usual case is nearly
-    // linear and reads memory in order.
-    done_addrs.sort();
-    done_addrs.dedup();
-    if done_positions < fs.len() && !done_addrs.is_empty() {
-        for (f, d) in fs.iter().zip(done.iter_mut()) {
-            if !*d && done_addrs.binary_search(&f.addr()).is_ok() {
+    done_keys.sort_unstable();
+    done_keys.dedup();
+    if done_positions < fs.count() && !done_keys.is_empty() {
+        for (i, d) in done.iter_mut().enumerate() {
+            if !*d && done_keys.binary_search(&fs.key(i)).is_ok() {
                 *d = true;
             }
         }
     }
-    WaitOutcome {
-        all_done: done_positions == fs.len(),
-        n_done: done_addrs.len(),
-        done,
-    }
+    done_keys.len()
 }
 
-fn satisfied<F: Deref<Target = Future>>(fs: &[F], now: &WaitOutcome, when: ReturnWhen) -> bool {
+fn satisfied<L: Futures + ?Sized>(fs: &L, now: &WaitOutcome, when: ReturnWhen) -> bool {
     match when {
-        ReturnWhen::FirstCompleted => fs.is_empty() || now.n_done > 0,
+        ReturnWhen::FirstCompleted => fs.count() == 0 || now.n_done > 0,
         ReturnWhen::FirstException => {
-            now.all_done || fs.iter().zip(&now.done).any(|(f, d)| *d && f.failed())
+            now.all_done || each(fs).zip(&now.done).any(|(f, d)| *d && f.failed())
         }
         ReturnWhen::AllCompleted => now.all_done,
     }
@@ -201,15 +279,85 @@ pub fn wait<F: Deref<Target = Future>>(
     deadline: Option<Instant>,
     when: ReturnWhen,
 ) -> WaitOutcome {
-    let now = partition(fs);
+    wait_in(fs, deadline, when).expect("a slice holds futures")
+}
+
+/// `wait` over any `Futures`; None, having done nothing, when a position
+/// holds no future (the first pass checks them all).
+pub(crate) fn wait_in<L: Futures + ?Sized>(
+    fs: &L,
+    deadline: Option<Instant>,
+    when: ReturnWhen,
+) -> Option<WaitOutcome> {
+    let (now, distinct) = scan(fs, Vec::new())?;
     if satisfied(fs, &now, when) || deadline.is_some_and(|d| d <= Instant::now()) {
-        return now;
+        return Some(now);
     }
-    let (distinct, _) = dedupe(fs);
-    let waiter = Waiter::new(Mode::Wait(when), distinct.len());
-    for (token, f) in distinct.iter().enumerate() {
-        if let Some(failed) = f.install_waiter(&waiter, token) {
-            waiter.notify(token, failed);
+    if when == ReturnWhen::AllCompleted {
+        if block_until_all_done(fs, &now.done, deadline) {
+            return Some(all_done(fs, now.done, distinct));
+        }
+    } else {
+        block_on_waiter(fs, &now.done, deadline, when);
+    }
+    Some(partition_into(fs, now.done))
+}
+
+/// W7: waits on the last future not done, alone, then on the last one still
+/// not done before it, and so on, until none is left or `deadline` passes.
+/// Futures run roughly in submission order, so when the last is done the
+/// others mostly are too: this locks one or two futures, not every one, and
+/// allocates nothing. Done is final, so each position is looked at once
+/// after the first scan (`done`) and the loop is linear however they
+/// complete. Each future's own wait checks and blocks under its lock (W3).
+/// True when all are done, false at the deadline.
+fn block_until_all_done<L: Futures + ?Sized>(
+    fs: &L,
+    done: &[bool],
+    deadline: Option<Instant>,
+) -> bool {
+    let mut end = fs.count();
+    while let Some(last) = (0..end).rev().find(|&i| !done[i] && !fs.at(i).done()) {
+        if !fs.at(last).wait_until(deadline) {
+            return false;
+        }
+        end = last;
+    }
+    true
+}
+
+/// W5/W6: installs one waiter on each distinct future not done at the first
+/// scan (those done then cannot trigger it any more: for FIRST_EXCEPTION
+/// none of them failed), blocks, and retires it.
+fn block_on_waiter<L: Futures + ?Sized>(
+    fs: &L,
+    done: &[bool],
+    deadline: Option<Instant>,
+    when: ReturnWhen,
+) {
+    let pending = || (0..fs.count()).filter(|&i| !done[i]);
+    if known_distinct(pending().map(|i| fs.key(i))) {
+        let distinct = pending().map(|i| fs.at(i));
+        install_and_block(pending().count(), distinct, deadline, when);
+    } else {
+        let firsts = first_positions(fs, |i| !done[i]);
+        let distinct = firsts.iter().map(|&i| fs.at(i));
+        install_and_block(firsts.len(), distinct, deadline, when);
+    }
+}
+
+/// W3/W7: a waiter counting `count` distinct futures, installed on each of
+/// them (each checks "done?" and installs under its own lock).
+fn install_and_block<R: Deref<Target = Future>>(
+    count: usize,
+    distinct: impl Iterator<Item = R>,
+    deadline: Option<Instant>,
+    when: ReturnWhen,
+) {
+    let waiter = Waiter::new(Mode::Wait(when), count);
+    for f in distinct {
+        if let Some(failed) = f.install_waiter(&waiter, 0) {
+            waiter.notify(0, failed);
             if when == ReturnWhen::FirstCompleted {
                 break;
             }
@@ -219,7 +367,6 @@ pub fn wait<F: Deref<Target = Future>>(
     // W9: detached from every future at once, without locking each of them
     // again (the cost that dominated a wait over many pending futures).
     waiter.retired.store(true, Ordering::Release);
-    partition(fs)
 }
 
 /// W11–W14: yields each distinct future once, done ones first, then in
@@ -227,9 +374,16 @@ pub fn wait<F: Deref<Target = Future>>(
 pub struct AsCompleted {
     /// Distinct futures not yet yielded, by token.
     futures: Vec<Option<Future>>,
-    /// Token → index of the first occurrence in the caller's array.
-    first_index: Vec<usize>,
+    /// Token → index of the first occurrence in the caller's array; None
+    /// when the input had no duplicates (the token is the index).
+    first_index: Option<Vec<usize>>,
+    /// Tokens of the futures done at the start (W11): a bit each, as
+    /// often most of them are.
+    done_at_start: TokenSet,
+    /// Tokens of the futures that became done since, in that order (W11).
     ready: VecDeque<usize>,
+    /// The waiter's last batch of completions, on its way to `ready`.
+    batch: Vec<usize>,
     waiter: Arc<Waiter>,
     deadline: Option<Instant>,
     remaining: usize,
@@ -247,32 +401,60 @@ pub enum AsCompletedEnd {
 
 impl AsCompleted {
     pub fn new<F: Deref<Target = Future>>(fs: &[F], deadline: Option<Instant>) -> AsCompleted {
-        let (distinct, slot_of) = dedupe(fs);
-        let mut first_index = vec![usize::MAX; distinct.len()];
-        for (i, d) in slot_of.iter().enumerate().rev() {
-            first_index[*d] = i;
-        }
+        AsCompleted::new_in(fs, deadline).expect("a slice holds futures")
+    }
+
+    /// `new` over any `Futures`; None, leaving every future as it was, when
+    /// a position holds no future.
+    pub(crate) fn new_in<L: Futures + ?Sized>(
+        fs: &L,
+        deadline: Option<Instant>,
+    ) -> Option<AsCompleted> {
+        let first_index = if known_distinct((0..fs.count()).map(|i| fs.key(i))) {
+            // Every position is adopted below, and checked then.
+            None
+        } else {
+            // Duplicates may hide a bad position: check them all first.
+            if (0..fs.count()).any(|i| fs.get(i).is_none()) {
+                return None;
+            }
+            Some(first_positions(fs, |_| true))
+        };
         let waiter = Waiter::new(Mode::AsCompleted, 0);
-        let mut ready = VecDeque::new();
-        let futures = distinct
-            .iter()
-            .enumerate()
-            .map(|(token, f)| {
-                if f.install_waiter(&waiter, token).is_some() {
-                    ready.push_back(token);
-                }
-                Some((*f).clone())
-            })
-            .collect::<Vec<_>>();
-        AsCompleted {
+        let distinct = first_index.as_ref().map_or(fs.count(), Vec::len);
+        let mut done_at_start = TokenSet::new(distinct);
+        // Sized up front: a `collect` through `Option` would grow it by
+        // doubling, touching twice the memory.
+        let mut futures = Vec::with_capacity(distinct);
+        for token in 0..distinct {
+            let f = match &first_index {
+                None => fs.get(token),
+                Some(firsts) => Some(fs.at(firsts[token])),
+            };
+            let Some(f) = f else {
+                // The futures adopted so far drop the waiter when they
+                // complete or get another listener, as after a wait (W9).
+                waiter.retired.store(true, Ordering::Release);
+                return None;
+            };
+            // W11: a future done already is seen so without its lock
+            // (`install_waiter` looks first) and is yielded first.
+            if f.install_waiter(&waiter, token).is_some() {
+                done_at_start.insert(token);
+            }
+            futures.push(Some((*f).clone()));
+        }
+        Some(AsCompleted {
             remaining: futures.len(),
             futures,
             first_index,
-            ready,
+            done_at_start,
+            ready: VecDeque::new(),
+            batch: Vec::new(),
             waiter,
             deadline,
             finished: false,
-        }
+        })
     }
 
     /// The next done future with the index of its first occurrence.
@@ -282,14 +464,16 @@ impl AsCompleted {
             return Err(AsCompletedEnd::Exhausted);
         }
         loop {
-            if let Some(token) = self.ready.pop_front() {
+            let next = self.done_at_start.pop_first();
+            if let Some(token) = next.or_else(|| self.ready.pop_front()) {
                 let f = self.futures[token].take().expect("each token once");
                 // W13: already detached: a done future drops its waiters.
                 self.remaining -= 1;
-                return Ok((self.first_index[token], f));
+                let index = self.first_index.as_ref().map_or(token, |fi| fi[token]);
+                return Ok((index, f));
             }
-            let triggered = self.waiter.block(self.deadline);
-            self.ready.extend(self.waiter.take_completed());
+            let triggered = self.waiter.block_and_take(self.deadline, &mut self.batch);
+            self.ready.extend(self.batch.drain(..));
             if !triggered && self.ready.is_empty() {
                 let unfinished = self.remaining;
                 let total = self.futures.len();
@@ -305,6 +489,7 @@ impl AsCompleted {
         for f in self.futures.iter_mut().filter_map(Option::take) {
             f.remove_waiter(&self.waiter);
         }
+        self.done_at_start.clear();
         self.ready.clear();
         self.remaining = 0;
     }
@@ -316,125 +501,6 @@ impl Drop for AsCompleted {
     }
 }
 
+mod sets;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::future::Value;
-    use crate::status::{ErrorRecord, Status};
-    use std::time::Duration;
-
-    fn soon() -> Option<Instant> {
-        Some(Instant::now() + Duration::from_secs(30))
-    }
-
-    /// W1/X7: duplicates, wherever they sit, map to one distinct future, in
-    /// first-occurrence order; the partition agrees with itself.
-    #[test]
-    fn duplicates_share_one_entry_in_any_order() {
-        let made: Vec<Future> = (0..5).map(|_| Future::new()).collect();
-        // Positions: 3 1 3 0 1 4 3 (future 2 unused).
-        let order = [3, 1, 3, 0, 1, 4, 3];
-        let fs: Vec<&Future> = order.iter().map(|&k| &made[k]).collect();
-        let (distinct, slot_of) = dedupe(&fs);
-        let firsts: Vec<*mut std::ffi::c_void> = distinct.iter().map(|f| f.as_ptr()).collect();
-        let want: Vec<*mut std::ffi::c_void> =
-            [3, 1, 0, 4].iter().map(|&k| made[k].as_ptr()).collect();
-        assert_eq!(firsts, want);
-        assert_eq!(slot_of, vec![0, 1, 0, 2, 1, 3, 0]);
-
-        made[3].set_result(Value::empty()).map_err(|_| ()).unwrap();
-        made[4].set_result(Value::empty()).map_err(|_| ()).unwrap();
-        let p = partition(&fs);
-        assert_eq!(p.done, vec![true, false, true, false, false, true, true]);
-        assert_eq!(p.n_done, 2);
-        assert!(!p.all_done);
-    }
-
-    #[test]
-    fn repeated_waits_do_not_pile_up_waiters() {
-        let a = Future::new();
-        let fs = [&a];
-        for _ in 0..100 {
-            let soon = Instant::now() + Duration::from_micros(20);
-            let r = wait(&fs, Some(soon), ReturnWhen::AllCompleted);
-            assert_eq!(r.n_done, 0);
-        }
-        assert!(a.listener_count() <= 1, "retired waiters are dropped");
-        a.set_result(Value::empty()).ok();
-        assert_eq!(a.listener_count(), 0);
-    }
-
-    #[test]
-    fn duplicates_count_once() {
-        let a = Future::new();
-        let b = Future::new();
-        a.set_result(Value::empty()).ok();
-        let fs = [&a, &b, &a];
-        let r = wait(&fs, Some(Instant::now()), ReturnWhen::AllCompleted);
-        assert_eq!(r.done, vec![true, false, true]);
-        assert_eq!(r.n_done, 1);
-    }
-
-    #[test]
-    fn first_exception_ignores_cancellations() {
-        let a = Future::new();
-        let b = Future::new();
-        a.cancel();
-        let fs = [&a, &b];
-        let r = wait(&fs, Some(Instant::now()), ReturnWhen::FirstException);
-        assert_eq!(r.n_done, 1, "W6: a cancellation is not an error");
-        b.set_exception(ErrorRecord::new(Status::TaskFailed, 1, "x"))
-            .ok();
-        let r = wait(&fs, soon(), ReturnWhen::FirstException);
-        assert_eq!(r.n_done, 2);
-    }
-
-    #[test]
-    fn all_completed_wakes_when_the_last_completes() {
-        let fs: Vec<Future> = (0..64).map(|_| Future::new()).collect();
-        let others = fs.clone();
-        let t = std::thread::spawn(move || {
-            for f in others {
-                f.set_result(Value::empty()).ok();
-            }
-        });
-        let refs: Vec<&Future> = fs.iter().collect();
-        let r = wait(&refs, soon(), ReturnWhen::AllCompleted);
-        t.join().unwrap();
-        assert_eq!(r.n_done, 64);
-        assert!(r.done.iter().all(|d| *d));
-    }
-
-    #[test]
-    fn as_completed_yields_done_first_then_in_completion_order() {
-        let a = Future::new();
-        let b = Future::new();
-        let c = Future::new();
-        b.set_result(Value::empty()).ok();
-        let fs = [&a, &b, &c, &b];
-        let mut it = AsCompleted::new(&fs, soon());
-        assert_eq!(it.next_done().unwrap().0, 1);
-        c.cancel();
-        assert_eq!(it.next_done().unwrap().0, 2, "W11: cancelled ones included");
-        a.set_result(Value::empty()).ok();
-        assert_eq!(it.next_done().unwrap().0, 0);
-        assert_eq!(it.next_done().unwrap_err(), AsCompletedEnd::Exhausted);
-    }
-
-    #[test]
-    fn as_completed_times_out_once_then_ends() {
-        let a = Future::new();
-        let fs = [&a];
-        let mut it = AsCompleted::new(&fs, Some(Instant::now()));
-        assert_eq!(
-            it.next_done().unwrap_err(),
-            AsCompletedEnd::TimedOut {
-                unfinished: 1,
-                total: 1
-            }
-        );
-        assert_eq!(it.next_done().unwrap_err(), AsCompletedEnd::Exhausted);
-        // W13: detached; completing the future later touches no iterator.
-        a.set_result(Value::empty()).ok();
-    }
-}
+mod tests;

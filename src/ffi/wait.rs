@@ -7,7 +7,7 @@ use crate::future::Future;
 use crate::handle::Pool;
 use crate::status::Status;
 use crate::sync::Mutex;
-use crate::waiter::{AsCompleted, AsCompletedEnd, ReturnWhen};
+use crate::waiter::{wait_in, AsCompleted, AsCompletedEnd, Futures, ReturnWhen};
 use std::mem::ManuallyDrop;
 
 static AS_COMPLETED: Pool<Mutex<AsCompleted>> = Pool::new(0x4655_5441);
@@ -26,17 +26,41 @@ fn return_when(when: fut_return_when) -> Result<ReturnWhen, Status> {
     }
 }
 
-/// Borrows every handle of the caller's array, or refuses them all.
+/// The caller's array of handles, each looked up where it is used: nothing
+/// is copied, so a wait over 10^5 futures allocates no memory per future
+/// for them (W4).
+struct Handles<'a>(&'a [*mut fut_future]);
+
+impl Futures for Handles<'_> {
+    type Ref<'b>
+        = ManuallyDrop<Future>
+    where
+        Self: 'b;
+
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get(&self, i: usize) -> Option<ManuallyDrop<Future>> {
+        borrow(self.0[i]).ok()
+    }
+
+    fn key(&self, i: usize) -> usize {
+        // A live future's handle holds its slot's end offset in the futures'
+        // pool in its low 32 bits (see `handle`): one slot per live future,
+        // and offsets ascend with addresses. Checked by a test below.
+        self.0[i] as usize & 0xffff_ffff
+    }
+}
+
+/// The caller's array, unchecked.
 ///
 /// # Safety
-/// `fs` must point to `n` readable handles (or be NULL with `n == 0`).
-unsafe fn borrow_all(
-    fs: *const *mut fut_future,
-    n: usize,
-) -> Result<Vec<ManuallyDrop<Future>>, Status> {
+/// `fs` must point to `n` readable handles (or be NULL with `n == 0`), which
+/// stay readable for `'a`.
+unsafe fn handles<'a>(fs: *const *mut fut_future, n: usize) -> Result<Handles<'a>, Status> {
     // SAFETY: forwarded from the caller.
-    let raw = unsafe { input_slice(fs, n) }?;
-    raw.iter().map(|f| borrow(*f)).collect()
+    unsafe { input_slice(fs, n) }.map(Handles)
 }
 
 /// Waits up to `timeout_ns` (negative: forever, 0: poll) until `when` holds
@@ -60,8 +84,10 @@ pub unsafe extern "C" fn fut_wait(
     guard(|| {
         let when = return_when(when)?;
         // SAFETY: the caller passes `n` handles at `fs`.
-        let futures = unsafe { borrow_all(fs, n) }?;
-        let outcome = crate::waiter::wait(&futures, crate::deadline_after_ns(timeout_ns), when);
+        let futures = unsafe { handles(fs, n) }?;
+        // The first pass checks every handle before anything is done.
+        let outcome = wait_in(&futures, crate::deadline_after_ns(timeout_ns), when)
+            .ok_or(Status::InvalidArgument)?;
         if !done_flags.is_null() && n > 0 {
             // SAFETY: the caller provides `n` writable flags at `done_flags`.
             let flags = unsafe { std::slice::from_raw_parts_mut(done_flags, n) };
@@ -91,8 +117,10 @@ pub unsafe extern "C" fn fut_as_completed_new(
     guard(|| {
         let out = non_null(out)?;
         // SAFETY: the caller passes `n` handles at `fs`.
-        let futures = unsafe { borrow_all(fs, n) }?;
-        let it = AsCompleted::new(&futures, crate::deadline_after_ns(timeout_ns));
+        let futures = unsafe { handles(fs, n) }?;
+        // Every handle is checked before the iterator holds any future.
+        let it = AsCompleted::new_in(&futures, crate::deadline_after_ns(timeout_ns))
+            .ok_or(Status::InvalidArgument)?;
         let handle = AS_COMPLETED.alloc(Mutex::new(it));
         // SAFETY: `out` is non-NULL and the caller provides room for a pointer.
         unsafe { *out = handle.into_raw() as *mut fut_as_completed };
@@ -142,4 +170,71 @@ pub extern "C" fn fut_as_completed_release(it: *mut fut_as_completed) {
     super::guard_value((), || {
         AS_COMPLETED.release_raw(it as *const u8, |_| {});
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// W1: a handle's key names its future and follows its address, as
+    /// `Futures::key` promises (duplicates are told apart by it).
+    #[test]
+    fn handle_keys_follow_addresses() {
+        // Every other one freed, then more made: slots from anywhere in
+        // the pool, reused ones included if the free list hands them out.
+        let fs: Vec<Future> = (0..300).map(|_| Future::new()).step_by(2).collect();
+        let fs: Vec<Future> = fs
+            .into_iter()
+            .chain((0..200).map(|_| Future::new()))
+            .collect();
+        let raw: Vec<*mut fut_future> = fs.iter().map(|f| f.as_ptr() as *mut fut_future).collect();
+        let h = Handles(&raw);
+        for i in 0..fs.len() {
+            for j in 0..fs.len() {
+                assert_eq!(h.key(i) == h.key(j), i == j);
+                assert_eq!(h.key(i) < h.key(j), fs[i].addr() < fs[j].addr());
+            }
+        }
+    }
+
+    /// X7/W1/W13: a bad handle anywhere in the array, after distinct
+    /// futures or among duplicates, refuses the whole call; the futures
+    /// before it keep no iterator alive and a later call over them works.
+    #[test]
+    fn as_completed_refuses_a_bad_handle_anywhere() {
+        let fs: Vec<Future> = (0..3).map(|_| Future::new()).collect();
+        let stale = Future::new();
+        let stale_handle = stale.as_ptr() as *mut fut_future;
+        drop(stale);
+        let h: Vec<*mut fut_future> = fs.iter().map(|f| f.as_ptr() as *mut fut_future).collect();
+        let layouts = [
+            vec![h[0], h[1], h[2], std::ptr::null_mut()],
+            vec![h[0], h[1], stale_handle, h[2]],
+            vec![h[2], h[0], h[2], h[1], std::ptr::null_mut()],
+        ];
+        for raw in &layouts {
+            let mut it: *mut fut_as_completed = std::ptr::null_mut();
+            // SAFETY: `raw` holds `raw.len()` handles; `it` is writable.
+            let st = unsafe { fut_as_completed_new(raw.as_ptr(), raw.len(), -1, &mut it) };
+            assert_eq!(st, FUT_ERR_INVALID_ARGUMENT);
+            assert!(it.is_null(), "nothing handed out");
+        }
+        let mut it: *mut fut_as_completed = std::ptr::null_mut();
+        // SAFETY: as above, three live handles.
+        let st = unsafe { fut_as_completed_new(h.as_ptr(), h.len(), -1, &mut it) };
+        assert_eq!(st, FUT_OK);
+        for f in fs.iter().rev() {
+            f.set_result(crate::future::Value::empty()).ok();
+        }
+        let mut seen = Vec::new();
+        let (mut index, mut out) = (0usize, std::ptr::null_mut());
+        // SAFETY: `it` is a live iterator; the outputs are writable.
+        while unsafe { fut_as_completed_next(it, &mut index, &mut out) } == FUT_OK {
+            seen.push(index);
+            super::super::future::fut_future_release(out);
+        }
+        fut_as_completed_release(it);
+        assert_eq!(seen, vec![2, 1, 0]);
+        assert!(fs.iter().all(|f| f.listener_count() == 0));
+    }
 }
