@@ -142,9 +142,12 @@ pub(crate) trait Futures {
     fn count(&self) -> usize;
     /// The future at position `i`; None if there is none (a bad C handle).
     fn get(&self, i: usize) -> Option<Self::Ref<'_>>;
-    /// The future at position `i`, which a first pass found there.
+    /// The future at position `i`, which a first pass found there. Only a
+    /// C caller releasing a handle while the call runs can make it vanish
+    /// after that pass; the paths that can, use `get` and answer None.
     fn at(&self, i: usize) -> Self::Ref<'_> {
-        self.get(i).expect("a position checked by the first pass")
+        self.get(i)
+            .expect("a future handle was released while a call was using it")
     }
     /// Equal for two positions exactly when they hold the same future, and
     /// increasing with the future's place in memory (`Future::addr`); found
@@ -169,9 +172,10 @@ impl<F: Deref<Target = Future>> Futures for [F] {
     }
 }
 
-/// Every future of `fs`, in order.
-fn each<L: Futures + ?Sized>(fs: &L) -> impl Iterator<Item = L::Ref<'_>> {
-    (0..fs.count()).map(move |i| fs.at(i))
+/// Every future of `fs`, in order (a handle released meanwhile is skipped:
+/// the final scan refuses the call).
+fn each<L: Futures + ?Sized>(fs: &L) -> impl Iterator<Item = Option<L::Ref<'_>>> {
+    (0..fs.count()).map(move |i| fs.get(i))
 }
 
 /// What `wait()` found: a flag per input position and the distinct count.
@@ -216,11 +220,9 @@ fn scan<L: Futures + ?Sized>(fs: &L, mut done: Vec<bool>) -> Option<(WaitOutcome
     Some((outcome, distinct))
 }
 
-/// `scan` of futures checked already.
-fn partition_into<L: Futures + ?Sized>(fs: &L, done: Vec<bool>) -> WaitOutcome {
-    scan(fs, done)
-        .expect("positions checked by the first pass")
-        .0
+/// `scan` again; None if a C caller released a handle meanwhile.
+fn partition_into<L: Futures + ?Sized>(fs: &L, done: Vec<bool>) -> Option<WaitOutcome> {
+    scan(fs, done).map(|(outcome, _)| outcome)
 }
 
 /// The answer once every future is done (W9), found without reading them
@@ -266,7 +268,10 @@ fn satisfied<L: Futures + ?Sized>(fs: &L, now: &WaitOutcome, when: ReturnWhen) -
     match when {
         ReturnWhen::FirstCompleted => fs.count() == 0 || now.n_done > 0,
         ReturnWhen::FirstException => {
-            now.all_done || each(fs).zip(&now.done).any(|(f, d)| *d && f.failed())
+            now.all_done
+                || each(fs)
+                    .zip(&now.done)
+                    .any(|(f, d)| *d && f.is_some_and(|f| f.failed()))
         }
         ReturnWhen::AllCompleted => now.all_done,
     }
@@ -300,7 +305,7 @@ pub(crate) fn wait_in<L: Futures + ?Sized>(
     } else {
         block_on_waiter(fs, &now.done, deadline, when);
     }
-    Some(partition_into(fs, now.done))
+    partition_into(fs, now.done)
 }
 
 /// W7: waits on the last future not done, alone, then on the last one still
@@ -317,13 +322,26 @@ fn block_until_all_done<L: Futures + ?Sized>(
     deadline: Option<Instant>,
 ) -> bool {
     let mut end = fs.count();
-    while let Some(last) = (0..end).rev().find(|&i| !done[i] && !fs.at(i).done()) {
-        if !fs.at(last).wait_until(deadline) {
+    // A handle released meanwhile (a C caller's bug) is passed over, and
+    // false sends the caller to the final scan, which refuses the call.
+    let vanished = std::cell::Cell::new(false);
+    let pending = |i: usize| {
+        !done[i]
+            && match fs.get(i) {
+                Some(f) => !f.done(),
+                None => {
+                    vanished.set(true);
+                    false
+                }
+            }
+    };
+    while let Some(last) = (0..end).rev().find(|&i| pending(i)) {
+        if fs.get(last).is_some_and(|f| !f.wait_until(deadline)) {
             return false;
         }
         end = last;
     }
-    true
+    !vanished.get()
 }
 
 /// W5/W6: installs one waiter on each distinct future not done at the first
@@ -429,7 +447,7 @@ impl AsCompleted {
         for token in 0..distinct {
             let f = match &first_index {
                 None => fs.get(token),
-                Some(firsts) => Some(fs.at(firsts[token])),
+                Some(firsts) => fs.get(firsts[token]),
             };
             let Some(f) = f else {
                 // The futures adopted so far drop the waiter when they

@@ -5,7 +5,7 @@ use crate::status::{ErrorRecord, Status};
 use std::time::Duration;
 
 fn partition<L: Futures + ?Sized>(fs: &L) -> WaitOutcome {
-    partition_into(fs, Vec::new())
+    partition_into(fs, Vec::new()).expect("test futures are all live")
 }
 
 fn soon() -> Option<Instant> {
@@ -361,4 +361,45 @@ fn token_set_pops_smallest_first_across_words() {
     s.clear();
     assert_eq!(s.pop_first(), None);
     assert_eq!(TokenSet::new(0).pop_first(), None);
+}
+
+/// Futures whose first position stops answering after `live_lookups`
+/// lookups: a C caller releasing a handle while `fut_wait` runs.
+struct Vanishing {
+    fs: Vec<Future>,
+    lookups: std::cell::Cell<usize>,
+    live_lookups: usize,
+}
+
+impl Futures for Vanishing {
+    type Ref<'a> = &'a Future;
+    fn count(&self) -> usize {
+        self.fs.len()
+    }
+    fn get(&self, i: usize) -> Option<&Future> {
+        self.lookups.set(self.lookups.get() + 1);
+        (i != 0 || self.lookups.get() <= self.live_lookups).then(|| &self.fs[i])
+    }
+    fn key(&self, i: usize) -> usize {
+        self.fs[i].addr()
+    }
+}
+
+/// W7/W9: a handle released while ALL_COMPLETED waits on it refuses the
+/// call (the C API answers FUT_ERR_INVALID_ARGUMENT) instead of blocking
+/// on it or panicking; the other futures are left as they were.
+#[test]
+fn all_completed_refuses_a_future_that_vanished_during_the_wait() {
+    let fs = Vanishing {
+        fs: by_address(3),
+        lookups: std::cell::Cell::new(0),
+        live_lookups: 3, // the first scan sees all three
+    };
+    fs.fs[1].set_result(Value::empty()).ok();
+    fs.fs[2].set_result(Value::empty()).ok();
+    let started = Instant::now();
+    let r = wait_in(&fs, soon(), ReturnWhen::AllCompleted);
+    assert!(r.is_none(), "refused");
+    assert!(started.elapsed() < Duration::from_secs(10), "did not block");
+    assert!(!fs.fs[0].done());
 }
