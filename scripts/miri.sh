@@ -14,7 +14,7 @@ NIGHTLY=${FUT_NIGHTLY:-nightly-2026-05-20}
 # Permissive provenance: handles are integers turned into pointers (by
 # design: see src/handle.rs); it silences the warning about those casts.
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation -Zmiri-permissive-provenance}"
-filters=(future:: waiter:: sync:: handle:: completion_queue:: process_pool::wire::
+filters=(future:: waiter:: sync:: handle:: completion_queue:: thread_pool::injector:: process_pool::wire::
   process_pool::values::tests::values_outlive_their_allocator_and_cross_threads)
 skips=(
   # poll(2) on the queue's eventfd: not emulated by miri.

@@ -93,6 +93,19 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// Locks if nobody holds the lock, else answers None at once.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        let raw = match self.raw.try_lock() {
+            Ok(raw) => raw,
+            Err(raw::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(raw::TryLockError::WouldBlock) => return None,
+        };
+        Some(MutexGuard {
+            raw: Some(raw),
+            lock: self,
+        })
+    }
+
     /// The data, through exclusive access (no locking needed).
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()

@@ -2,13 +2,15 @@
 //!
 //! Layout:
 //! - `queues`: where work waits. A submit from outside the pool goes to one
-//!   lock-free injector; a submit from one of the pool's own threads (a task
-//!   or a done-callback running there) goes to that worker's own deque.
+//!   injector (`injector`: a two-lock queue of reused blocks); a submit
+//!   from one of the pool's own threads (a task or a done-callback running
+//!   there) goes to that worker's own deque.
 //!   Workers take from their deque, then a batch from the injector, then
 //!   steal from each other, so a blocked worker strands nothing.
 //! - `sleepers`: idle workers. At most one or two search (spin) for work;
 //!   the others park on a futex. A submit wakes the most recently parked
-//!   worker, directly, only when nobody searches.
+//!   worker, directly, only when nobody searches (or the searchers let a
+//!   backlog build up: they are not running).
 //! - `worker`: a worker thread's loop, running items, failing them when the
 //!   pool broke (T7).
 //! - here: the pool, submit, thread start (T2/T3) and shutdown (E3–E8).
@@ -50,6 +52,7 @@
 //! happen with no lock held.
 
 mod flow;
+mod injector;
 mod options;
 mod queues;
 mod sleepers;
@@ -357,7 +360,8 @@ impl Inner {
         } else {
             self.queues.push_injector(item);
         }
-        self.sleepers.notify_one();
+        self.sleepers
+            .notify_one_unless_searched(|| self.queues.injector_len());
     }
 
     /// T2: takes an idle credit, or starts a thread if fewer than

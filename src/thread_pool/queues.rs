@@ -8,16 +8,21 @@
 //! injector's head and tail, and a worker blocked in a task cannot strand
 //! the items in its deque: any other worker (or the shutdown) can take them.
 
+use super::injector::Injector;
 use super::WorkItem;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_deque::{Steal, Stealer, Worker};
 use std::sync::OnceLock;
 
 /// How many items a worker moves from the injector into its own deque at a
 /// time, besides the one it runs: enough to take the injector's cache lines
 /// once per batch, few enough to leave work for the other workers.
 const INJECTOR_BATCH: usize = 16;
+
+/// How often a worker tries the injector's head while another worker holds
+/// it before it starts yielding between tries.
+const INJECTOR_SPINS: usize = 8;
 
 pub(super) struct Queues {
     injector: Injector<WorkItem>,
@@ -74,17 +79,39 @@ impl Queues {
         if let Some(item) = local.pop() {
             return Some(item);
         }
-        loop {
-            match self
-                .injector
-                .steal_batch_with_limit_and_pop(local, INJECTOR_BATCH + 1)
-            {
-                Steal::Success(item) => return Some(item),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
+        if let Some(item) = self.take_from_injector(local) {
+            return Some(item);
         }
         self.steal_from_others(me)
+    }
+
+    /// The injector's oldest item, and a batch more into `local`. A worker
+    /// that finds another one taking from it spins a little, then yields
+    /// its CPU until the other is done (with more workers than CPUs, the
+    /// other one may be waiting for this CPU).
+    fn take_from_injector(&self, local: &Worker<WorkItem>) -> Option<WorkItem> {
+        for attempt in 0.. {
+            if self.injector.is_empty() {
+                return None;
+            }
+            let mut first = None;
+            let took = self.injector.try_take(INJECTOR_BATCH + 1, |item| {
+                if first.is_none() {
+                    first = Some(item);
+                } else {
+                    local.push(item);
+                }
+            });
+            if took.is_some() {
+                return first;
+            }
+            if attempt < INJECTOR_SPINS {
+                std::hint::spin_loop();
+            } else {
+                crate::sync::thread::yield_now();
+            }
+        }
+        None
     }
 
     /// One item from another worker's deque, looking at them from `me + 1`
@@ -109,6 +136,11 @@ impl Queues {
         }
     }
 
+    /// How many items wait in the injector (a snapshot).
+    pub(super) fn injector_len(&self) -> usize {
+        self.injector.len()
+    }
+
     /// Whether any queue holds an item (a snapshot: reads, writes nothing).
     pub(super) fn has_work(&self) -> bool {
         !self.injector.is_empty() || self.stealers().any(|s| !s.is_empty())
@@ -124,13 +156,7 @@ impl Queues {
     /// runs (or fails) them.
     pub(super) fn drain(&self) -> Vec<WorkItem> {
         let mut items = Vec::new();
-        loop {
-            match self.injector.steal() {
-                Steal::Success(item) => items.push(item),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
-        }
+        self.injector.take_all(|item| items.push(item));
         for s in self.stealers() {
             loop {
                 match s.steal() {

@@ -28,6 +28,10 @@ const SEARCHING_ONE: usize = 1;
 const PARKED_ONE: usize = 1 << 16;
 const COUNT_MASK: usize = PARKED_ONE - 1;
 
+/// Queued items per searcher past which the searchers are taken to be
+/// stalled (see `notify_one_unless_searched`): several batches' worth.
+const STALLED_BACKLOG: usize = 64;
+
 fn searching(state: usize) -> usize {
     state & COUNT_MASK
 }
@@ -102,14 +106,28 @@ impl Sleepers {
     /// searcher, unless a worker searches already or none is parked. A
     /// read of the state word when nothing is to be done.
     pub(super) fn notify_one(&self) {
+        self.notify_one_unless_searched(|| 0)
+    }
+
+    /// `notify_one`, except that searchers who let `backlog()` (the items
+    /// waiting in the injector) reach `STALLED_BACKLOG` each do not count.
+    /// A searcher that runs takes a batch as soon as items come, so such a
+    /// backlog means it is not running: it was woken onto a CPU that is
+    /// busy (with more threads than CPUs, often the submitter's own), or
+    /// preempted on its way to waking a worker. Waiting for it left a CPU
+    /// idle for a whole scheduler tick (4 ms) while the submitter queued
+    /// thousands of items.
+    pub(super) fn notify_one_unless_searched(&self, backlog: impl Fn() -> usize) {
+        let idle = |s: usize| {
+            parked(s) > 0 && (searching(s) == 0 || backlog() >= STALLED_BACKLOG * searching(s))
+        };
         fence(Ordering::SeqCst);
-        let s = self.state.load(Ordering::SeqCst);
-        if searching(s) > 0 || parked(s) == 0 {
+        if !idle(self.state.load(Ordering::SeqCst)) {
             return;
         }
         let index = {
             let mut stack = self.stack.lock();
-            if searching(self.state.load(Ordering::SeqCst)) > 0 {
+            if !idle(self.state.load(Ordering::SeqCst)) {
                 return;
             }
             let Some(index) = stack.pop() else { return };
