@@ -182,19 +182,34 @@ impl<T> Injector<T> {
 }
 
 impl<T> Drop for Injector<T> {
+    /// Drops what is still queued and frees the blocks, taking no lock: a
+    /// pool inherited by a forked child may be dropped there, where a lock
+    /// held by a parent thread at the fork stays held.
     fn drop(&mut self) {
-        // Drop what is still queued, then free the blocks from the head's
-        // on (the tail's is the last of them) and the spare.
-        self.take_all(drop);
-        let mut block = self.head.0.get_mut().block;
-        while !block.is_null() {
-            // SAFETY: we own every block now; items were all taken above.
-            let b = unsafe { Box::from_raw(block) };
-            block = b.next.load(Ordering::Relaxed);
+        let pushed = self.pushed.load(Ordering::Acquire);
+        let head = self.head.0.get_mut();
+        let (mut block, mut index) = (head.block, head.index);
+        for _ in head.count..pushed {
+            if index == BLOCK {
+                // SAFETY: we own every block now; this one's items were all
+                // dropped or taken, and its successor is linked (see push).
+                let b = unsafe { Box::from_raw(block) };
+                block = b.next.load(Ordering::Acquire);
+                index = 0;
+            }
+            // SAFETY: published (below `pushed`), not taken, dropped once.
+            unsafe { (*(*block).items[index].get()).assume_init_drop() };
+            index += 1;
         }
-        let spare = *self.spare.get_mut();
-        if !spare.is_null() {
+        // The rest, up to the tail's block: no live item in any of them.
+        while !block.is_null() {
             // SAFETY: as above.
+            let b = unsafe { Box::from_raw(block) };
+            block = b.next.load(Ordering::Acquire);
+        }
+        let spare = self.spare.load(Ordering::Acquire);
+        if !spare.is_null() {
+            // SAFETY: the spare block is ours alone and holds no item.
             drop(unsafe { Box::from_raw(spare) });
         }
     }
