@@ -14,10 +14,10 @@
 //! pools' lock was fixed, most of the futex calls left in B-W5: ~1,700 in
 //! 5 runs; now ~360 in all, none of them malloc's), and with more worker
 //! threads than CPUs a worker preempted while holding it stalled the
-//! others. Here nothing but memory
-//! is touched under either lock, and a worker that finds the head lock
-//! taken does not sleep on it: it spins a little, then yields its CPU (the
-//! holder may be waiting for that CPU) until the head is free or empty.
+//! others. Here nothing but memory is touched under either lock, and a
+//! worker that finds the head lock taken does not sleep on it: it spins a
+//! little, then yields its CPU (the holder may be waiting for that CPU)
+//! until the head is free or empty.
 //!
 //! Hand-off: the submitter writes an item, then publishes it by storing the
 //! new `pushed` count (Release); a worker reads `pushed` (Acquire) and takes
@@ -128,7 +128,7 @@ impl<T> Injector<T> {
 
     /// Whether it holds no item (a snapshot).
     pub(super) fn is_empty(&self) -> bool {
-        self.taken.load(Ordering::Acquire) >= self.pushed.load(Ordering::Acquire)
+        self.len() == 0
     }
 
     /// Takes up to `limit` of the oldest items, oldest first, into `into`.
@@ -151,20 +151,10 @@ impl<T> Injector<T> {
     ) -> usize {
         let available = self.pushed.load(Ordering::Acquire) - head.count;
         let n = available.min(limit);
-        for _ in 0..n {
-            if head.index == BLOCK {
-                // SAFETY: every item of this block was taken, and the tail
-                // linked the next one before publishing anything in it.
-                let next = unsafe { (*head.block).next.load(Ordering::Acquire) };
-                self.recycle(head.block);
-                head.block = next;
-                head.index = 0;
-            }
-            // SAFETY: the item is below `pushed` (published, written once)
-            // and not taken yet; the head lock makes us its only reader.
-            into(unsafe { (*(*head.block).items[head.index].get()).assume_init_read() });
-            head.index += 1;
-        }
+        let End { block, index, .. } = &mut *head;
+        // SAFETY: the head lock makes us the only reader of the items below
+        // `pushed` and past the head, and of the blocks the head moves past.
+        unsafe { take_from(block, index, n, |b| self.recycle(b), &mut into) };
         head.count += n;
         self.taken.store(head.count, Ordering::Release);
         n
@@ -189,18 +179,12 @@ impl<T> Drop for Injector<T> {
         let pushed = self.pushed.load(Ordering::Acquire);
         let head = self.head.0.get_mut();
         let (mut block, mut index) = (head.block, head.index);
-        for _ in head.count..pushed {
-            if index == BLOCK {
-                // SAFETY: we own every block now; this one's items were all
-                // dropped or taken, and its successor is linked (see push).
-                let b = unsafe { Box::from_raw(block) };
-                block = b.next.load(Ordering::Acquire);
-                index = 0;
-            }
-            // SAFETY: published (below `pushed`), not taken, dropped once.
-            unsafe { (*(*block).items[index].get()).assume_init_drop() };
-            index += 1;
-        }
+        let free = |b: *mut Block<T>| {
+            // SAFETY: we own every block now, and the walk is past this one.
+            drop(unsafe { Box::from_raw(b) })
+        };
+        // SAFETY: `&mut self`: nothing else reads the queued items.
+        unsafe { take_from(&mut block, &mut index, pushed - head.count, free, drop) };
         // The rest, up to the tail's block: no live item in any of them.
         while !block.is_null() {
             // SAFETY: as above.
@@ -212,6 +196,35 @@ impl<T> Drop for Injector<T> {
             // SAFETY: the spare block is ours alone and holds no item.
             drop(unsafe { Box::from_raw(spare) });
         }
+    }
+}
+
+/// Moves the `n` items from (`block`, `index`) on into `into`, oldest
+/// first, handing each block it moves past to `done` (its items all moved
+/// out), and leaves (`block`, `index`) just past them.
+///
+/// # Safety
+/// The `n` items are published (below `pushed`) and not taken, and the
+/// caller is their only reader (the head lock, or `&mut` on the queue).
+unsafe fn take_from<T>(
+    block: &mut *mut Block<T>,
+    index: &mut usize,
+    n: usize,
+    mut done: impl FnMut(*mut Block<T>),
+    mut into: impl FnMut(T),
+) {
+    for _ in 0..n {
+        if *index == BLOCK {
+            // SAFETY: an item is published past this full block, and the
+            // tail links the next block before publishing anything in it.
+            let next = unsafe { (**block).next.load(Ordering::Acquire) };
+            done(*block);
+            *block = next;
+            *index = 0;
+        }
+        // SAFETY: published, written once, not taken (the caller's promise).
+        into(unsafe { (*(**block).items[*index].get()).assume_init_read() });
+        *index += 1;
     }
 }
 
