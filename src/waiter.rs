@@ -445,11 +445,8 @@ impl AsCompleted {
         // doubling, touching twice the memory.
         let mut futures = Vec::with_capacity(distinct);
         for token in 0..distinct {
-            let f = match &first_index {
-                None => fs.get(token),
-                Some(firsts) => fs.get(firsts[token]),
-            };
-            let Some(f) = f else {
+            let at = first_index.as_ref().map_or(token, |firsts| firsts[token]);
+            let Some(f) = fs.get(at) else {
                 // The futures adopted so far drop the waiter when they
                 // complete or get another listener, as after a wait (W9).
                 waiter.retired.store(true, Ordering::Release);
