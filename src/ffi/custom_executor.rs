@@ -9,7 +9,7 @@
 //! executor in another process or machine (the MPI pool) needs the name,
 //! since a function pointer means nothing there.
 
-use super::executor::executor_to_c;
+use super::executor::{executor_to_c, task_fn, TaskFnC};
 use super::future::to_c;
 use super::types::*;
 use super::{guard, non_null};
@@ -155,8 +155,6 @@ impl Batch {
     }
 }
 
-type TaskFnC = unsafe extern "C" fn(*mut fut_task, *const c_void, usize) -> i32;
-
 impl Executor for Custom {
     fn submit(&self, task: Task) -> Result<Future, Refused> {
         let (func, arg) = task.into_parts();
@@ -249,9 +247,7 @@ pub unsafe extern "C" fn fut_task_run(
     arg_len: usize,
 ) -> fut_status {
     guard(|| {
-        let func = func.ok_or(Status::InvalidArgument)?;
-        // SAFETY: as in fut_executor_submit: the same signature seen from C.
-        let func = unsafe { std::mem::transmute::<TaskFnC, TaskFn>(func) };
+        let func = task_fn(func.ok_or(Status::InvalidArgument)?);
         run_now(f, func, arg, arg_len)
     })
 }

@@ -3,7 +3,8 @@
 use super::future::to_c;
 use super::types::*;
 use super::{guard, input_slice, non_null};
-use crate::executor::{Arg, Executor, Item, Map, Task};
+use crate::executor::{Arg, Executor, Item, Map, Refused, Task, TaskFn};
+use crate::future::Future;
 use crate::handle::{Pool, Shared};
 use crate::status::Status;
 use crate::sync::Mutex;
@@ -65,32 +66,65 @@ pub unsafe extern "C" fn fut_executor_submit(
 ) -> fut_status {
     guard(|| {
         let out = non_null(out)?;
-        let func = func.ok_or(Status::InvalidArgument)?;
-        if arg.is_null() && arg_len != 0 {
-            return Err(Status::InvalidArgument);
-        }
+        let task = c_task(func, arg, arg_len, arg_drop)?;
         let ex = borrow_executor(ex)?;
-        let task = Task {
-            // SAFETY: fut_task is the C name of the opaque context pointer;
-            // both signatures take (pointer, pointer, size) and return i32.
-            func: unsafe { std::mem::transmute::<TaskFnC, crate::executor::TaskFn>(func) },
-            arg: Arg::new(arg, arg_len, arg_drop),
-        };
-        match ex.submit(task) {
-            Ok(f) => {
-                // SAFETY: `out` is non-NULL and the caller provides room for it.
-                unsafe { *out = to_c(f) };
-                Ok(())
-            }
-            Err(refused) => {
-                refused.task.arg.disown();
-                Err(refused.status)
-            }
-        }
+        // SAFETY: `out` is non-NULL and the caller provides room for it.
+        unsafe { hand_out(ex.submit(task()), out) }
     })
 }
 
-type TaskFnC = unsafe extern "C" fn(*mut fut_task, *const c_void, usize) -> i32;
+/// A task function as C declares it (`fut_task_fn` without the NULL).
+pub(crate) type TaskFnC = unsafe extern "C" fn(*mut fut_task, *const c_void, usize) -> i32;
+
+/// The core's view of a C task function.
+pub(crate) fn task_fn(func: TaskFnC) -> TaskFn {
+    // SAFETY: fut_task is the C name of the opaque context pointer; both
+    // signatures take (pointer, pointer, size) and return i32.
+    unsafe { std::mem::transmute::<TaskFnC, TaskFn>(func) }
+}
+
+/// Checks the task a C caller submits (`func` is required, and `arg` may be
+/// NULL only with `arg_len` 0: `FUT_ERR_INVALID_ARGUMENT`) and answers what
+/// makes it. The task owns the argument, and dropping it runs `arg_drop`:
+/// make it only once nothing but the submit itself (which disowns the
+/// argument when it refuses) can refuse the call.
+pub(crate) fn c_task(
+    func: fut_task_fn,
+    arg: *const c_void,
+    arg_len: usize,
+    arg_drop: fut_drop_fn,
+) -> Result<impl FnOnce() -> Task, Status> {
+    let func = func.ok_or(Status::InvalidArgument)?;
+    if arg.is_null() && arg_len != 0 {
+        return Err(Status::InvalidArgument);
+    }
+    Ok(move || Task {
+        func: task_fn(func),
+        arg: Arg::new(arg, arg_len, arg_drop),
+    })
+}
+
+/// A submit's answer to C: the future into `*out`, or the refusal's status,
+/// with the argument left to the caller (`arg_drop` not called).
+///
+/// # Safety
+/// `out` is non-NULL and has room for a pointer.
+pub(crate) unsafe fn hand_out(
+    submitted: Result<Future, Refused>,
+    out: *mut *mut fut_future,
+) -> Result<(), Status> {
+    match submitted {
+        Ok(f) => {
+            // SAFETY: per this function's contract.
+            unsafe { *out = to_c(f) };
+            Ok(())
+        }
+        Err(refused) => {
+            refused.task.arg.disown();
+            Err(refused.status)
+        }
+    }
+}
 
 /// Submits `fn` once per item of `items` (the array is copied; each item
 /// like a submit without `arg_drop`) and returns an iterator over their
@@ -127,8 +161,7 @@ pub unsafe extern "C" fn fut_executor_map(
         if items.iter().any(|i| i.arg.is_null() && i.arg_len != 0) {
             return Err(Status::InvalidArgument);
         }
-        // SAFETY: as in fut_executor_submit.
-        let func = unsafe { std::mem::transmute::<TaskFnC, crate::executor::TaskFn>(func) };
+        let func = task_fn(func);
         let map = Map::new(
             &*ex,
             func,

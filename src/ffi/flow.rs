@@ -1,11 +1,10 @@
 //! `fut_executor_*` flow control and observability (Q1–Q12): bounded
 //! submit, stats, task events, describe and the stopping calls.
 
-use super::executor::EXECUTORS;
-use super::future::to_c;
+use super::executor::{c_task, hand_out, EXECUTORS};
 use super::types::*;
 use super::{guard, non_null};
-use crate::executor::{Arg, Executor, Task};
+use crate::executor::Executor;
 use crate::flow::{Flow, Observer, Stats, TaskEvent, TaskEventKind};
 use crate::status::Status;
 use std::ffi::{c_char, c_void};
@@ -165,8 +164,6 @@ fn with_flow<R>(
     f(flow)
 }
 
-type TaskFnC = unsafe extern "C" fn(*mut fut_task, *const c_void, usize) -> i32;
-
 /// `fut_executor_submit` that waits at most `timeout_ns` for room in a
 /// bounded queue (`max_queued`): 0 does not wait, negative waits without
 /// limit. `FUT_ERR_QUEUE_FULL` when the queue stayed full until then
@@ -186,31 +183,12 @@ pub unsafe extern "C" fn fut_executor_submit_timeout(
 ) -> fut_status {
     guard(|| {
         let out = non_null(out)?;
-        let func = func.ok_or(Status::InvalidArgument)?;
-        if arg.is_null() && arg_len != 0 {
-            return Err(Status::InvalidArgument);
-        }
+        let task = c_task(func, arg, arg_len, arg_drop)?;
         // A deadline too far to represent waits without limit.
         let deadline = crate::deadline_after_ns(timeout_ns);
         with_flow(ex, |flow| {
-            let task = Task {
-                // SAFETY: fut_task is the C name of the opaque context
-                // pointer; both signatures take (pointer, pointer, size)
-                // and return i32.
-                func: unsafe { std::mem::transmute::<TaskFnC, crate::executor::TaskFn>(func) },
-                arg: Arg::new(arg, arg_len, arg_drop),
-            };
-            match flow.submit_until(task, deadline) {
-                Ok(f) => {
-                    // SAFETY: `out` is non-NULL and the caller provides room.
-                    unsafe { *out = to_c(f) };
-                    Ok(())
-                }
-                Err(refused) => {
-                    refused.task.arg.disown();
-                    Err(refused.status)
-                }
-            }
+            // SAFETY: `out` is non-NULL and the caller provides room for it.
+            unsafe { hand_out(flow.submit_until(task(), deadline), out) }
         })
     })
 }

@@ -1,5 +1,6 @@
 //! Named tasks (N1–N4) and the spawn worker's entry point (N9).
 
+use super::executor::{task_fn, TaskFnC};
 use super::types::*;
 use super::{guard, non_null};
 use crate::status::Status;
@@ -39,17 +40,12 @@ pub unsafe extern "C" fn fut_register_task(name: *const c_char, func: fut_task_f
     guard(|| {
         // SAFETY: per this function's contract.
         let name = unsafe { name_bytes(name) }?;
-        let func = func.ok_or(Status::InvalidArgument)?;
-        // SAFETY: fut_task is the C name of the opaque context pointer; both
-        // signatures take (pointer, pointer, size) and return i32.
-        let func = unsafe { std::mem::transmute::<TaskFnC, crate::executor::TaskFn>(func) };
+        let func = task_fn(func.ok_or(Status::InvalidArgument)?);
         task_registry::register_task(name, func)
             .map(drop)
             .map_err(refused)
     })
 }
-
-type TaskFnC = unsafe extern "C" fn(*mut fut_task, *const c_void, usize) -> i32;
 
 /// Registers `fn` as the initializer `name` (N1), with the rules of
 /// `fut_register_task`; initializer names are separate from task names. A
