@@ -19,7 +19,12 @@ impl Batch {
     pub(super) fn pop(&mut self) -> Option<usize> {
         self.len = self.len.checked_sub(1)?;
         if let Some(next) = self.len.checked_sub(1) {
-            prefetch_for_write(self.slots[next]);
+            // The next slot handed out was most likely freed by another
+            // thread (a worker that completed a future), so its line sits in
+            // another core's cache: fetching it while the caller fills the
+            // current slot takes that miss off the allocation path (it was
+            // three quarters of the time of `Pool::alloc` in a B-W5 profile).
+            crate::sync::prefetch_for_write(self.slots[next]);
         }
         Some(self.slots[self.len])
     }
@@ -91,24 +96,4 @@ impl Drop for ThreadCaches {
 thread_local! {
     pub(super) static CACHES: RefCell<ThreadCaches> =
         const { RefCell::new(ThreadCaches([Cache::EMPTY; MAX_CACHED_POOLS])) };
-}
-
-/// Asks the CPU to bring the line at `addr` into this core's cache, ready
-/// to be written. The next slot handed out was most likely freed by another
-/// thread (a worker that completed a future), so its line sits in another
-/// core's cache: fetching it while the caller fills the current slot takes
-/// that miss off the allocation path (it was three quarters of the time of
-/// `Pool::alloc` in a B-W5 profile). A hint only: it reads nothing.
-#[inline(always)]
-fn prefetch_for_write(addr: usize) {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    // SAFETY: a prefetch has no architectural effect and never faults, even
-    // on an unmapped address; `prefetchw` exists on every x86-64 CPU that
-    // AMD made and on Intel's since Broadwell, and decodes as a no-op on
-    // older ones.
-    unsafe {
-        std::arch::asm!("prefetchw [{}]", in(reg) addr, options(nostack, preserves_flags, readonly));
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let _ = addr;
 }

@@ -96,6 +96,10 @@ impl<T> Injector<T> {
     }
 
     pub(super) fn push(&self, item: T) {
+        // Workers read `pushed` as they look for work: its line is most
+        // likely shared with them, and storing to it under the lock would
+        // wait for it.
+        crate::sync::prefetch_for_write(&self.pushed.0 as *const AtomicUsize as usize);
         let mut tail = self.tail.lock();
         if tail.index == BLOCK {
             let next = match self.spare.swap(ptr::null_mut(), Ordering::Acquire) {
@@ -118,6 +122,16 @@ impl<T> Injector<T> {
         tail.index += 1;
         tail.count += 1;
         self.pushed.store(tail.count, Ordering::Release);
+        if tail.index < BLOCK {
+            // The next slot was last read by a worker that took its item
+            // out (blocks are reused): fetch its lines now, while the caller
+            // goes on, rather than on the next push, under the lock.
+            // SAFETY: the tail's block is live (see above); only an
+            // address is taken.
+            let next = unsafe { (*tail.block).items[tail.index].get() } as usize;
+            crate::sync::prefetch_for_write(next);
+            crate::sync::prefetch_for_write(next + std::mem::size_of::<T>() - 1);
+        }
     }
 
     /// How many items it holds (a snapshot).

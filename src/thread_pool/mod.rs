@@ -315,6 +315,7 @@ impl Inner {
         // Counted from before the flags are read until the item is queued:
         // whoever sets a flag waits for the count to drop to zero
         // (`wait_for_submits`), after which nothing can be queued any more.
+        self.sleepers.prefetch();
         let gate = self.gate.fetch_add(1, Ordering::SeqCst);
         let _counted = Submitting(&self.gate.0);
         // E1: broken before shut down.
