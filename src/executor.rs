@@ -305,15 +305,13 @@ pub fn run_task(task: &Task, mut ctx: TaskContext<'_>) -> TaskOutcome {
     })
 }
 
-/// Completes `future` with `outcome` (the executor side of F7).
-pub fn complete(future: &Future, outcome: TaskOutcome) {
-    let _ = match outcome {
-        TaskOutcome::Value(v) => future.set_result(v).map_err(|_| ()),
-        TaskOutcome::Error(e) => future.set_exception(e).map_err(|_| ()),
-        TaskOutcome::Cancelled => {
-            future.set_cancelled_while_running();
-            Ok(())
-        }
+/// Completes `future` with `outcome` (the executor side of F7), giving up
+/// the executor's reference once the callbacks have run.
+pub fn complete(future: Future, outcome: TaskOutcome) {
+    match outcome {
+        TaskOutcome::Value(v) => future.complete_as_holder(Ok(v)),
+        TaskOutcome::Error(e) => future.complete_as_holder(Err(e)),
+        TaskOutcome::Cancelled => future.set_cancelled_while_running(),
     };
 }
 

@@ -301,6 +301,8 @@ fn run_now(
     let outcome =
         crate::executor::run_task(&task, crate::executor::TaskContext::new(&cancel_requested));
     drop(task);
-    crate::executor::complete(&fut, outcome);
+    // The callbacks run on a reference of the completion's own: the host's
+    // may be released by one of them.
+    crate::executor::complete(Future::clone(&fut), outcome);
     Ok(())
 }

@@ -207,7 +207,7 @@ impl Inner {
         }
         // Q9: the observer hears of the end before the future's waiters do.
         flow.finish(slot, num, wait, started, how, false);
-        complete(&future, outcome);
+        complete(future, outcome);
     }
 
     /// Fails a queued item of a broken pool with its own record (X2).
