@@ -312,10 +312,11 @@ impl Inner {
 
     #[inline(always)]
     fn submit_counted(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
+        // The sleepers' word is read once the item is queued (`enqueue`).
+        self.sleepers.prefetch();
         // Counted from before the flags are read until the item is queued:
         // whoever sets a flag waits for the count to drop to zero
         // (`wait_for_submits`), after which nothing can be queued any more.
-        self.sleepers.prefetch();
         let gate = self.gate.fetch_add(1, Ordering::SeqCst);
         let _counted = Submitting(&self.gate.0);
         // E1: broken before shut down.
