@@ -236,28 +236,13 @@ impl Condvar {
 /// miss overlaps the work in between. A hint only: it reads nothing.
 #[inline(always)]
 pub(crate) fn prefetch_for_write(addr: usize) {
-    prefetch::<true>(addr)
-}
-
-/// `prefetch_for_write` for a line the caller will only read.
-#[inline(always)]
-pub(crate) fn prefetch_for_read(addr: usize) {
-    prefetch::<false>(addr)
-}
-
-#[inline(always)]
-fn prefetch<const FOR_WRITE: bool>(addr: usize) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: a prefetch has no architectural effect and never faults, even
-    // on an unmapped address; `prefetcht0` is in every x86-64 CPU, and
-    // `prefetchw` in every one AMD made and in Intel's since Broadwell (it
-    // decodes as a no-op on older ones).
+    // on an unmapped address; `prefetchw` exists on every x86-64 CPU that
+    // AMD made and on Intel's since Broadwell, and decodes as a no-op on
+    // older ones.
     unsafe {
-        if FOR_WRITE {
-            std::arch::asm!("prefetchw [{}]", in(reg) addr, options(nostack, preserves_flags, readonly));
-        } else {
-            std::arch::asm!("prefetcht0 [{}]", in(reg) addr, options(nostack, preserves_flags, readonly));
-        }
+        std::arch::asm!("prefetchw [{}]", in(reg) addr, options(nostack, preserves_flags, readonly));
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     let _ = addr;

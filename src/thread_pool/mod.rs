@@ -312,8 +312,6 @@ impl Inner {
 
     #[inline(always)]
     fn submit_counted(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
-        // The sleepers' word is read once the item is queued (`enqueue`).
-        self.sleepers.prefetch();
         // Counted from before the flags are read until the item is queued:
         // whoever sets a flag waits for the count to drop to zero
         // (`wait_for_submits`), after which nothing can be queued any more.

@@ -137,13 +137,6 @@ impl Sleepers {
         self.unpark(index);
     }
 
-    /// Starts fetching the state word, which the workers write, for a
-    /// `notify_one_unless_searched` to come: the miss then overlaps the
-    /// submit's other work.
-    pub(super) fn prefetch(&self) {
-        crate::sync::prefetch_for_read(&self.state.0 as *const AtomicUsize as usize);
-    }
-
     /// Wakes every parked worker (shutdown). With the pool closed first,
     /// a worker about to park sees the flag in its last look.
     pub(super) fn notify_all(&self) {
