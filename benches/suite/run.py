@@ -7,7 +7,7 @@ ratios and the targets of the performance issues.
     python3 benches/suite/run.py [--workloads B-W1,B-W2,...] [--runs 5] [--rounds 1]
                                  [--workers 2,8,16] [--scale 1] [--peers ...]
                                  [--build-dir build] [--out bench-results]
-                                 [--no-build] [--no-plot]
+                                 [--no-build | --build-only] [--no-plot]
 
 It calls `cmake --build <build-dir> --target lf_bench [glib_bench]` (configure
 the build first: cmake -S . -B build -G Ninja), builds the Rust peers
@@ -305,6 +305,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
     ap.add_argument("--peers", default=",".join(PEERS), help="peers to run: " + ",".join(PEERS))
     ap.add_argument("--no-build", action="store_true", help="build nothing")
+    ap.add_argument("--build-only", action="store_true",
+                    help="build the programs of --peers, list them, run nothing")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--max-queued", type=int, default=0,
                     help="libfutures only: the thread pools' max_queued (0: unbounded)")
@@ -354,6 +356,10 @@ def main():
             cmds["tbb"] = [tbb] + common
         elif a.no_build:
             note(f"{tbb} not built: no TBB column")
+    if a.build_only:
+        for impl, cmd in cmds.items():
+            print(f"{impl}: {' '.join(cmd[:cmd.index('--runs')])}")
+        return
     supported = {}  # which workloads each program has (GLib: no B-P1-B-P3, B-M1; ...)
     for impl, cmd in cmds.items():
         out = subprocess.run(cmd + ["--list"], capture_output=True, text=True, check=True).stdout
