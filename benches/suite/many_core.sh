@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The many-core thread pool issue's sweep, for a host that can run programs
-# but build none (the 16-core machine lent for a few minutes: no Rust, no
-# oneTBB, no GLib headers there). Two steps:
+# but not build them (the 16-core machine lent for a few minutes has no Rust
+# toolchain, and may lack oneTBB and GLib). Two steps:
 #
 #   bash benches/suite/many_core.sh bundle      # here: build, then gather the
 #                                               # programs and the shared
 #                                               # libraries they need into
-#                                               # build/many_core (~12 MB)
+#                                               # build/many_core (~4 MB)
 #   bash benches/suite/many_core.sh run DIR     # there, from the same checkout
 #                                               # with build/many_core carried:
 #                                               # the sweep, results into DIR
@@ -14,12 +14,13 @@
 # `run` writes DIR/machine.txt, then DIR/throughput.log and
 # DIR/throughput/results.{json,csv} (B-W1, B-W3, B-W5 at 2, 8 and 16 workers,
 # 5 runs x 3 interleaved rounds: the issue's "done means"), then the same for
-# DIR/latency (B-W2 and B-I1, 5 runs x 1 round): seven files, no deeper than
-# one folder, so that a tool that brings back a few files brings back all. The peers are GLib, the Rust threadpool crate, rayon and oneTBB;
+# DIR/latency (B-W2 and B-I1, 5 runs x 1 round): seven files, none deeper
+# than one folder, so that a tool that brings back a few files brings back
+# all. The peers are GLib, the Rust threadpool crate, rayon and oneTBB;
 # CPython is left out for time (it was never the best peer of these
 # workloads). On 2 cores `run` takes about 5 minutes (throughput 1.5,
-# latency 3.5); `run DIR quick` (scale 0.1, 3 runs, 1 round) checks the bundle in
-# under a minute.
+# latency 3.5); `run DIR quick` (scale 0.1, 3 runs, 1 round) checks the
+# bundle in about 20 s.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,8 +64,7 @@ sweep() {
 }
 
 run_sweep() {
-    local out=${1:?run needs an output folder} size=(--runs 5)
-    local rounds=(--rounds 3)
+    local out=${1:?run needs an output folder} size=(--runs 5) rounds=(--rounds 3)
     if [ "${2:-}" = quick ]; then
         size=(--runs 3 --scale 0.1)
         rounds=(--rounds 1)
