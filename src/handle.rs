@@ -353,13 +353,28 @@ impl<T> Pool<T> {
 
     /// Moves `value` into a fresh slot with one reference.
     pub(crate) fn alloc(&'static self, value: T) -> Shared<T> {
+        self.alloc_counted(value, 1)
+    }
+
+    /// Moves `value` into a fresh slot with two references, both returned:
+    /// a `clone` without its atomic step, for a maker that keeps one.
+    pub(crate) fn alloc_pair(&'static self, value: T) -> (Shared<T>, Shared<T>) {
+        let first = self.alloc_counted(value, 2);
+        let second = Shared {
+            slot: first.slot,
+            pool: self,
+        };
+        (first, second)
+    }
+
+    fn alloc_counted(&'static self, value: T, refs: u64) -> Shared<T> {
         let slot = NonNull::new(self.take_slot() as *mut Slot<T>).expect("slots are not null");
         // SAFETY: the slot was free and is now ours, so no one else uses it.
         unsafe {
             let s = slot.as_ref();
             (*s.value.get()).write(value);
             let gen = s.word.load(Ordering::Relaxed) & !COUNT_MASK & !REVIVING;
-            s.word.store(gen | 1, Ordering::Release);
+            s.word.store(gen | refs, Ordering::Release);
         }
         Shared { slot, pool: self }
     }

@@ -67,7 +67,11 @@ pub unsafe extern "C" fn fut_executor_submit(
     guard(|| {
         let out = non_null(out)?;
         let task = c_task(func, arg, arg_len, arg_drop)?;
-        let ex = borrow_executor(ex)?;
+        // The caller's own reference keeps the executor alive for the call:
+        // no reference of ours is taken (two atomic steps fewer per submit).
+        let ex = EXECUTORS
+            .borrow(ex as *const u8)
+            .ok_or_else(unknown_executor)?;
         // SAFETY: `out` is non-NULL and the caller provides room for it.
         unsafe { hand_out(ex.submit(task()), out) }
     })
