@@ -19,6 +19,12 @@
 //! little, then yields its CPU (the holder may be waiting for that CPU)
 //! until the head is free or empty.
 //!
+//! The tail is also where the pool closes to submits from outside: `close`
+//! sets a flag under the tail lock, and a push that finds one refuses its
+//! item. Every push takes that lock anyway, so a submit needs no counter of
+//! its own for a shutdown to wait on: once `close` returns, nothing more
+//! comes in through the tail.
+//!
 //! Hand-off: the submitter writes an item, then publishes it by storing the
 //! new `pushed` count (Release); a worker reads `pushed` (Acquire) and takes
 //! only items below it. A block's `next` is written before the first item
@@ -57,6 +63,8 @@ struct End<T> {
     index: usize,
     /// Items this end has moved so far (its own copy of its counter).
     count: usize,
+    /// The tail's: the flags it was closed with (0: open); see `close`.
+    closed: usize,
 }
 
 pub(super) struct Injector<T> {
@@ -85,6 +93,7 @@ impl<T> Injector<T> {
             block: first,
             index: 0,
             count: 0,
+            closed: 0,
         };
         Injector {
             tail: Padded(Mutex::new(end())),
@@ -95,12 +104,20 @@ impl<T> Injector<T> {
         }
     }
 
-    pub(super) fn push(&self, item: T) {
+    /// Appends `item`, after `admit` has stamped it under the tail lock
+    /// (so that it can number items in the order they go in); or, once the
+    /// queue is closed, gives it back unstamped with the flags it was
+    /// closed with.
+    pub(super) fn push(&self, mut item: T, admit: impl FnOnce(&mut T)) -> Result<(), (T, usize)> {
         // Workers read `pushed` as they look for work: its line is most
         // likely shared with them, and storing to it under the lock would
         // wait for it.
         crate::sync::prefetch_for_write(&self.pushed.0 as *const AtomicUsize as usize);
         let mut tail = self.tail.lock();
+        if tail.closed != 0 {
+            return Err((item, tail.closed));
+        }
+        admit(&mut item);
         if tail.index == BLOCK {
             let next = match self.spare.swap(ptr::null_mut(), Ordering::Acquire) {
                 p if p.is_null() => Block::new(),
@@ -132,6 +149,14 @@ impl<T> Injector<T> {
             crate::sync::prefetch_for_write(next);
             crate::sync::prefetch_for_write(next + std::mem::size_of::<T>() - 1);
         }
+        Ok(())
+    }
+
+    /// Refuses every later push, with `flag` among the flags it answers.
+    /// A push that got the tail first has published its item when this
+    /// returns.
+    pub(super) fn close(&self, flag: usize) {
+        self.tail.lock().closed |= flag;
     }
 
     /// How many items it holds (a snapshot).
@@ -259,7 +284,7 @@ mod tests {
         let q = Injector::new();
         assert!(q.is_empty());
         for i in 0..(3 * BLOCK + 5) {
-            q.push(i);
+            q.push(i, |_| {}).unwrap();
         }
         assert!(!q.is_empty());
         let mut got = Vec::new();
@@ -279,7 +304,7 @@ mod tests {
         let mut expect = 0;
         for round in 0..20 {
             for _ in 0..(BLOCK / 2 + round) {
-                q.push(Arc::new(next));
+                q.push(Arc::new(next), |_| {}).unwrap();
                 next += 1;
             }
             let mut got = Vec::new();
@@ -290,6 +315,20 @@ mod tests {
             }
         }
         assert!(!q.is_empty());
+    }
+
+    /// A closed queue refuses pushes with its flags (accumulated) and gives
+    /// the item back unstamped; what it admitted before is still taken.
+    #[test]
+    fn closed_refuses_and_keeps_what_it_admitted() {
+        let q = Injector::new();
+        q.push(1, |x| *x += 10).unwrap();
+        q.close(0b01);
+        assert_eq!(q.push(2, |x| *x += 10), Err((2, 0b01)));
+        q.close(0b10);
+        assert_eq!(q.push(3, |_| unreachable!()), Err((3, 0b11)));
+        assert_eq!(take(&q, 5), vec![11]);
+        assert!(q.is_empty());
     }
 
     /// One pushing and two taking threads: every item taken exactly once,
@@ -312,7 +351,7 @@ mod tests {
             })
             .collect();
         for i in 0..n {
-            q.push(i);
+            q.push(i, |_| {}).unwrap();
         }
         let mut all = Vec::new();
         for t in takers {

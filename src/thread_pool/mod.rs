@@ -25,13 +25,18 @@
 //! items on that worker, and are first in, first out among themselves. No
 //! order is promised between different submitting threads, nor for finishing.
 //!
-//! The gate: one atomic word holds the shutdown and broken flags and counts
-//! the submits under way: a submit counts itself in before it reads the
-//! flags and out after it queued its item, and whoever sets a flag waits for
-//! that count to drop to zero. From then on nothing can be queued, and a
-//! worker exits only when the pool is shut down and every queue is empty,
-//! so accepted work always runs first unless cancelled (T8). Only
-//! submitters write the gate; workers read the flags from a copy.
+//! Closing (E1, T8): a submit from outside the pool reads the flags once
+//! (a closed pool refuses at once), and the injector decides for one that
+//! races the close: every such submit takes the injector's tail lock
+//! anyway, and the close sets the flags there too, so it needs no counter
+//! of its own. A submit from one of the pool's workers, into that worker's
+//! deque, is counted in the gate instead: one atomic word holding the
+//! shutdown and broken flags and the worker submits under way, each
+//! counted in before it reads the flags and out after it queued its item;
+//! whoever closes waits for that count to drop to zero. From then on
+//! nothing can be queued, and a worker exits only when the pool is shut
+//! down and every queue is empty, so accepted work always runs first
+//! unless cancelled (T8). Workers read the flags from a copy.
 //!
 //! Idle accounting (T2/T3) is an atomic count of credits: a worker adds one when
 //! its task function has returned and its queues are empty (before it
@@ -116,6 +121,17 @@ const SHUTDOWN: usize = 1 << (usize::BITS - 1);
 const BROKEN: usize = 1 << (usize::BITS - 2);
 const SUBMITTING: usize = BROKEN - 1;
 
+/// E1: the refusal the flags in `word` call for, broken before shut down.
+fn refusal(word: usize) -> Option<Status> {
+    if word & BROKEN != 0 {
+        Some(Status::BrokenPool)
+    } else if word & SHUTDOWN != 0 {
+        Some(Status::Shutdown)
+    } else {
+        None
+    }
+}
+
 /// Keeps a value on cache lines of its own (two, for the adjacent-line
 /// prefetcher), so that threads writing one counter do not slow down
 /// threads using its neighbours.
@@ -145,8 +161,9 @@ struct Inner {
     initializer: Option<Initializer>,
     queues: Queues,
     sleepers: Sleepers,
-    /// `SHUTDOWN` and `BROKEN`, and how many submits are under way:
-    /// written by every submit, never by a worker.
+    /// `SHUTDOWN` and `BROKEN`, and how many submits from the pool's own
+    /// workers are under way (see the module comment): read by every
+    /// submit, written by those and by `close`.
     gate: Padded<AtomicUsize>,
     /// The flags of `gate`, copied there after they are set there, for the
     /// workers: they look at them often and must not steal the submitters'
@@ -310,56 +327,97 @@ impl Inner {
         r
     }
 
+    /// Queues `task` on the injector, or on this thread's own deque when it
+    /// is one of this pool's workers and the pool has several (with one
+    /// worker, order follows submission); then wakes a parked worker if
+    /// nobody searches (a worker blocked in the task submitting here must
+    /// not keep the item to itself, E6).
     #[inline(always)]
     fn submit_counted(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
-        // Counted from before the flags are read until the item is queued:
-        // whoever sets a flag waits for the count to drop to zero
-        // (`wait_for_submits`), after which nothing can be queued any more.
-        let gate = self.gate.fetch_add(1, Ordering::SeqCst);
-        let _counted = Submitting(&self.gate.0);
-        // E1: broken before shut down.
-        let refusal = if gate & BROKEN != 0 {
-            Some(Status::BrokenPool)
-        } else if gate & SHUTDOWN != 0 {
-            Some(Status::Shutdown)
-        } else {
-            None
-        };
-        if let Some(status) = refusal {
+        if self.max_workers > 1 && self.on_own_thread() {
+            return self.submit_from_worker(task, bounded);
+        }
+        // E1: a closed pool refuses here; a submit racing the close is
+        // decided by the injector, under its tail lock.
+        if let Some(status) = refusal(self.gate.load(Ordering::Relaxed)) {
             return Err(Refused { status, task });
         }
         if let Err(status) = self.adjust_thread_count() {
             return Err(Refused { status, task });
         }
-        let future = Future::with_spin_on_wait(true);
+        let (future, pool_ref) = Future::for_executor_pair();
+        let item = WorkItem {
+            task,
+            future: pool_ref,
+            tag: if bounded { BOUNDED } else { 0 },
+            queued_at: 0,
+        };
+        // Numbered as it goes in, so that numbers grow in queue order and
+        // a refused item counts nowhere.
+        let admitted = self.queues.push_injector(item, |item| {
+            let (num, queued_at) = self.flow.submitted();
+            item.tag |= num;
+            item.queued_at = queued_at;
+        });
+        match admitted {
+            Ok(()) => {
+                self.wake_for_new_work();
+                Ok(future)
+            }
+            Err((item, flags)) => {
+                // Never seen by anyone: dropping both references cancels
+                // the future, which has no listener.
+                let WorkItem { task, .. } = item;
+                drop(future);
+                let status = refusal(flags).unwrap_or(Status::Shutdown);
+                Err(Refused { status, task })
+            }
+        }
+    }
+
+    /// `submit_counted` from one of this pool's workers (its task or a
+    /// done-callback there), into its own deque. Counted in the gate from
+    /// before the flags are read until the item is queued: whoever closes
+    /// the pool waits for that count to drop to zero (`wait_for_submits`).
+    #[inline(never)]
+    fn submit_from_worker(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
+        let gate = self.gate.fetch_add(1, Ordering::SeqCst);
+        let _counted = Submitting(&self.gate.0);
+        if let Some(status) = refusal(gate) {
+            return Err(Refused { status, task });
+        }
+        if let Err(status) = self.adjust_thread_count() {
+            return Err(Refused { status, task });
+        }
+        let (future, pool_ref) = Future::for_executor_pair();
         let (num, queued_at) = self.flow.submitted();
         let item = WorkItem {
             task,
-            future: future.clone(),
+            future: pool_ref,
             tag: if bounded { num | BOUNDED } else { num },
             queued_at,
         };
-        self.enqueue(item);
+        let local = LOCAL_QUEUE.with(|l| l.get()) as *const crossbeam_deque::Worker<WorkItem>;
+        // SAFETY: LOCAL_QUEUE is set by `worker_main` of the pool named in
+        // CURRENT_POOL (this one, `on_own_thread`) to its deque, which lives
+        // on that worker's stack until it clears both on the way out; we
+        // are on that thread, so the deque is alive and its owner is us.
+        match unsafe { local.as_ref() } {
+            Some(local) => local.push(item),
+            None => {
+                // Not reached: both are set before any task runs. Queued
+                // where any worker finds it rather than lost.
+                crate::log::log("thread pool: internal error: a worker has no deque");
+                let _ = self.queues.push_injector(item, |_| {});
+            }
+        }
+        self.wake_for_new_work();
         Ok(future)
     }
 
-    /// Queues `item` on this thread's own deque when it is one of this
-    /// pool's workers (and the pool has several: with one worker, order
-    /// follows submission), else on the injector; then wakes a parked
-    /// worker if nobody searches (a worker blocked in the task submitting
-    /// here must not keep the item to itself, E6).
-    fn enqueue(&self, item: WorkItem) {
-        let local = LOCAL_QUEUE.with(|l| l.get());
-        if self.max_workers > 1 && !local.is_null() && self.on_own_thread() {
-            let local = local as *const crossbeam_deque::Worker<WorkItem>;
-            // SAFETY: LOCAL_QUEUE is set by `worker_main` of the pool named
-            // in CURRENT_POOL (this one) to its deque, which lives on that
-            // worker's stack until it clears both on the way out; we are on
-            // that thread, so the deque is alive and its owner is us.
-            unsafe { (*local).push(item) };
-        } else {
-            self.queues.push_injector(item);
-        }
+    /// For an item just queued: wakes a parked worker unless one searches
+    /// (or the searchers let a backlog build up, see `sleepers`).
+    fn wake_for_new_work(&self) {
         self.sleepers
             .notify_one_unless_searched(|| self.queues.injector_len());
     }
@@ -387,6 +445,13 @@ impl Inner {
             return Ok(());
         }
         let mut t = self.threads.lock();
+        // A submit from outside the pool is not counted in the gate: one
+        // that a close overtook must not start a thread that the shutdown,
+        // having taken the handles to join, would never join (the close
+        // sets the flag before the shutdown takes this lock).
+        if let Some(status) = refusal(self.gate.load(Ordering::SeqCst)) {
+            return Err(status);
+        }
         let index = self.started.load(Ordering::Acquire);
         if index >= self.max_workers {
             return Ok(());
@@ -421,14 +486,19 @@ impl Inner {
         self.started.load(Ordering::Acquire) >= self.max_workers
     }
 
-    /// Sets `flag` (SHUTDOWN or BROKEN) for submitters, then for workers.
+    /// Sets `flag` (SHUTDOWN or BROKEN) for submitters (the gate, read by
+    /// the workers' own submits, and the injector's tail, which decides
+    /// for submits from outside), then for workers. A worker that sees the
+    /// flag in `closed` thus sees every item the injector admitted.
     fn close(&self, flag: usize) {
         self.gate.fetch_or(flag, Ordering::SeqCst);
+        self.queues.close_injector(flag);
         self.closed.fetch_or(flag, Ordering::SeqCst);
     }
 
-    /// Waits until no submit is under way; once a flag is set in `gate`,
-    /// no new one starts, so after this nothing more is queued.
+    /// Waits until no submit from a worker is under way; once a flag is set
+    /// in `gate`, no new one starts, and once `close` returned the injector
+    /// admits nothing, so after this nothing more is queued.
     fn wait_for_submits(&self) {
         while self.gate.load(Ordering::SeqCst) & SUBMITTING != 0 {
             crate::sync::thread::yield_now();

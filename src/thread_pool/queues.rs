@@ -63,9 +63,19 @@ impl Queues {
         self.unclaimed[index].lock().take()
     }
 
-    /// A submit from outside the pool (or to a one-worker pool).
-    pub(super) fn push_injector(&self, item: WorkItem) {
-        self.injector.push(item);
+    /// A submit from outside the pool (or to a one-worker pool), stamped by
+    /// `admit` as it goes in; refused, with the flags, once `close`d.
+    pub(super) fn push_injector(
+        &self,
+        item: WorkItem,
+        admit: impl FnOnce(&mut WorkItem),
+    ) -> Result<(), (WorkItem, usize)> {
+        self.injector.push(item, admit)
+    }
+
+    /// Closes the injector to later submits, with `flag` (see `push_injector`).
+    pub(super) fn close_injector(&self, flag: usize) {
+        self.injector.close(flag);
     }
 
     fn stealers(&self) -> impl Iterator<Item = &Stealer<WorkItem>> {
@@ -74,15 +84,17 @@ impl Queues {
     }
 
     /// The next item for the worker owning `local` (index `me`): its own
-    /// deque, then the injector, then the other workers' deques.
-    pub(super) fn find(&self, local: &Worker<WorkItem>, me: usize) -> Option<WorkItem> {
+    /// deque, then the injector, then the other workers' deques; and
+    /// whether it came from its own deque (whose other items, if any, were
+    /// pushed before a wake-up check of this worker's, see `found_work`).
+    pub(super) fn find(&self, local: &Worker<WorkItem>, me: usize) -> Option<(WorkItem, bool)> {
         if let Some(item) = local.pop() {
-            return Some(item);
+            return Some((item, true));
         }
         if let Some(item) = self.take_from_injector(local) {
-            return Some(item);
+            return Some((item, false));
         }
-        self.steal_from_others(me)
+        self.steal_from_others(me).map(|item| (item, false))
     }
 
     /// The injector's oldest item, and a batch more into `local`. A worker

@@ -109,6 +109,25 @@ impl Sleepers {
         self.notify_one_unless_searched(|| 0)
     }
 
+    /// `notify_one` for work this thread published before a sequentially
+    /// consistent fence it has made since (a `notify_*` call after the
+    /// push): that fence already orders the items before this read of the
+    /// state word, so a parker either sees them or is seen (the Dekker
+    /// argument of the module comment needs a fence between the two, not
+    /// right before the read), and no other is made.
+    pub(super) fn notify_one_published(&self) {
+        if !Self::wants_wake(self.state.load(Ordering::SeqCst), || 0) {
+            return;
+        }
+        self.notify_one_unless_searched(|| 0)
+    }
+
+    /// Whether a parked worker is to be woken in state `s`: one is parked,
+    /// and nobody searches or the searchers let `backlog()` pile up.
+    fn wants_wake(s: usize, backlog: impl Fn() -> usize) -> bool {
+        parked(s) > 0 && (searching(s) == 0 || backlog() >= STALLED_BACKLOG * searching(s))
+    }
+
     /// `notify_one`, except that searchers who let `backlog()` (the items
     /// waiting in the injector) reach `STALLED_BACKLOG` each do not count.
     /// A searcher that runs takes a batch as soon as items come, so such a
@@ -118,9 +137,7 @@ impl Sleepers {
     /// idle for a whole scheduler tick (4 ms) while the submitter queued
     /// thousands of items.
     pub(super) fn notify_one_unless_searched(&self, backlog: impl Fn() -> usize) {
-        let idle = |s: usize| {
-            parked(s) > 0 && (searching(s) == 0 || backlog() >= STALLED_BACKLOG * searching(s))
-        };
+        let idle = |s: usize| Self::wants_wake(s, &backlog);
         fence(Ordering::SeqCst);
         if !idle(self.state.load(Ordering::SeqCst)) {
             return;

@@ -106,3 +106,53 @@ fn shutdown_finds_every_queued_item() {
         });
     }
 }
+
+/// A task submits two more to its own pool (into its worker's deque, the
+/// path still counted in the gate) while another thread shuts the pool
+/// down: each child is refused and never runs, or is accepted and, by the
+/// time shutdown(wait) returns, has run once or (with cancel_futures) was
+/// cancelled and never runs (T8, E6).
+#[test]
+fn worker_submits_race_shutdown() {
+    for cancel_futures in [false, true] {
+        check(3000, move || {
+            let p = std::sync::Arc::new(pool(2));
+            let counts: Vec<Counter> = (0..2).map(|_| Counter::default()).collect();
+            let children = std::sync::Arc::new(shuttle::sync::Mutex::new(Vec::new()));
+            let (p2, counts2, children2) = (p.clone(), counts.clone(), children.clone());
+            let parent = p
+                .submit_fn(move |_| {
+                    for c in &counts2 {
+                        let c = c.clone();
+                        let f = p2
+                            .submit_fn(move |_| {
+                                c.hit();
+                                0
+                            })
+                            .ok();
+                        children2.lock().unwrap().push(f);
+                    }
+                    0
+                })
+                .expect("an open pool accepts work");
+            p.shutdown(true, cancel_futures).unwrap();
+            assert!(
+                parent.done(),
+                "accepted work runs before shutdown(wait) returns"
+            );
+            let children = std::mem::take(&mut *children.lock().unwrap());
+            assert!(parent.cancelled() || children.len() == 2);
+            for (f, c) in children.iter().zip(&counts) {
+                match f {
+                    None => assert_eq!(c.get(), 0, "a refused task never runs"),
+                    Some(f) => {
+                        assert!(f.done(), "shutdown(wait) leaves no accepted item behind");
+                        let want = if f.cancelled() { 0 } else { 1 };
+                        assert!(cancel_futures || want == 1);
+                        assert_eq!(c.get(), want);
+                    }
+                }
+            }
+        });
+    }
+}
