@@ -5,9 +5,11 @@
 //! after it was released, on a reference the completer owns, so that a callback
 //! may call anything, including releasing the last reference the host held.
 //!
-//! The state is one atomic byte. Every transition to a done state happens
-//! with the lock held, so that the outcome, the listeners and the done state
-//! change together for anyone holding the lock; PENDING→RUNNING (and
+//! The state is one atomic byte (`state.rs`). Every transition to a done
+//! state happens with the lock held, so that the outcome, the listeners and
+//! the done state change together for anyone holding the lock, but one: an
+//! executor completes a future nobody has heard of (no listener, no blocked
+//! reader) without it, and lock holders wait that out. PENDING→RUNNING (and
 //! CANCELLED→CANCELLED_AND_NOTIFIED, which touches nothing else) are a bare
 //! compare-and-swap, so an executor starting a task takes no lock. Under the
 //! lock, then, the state can still move from PENDING to RUNNING: code there
@@ -17,11 +19,13 @@
 //! it without the lock.
 
 mod body;
+mod state;
 mod value;
 
 pub use value::{DropFn, Value};
 
 use body::{Body, Listener};
+use state::*;
 
 use crate::handle::{Pool, Shared, Slot};
 use crate::status::{ErrorRecord, Status};
@@ -107,13 +111,6 @@ pub struct FutureCore {
 /// it first waits for a pending one to start running (see `spin_until`).
 const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(10);
 const SPIN_FOR_START: std::time::Duration = std::time::Duration::from_micros(1);
-
-const SNAP_PENDING: u8 = 0;
-const SNAP_RUNNING: u8 = 1;
-const SNAP_CANCELLED: u8 = 2;
-const SNAP_CANCELLED_NOTIFIED: u8 = 3;
-const SNAP_FINISHED: u8 = 4;
-const SNAP_FAILED: u8 = 5;
 
 static FUTURES: Pool<FutureCore> = Pool::new(0x4655_5446);
 
@@ -285,37 +282,10 @@ impl Future {
         unsafe { Shared::value_of(self.slot) }
     }
 
-    fn snapshot(&self) -> u8 {
-        self.core().state.load(Ordering::Acquire)
-    }
-
-    /// One compare-and-swap of the state byte.
-    fn swap_state(&self, from: u8, to: u8) -> Result<(), u8> {
-        self.core()
-            .state
-            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
-            .map(|_| ())
-    }
-
-    /// Moves a future that is PENDING or RUNNING to `to` and answers true;
-    /// false when it was done already. The caller holds the future's lock,
-    /// so only a concurrent PENDING→RUNNING can interfere: it is retried.
-    fn leave_live_state_locked(&self, _locked: &Body, to: u8) -> bool {
-        loop {
-            let from = self.snapshot();
-            if from != SNAP_PENDING && from != SNAP_RUNNING {
-                return false;
-            }
-            if self.swap_state(from, to).is_ok() {
-                return true;
-            }
-        }
-    }
-
     pub fn state(&self) -> State {
         match self.snapshot() {
             SNAP_PENDING => State::Pending,
-            SNAP_RUNNING => State::Running,
+            SNAP_RUNNING | SNAP_COMPLETING => State::Running,
             SNAP_CANCELLED => State::Cancelled,
             SNAP_CANCELLED_NOTIFIED => State::CancelledAndNotified,
             _ => State::Finished,
@@ -353,7 +323,7 @@ impl Future {
     /// run on this thread) and returns true; true on an already cancelled one;
     /// false on RUNNING (which records a cooperative request, X9) or FINISHED.
     pub fn cancel(&self) -> bool {
-        let inner = self.core().body.lock();
+        let inner = self.lock_body();
         loop {
             match self.state() {
                 State::Running => {
@@ -376,7 +346,7 @@ impl Future {
     /// Cancels a future nobody can complete any more (its last reference is
     /// going away), whether PENDING or RUNNING.
     fn abandon(&self) {
-        let inner = self.core().body.lock();
+        let inner = self.lock_body();
         if self.leave_live_state_locked(&inner, SNAP_CANCELLED) {
             self.finish_locked(inner, Body::Cancelled);
         }
@@ -385,7 +355,7 @@ impl Future {
     /// Ends a RUNNING task that honoured a cooperative cancel request: the
     /// future becomes cancelled. False if it was not running.
     pub fn set_cancelled_while_running(&self) -> bool {
-        let inner = self.core().body.lock();
+        let inner = self.lock_body();
         // Only RUNNING may end this way; a RUNNING future changes state only
         // under the lock, which we hold.
         if self
@@ -451,7 +421,10 @@ impl Future {
             Ok(v) => Outcome::Value(v),
             Err(e) => Outcome::Error(Box::new(e)),
         };
-        self.complete_with(outcome, true).is_ok()
+        match self.complete_unheard(outcome) {
+            Ok(()) => true,
+            Err(outcome) => self.complete_with(outcome, true).is_ok(),
+        }
     }
 
     fn complete(&self, outcome: Outcome) -> Result<(), Outcome> {
@@ -460,7 +433,7 @@ impl Future {
 
     /// `complete`; `held`: the caller's reference outlives the callbacks.
     fn complete_with(&self, outcome: Outcome, held: bool) -> Result<(), Outcome> {
-        let mut inner = self.core().body.lock();
+        let mut inner = self.lock_body();
         let state = self.snapshot();
         if state != SNAP_PENDING && state != SNAP_RUNNING {
             return Err(outcome);
@@ -553,7 +526,7 @@ impl Future {
     }
 
     fn add_callback_listener(&self, l: Listener) {
-        let mut inner = self.core().body.lock();
+        let mut inner = self.lock_body();
         if !self.done() {
             return inner.push(l);
         }
@@ -574,7 +547,7 @@ impl Future {
         if self.done() {
             return Some(self.failed());
         }
-        let mut inner = self.core().body.lock();
+        let mut inner = self.lock_body();
         if self.done() {
             return Some(self.failed());
         }
@@ -583,7 +556,7 @@ impl Future {
     }
 
     pub(crate) fn remove_waiter(&self, waiter: &Arc<Waiter>) {
-        let mut inner = self.core().body.lock();
+        let mut inner = self.lock_body();
         if self.done() {
             // Its waiters went when it became done; and readers may be
             // reading a finished body without the lock (`finished_body`).
@@ -594,7 +567,7 @@ impl Future {
 
     #[cfg(test)]
     pub(crate) fn listener_count(&self) -> usize {
-        self.core().body.lock().listeners().len()
+        self.lock_body().listeners().len()
     }
 
     /// Blocks until done or `deadline` (None: no limit); true when done.
@@ -613,7 +586,7 @@ impl Future {
         {
             return true;
         }
-        let mut inner = self.core().body.lock();
+        let mut inner = self.lock_body();
         while !self.done() {
             match deadline {
                 None => self.core().readers.wait(&mut inner),
@@ -658,7 +631,7 @@ impl Future {
 impl fmt::Display for Future {
     /// F19: `<Future at 0x... state=finished returned value>` and the like.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = self.core().body.lock();
+        let inner = self.lock_body();
         let what = match (self.state(), &*inner) {
             (State::Pending, _) => "pending".to_string(),
             (State::Running, _) => "running".to_string(),

@@ -156,3 +156,32 @@ fn worker_submits_race_shutdown() {
         });
     }
 }
+
+/// A worker completes its task's future without the future's lock when
+/// nobody has heard of it (no listener, no blocked reader). A callback
+/// added and a reader blocking meanwhile are never lost: the callback runs
+/// exactly once, on a done future, and the reader wakes (F7, F12, W3).
+#[test]
+fn unheard_completion_races_listeners() {
+    check(5000, || {
+        let p = pool(1);
+        let f = p.submit_fn(|_| 0).expect("an open pool accepts work");
+        let ran = Counter::default();
+        let (f2, r) = (f.clone(), ran.clone());
+        let adder = thread::spawn(move || {
+            f2.add_done_callback(Box::new(move |f: &Future| {
+                assert!(f.done());
+                r.hit();
+            }));
+        });
+        let f3 = f.clone();
+        let reader = thread::spawn(move || assert!(f3.wait_until(None)));
+        adder.join().unwrap();
+        reader.join().unwrap();
+        // A callback registered in time runs on the worker after the
+        // readers wake: the join waits for it.
+        p.shutdown(true, false).unwrap();
+        assert_eq!(f.state(), State::Finished);
+        assert_eq!(ran.get(), 1, "the callback runs exactly once");
+    });
+}
