@@ -23,6 +23,23 @@ fn counted(p: &ThreadPool, c: &Counter) -> Future {
     .expect("an open pool accepts work")
 }
 
+/// After shutdown(wait): each submit was refused and its task never ran,
+/// or was accepted and has run exactly once or (with cancel_futures only)
+/// was cancelled and never ran (T8, E6).
+fn check_outcomes(futures: &[Option<Future>], counts: &[Counter], cancel_futures: bool) {
+    for (f, c) in futures.iter().zip(counts) {
+        match f {
+            None => assert_eq!(c.get(), 0, "a refused task never runs"),
+            Some(f) => {
+                assert!(f.done(), "shutdown(wait) leaves no accepted item behind");
+                let want = if f.cancelled() { 0 } else { 1 };
+                assert!(cancel_futures || want == 1);
+                assert_eq!(c.get(), want);
+            }
+        }
+    }
+}
+
 /// Tasks submitted from two threads to a two-worker pool each run exactly
 /// once and their futures finish; the second round finds the workers idle
 /// or parked and is run all the same (a parked worker is woken when work is
@@ -92,17 +109,7 @@ fn shutdown_finds_every_queued_item() {
             });
             p.shutdown(true, cancel_futures).unwrap();
             let futures = submitter.join().unwrap();
-            for (f, c) in futures.iter().zip(&counts) {
-                match f {
-                    None => assert_eq!(c.get(), 0, "a refused task never runs"),
-                    Some(f) => {
-                        assert!(f.done(), "shutdown(wait) leaves no accepted item behind");
-                        let want = if f.cancelled() { 0 } else { 1 };
-                        assert!(cancel_futures || want == 1);
-                        assert_eq!(c.get(), want);
-                    }
-                }
-            }
+            check_outcomes(&futures, &counts, cancel_futures);
         });
     }
 }
@@ -142,17 +149,7 @@ fn worker_submits_race_shutdown() {
             );
             let children = std::mem::take(&mut *children.lock().unwrap());
             assert!(parent.cancelled() || children.len() == 2);
-            for (f, c) in children.iter().zip(&counts) {
-                match f {
-                    None => assert_eq!(c.get(), 0, "a refused task never runs"),
-                    Some(f) => {
-                        assert!(f.done(), "shutdown(wait) leaves no accepted item behind");
-                        let want = if f.cancelled() { 0 } else { 1 };
-                        assert!(cancel_futures || want == 1);
-                        assert_eq!(c.get(), want);
-                    }
-                }
-            }
+            check_outcomes(&children, &counts, cancel_futures);
         });
     }
 }
