@@ -292,7 +292,7 @@ impl Inner {
             });
         }
         if !self.flow.bound.is_bounded() {
-            return self.submit_counted(task, false);
+            return self.queue_task(task, false);
         }
         self.submit_bounded(task, deadline)
     }
@@ -320,7 +320,7 @@ impl Inner {
                 Err(_) => bounded = false,
             }
         }
-        let r = self.submit_counted(task, bounded);
+        let r = self.queue_task(task, bounded);
         if r.is_err() && bounded {
             self.flow.bound.leave(1);
         }
@@ -333,7 +333,7 @@ impl Inner {
     /// nobody searches (a worker blocked in the task submitting here must
     /// not keep the item to itself, E6).
     #[inline(always)]
-    fn submit_counted(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
+    fn queue_task(self: &Arc<Self>, task: Task, bounded: bool) -> Result<Future, Refused> {
         if self.max_workers > 1 && self.on_own_thread() {
             return self.submit_from_worker(task, bounded);
         }
@@ -375,7 +375,7 @@ impl Inner {
         }
     }
 
-    /// `submit_counted` from one of this pool's workers (its task or a
+    /// `queue_task` from one of this pool's workers (its task or a
     /// done-callback there), into its own deque. Counted in the gate from
     /// before the flags are read until the item is queued: whoever closes
     /// the pool waits for that count to drop to zero (`wait_for_submits`).
@@ -408,7 +408,13 @@ impl Inner {
                 // Not reached: both are set before any task runs. Queued
                 // where any worker finds it rather than lost.
                 crate::log::log("thread pool: internal error: a worker has no deque");
-                let _ = self.queues.push_injector(item, |_| {});
+                if let Err((item, flags)) = self.queues.push_injector(item, |_| {}) {
+                    let status = refusal(flags).unwrap_or(Status::Shutdown);
+                    return Err(Refused {
+                        status,
+                        task: item.task,
+                    });
+                }
             }
         }
         self.wake_for_new_work();
