@@ -230,6 +230,78 @@ impl Condvar {
     }
 }
 
+/// A lock for a very short critical section that one thread takes far more
+/// often than any other (the injector's tail: the submitting thread, once
+/// per submit). Its release is a plain store where a mutex's is a locked
+/// instruction, which waits for every earlier store of the holder to drain:
+/// in an interleaved A/B on 2 CPUs the injector's tail under it made B-W1
+/// with 16 workers 19–28 % faster. A waiter spins briefly, then yields its
+/// CPU (the holder may be waiting for it); it never sleeps, so it is not for
+/// sections that block, and a panic under it releases it.
+pub(crate) struct SpinLock<T> {
+    locked: atomic::AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only through a guard, and one guard at most
+// exists at a time (the `locked` flag, taken with Acquire and released with
+// Release, orders each holder's accesses after the previous holder's).
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: the lock owns its value; sending it sends the value.
+unsafe impl<T: Send> Send for SpinLock<T> {}
+
+pub(crate) struct SpinGuard<'a, T>(&'a SpinLock<T>);
+
+/// Failed tries of a `SpinLock` before its waiter starts yielding.
+const SPINS_BEFORE_YIELD: u32 = 32;
+
+impl<T> SpinLock<T> {
+    pub(crate) fn new(value: T) -> SpinLock<T> {
+        SpinLock {
+            locked: atomic::AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+        let mut tries = 0;
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            tries += 1;
+            if cfg!(feature = "shuttle") || tries > SPINS_BEFORE_YIELD {
+                thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        SpinGuard(self)
+    }
+}
+
+impl<T> Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the lock, so nothing else reaches the value.
+        unsafe { &*self.0.value.get() }
+    }
+}
+
+impl<T> DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard holds the lock, so nothing else reaches the value.
+        unsafe { &mut *self.0.value.get() }
+    }
+}
+
+impl<T> Drop for SpinGuard<'_, T> {
+    fn drop(&mut self) {
+        self.0.locked.store(false, Ordering::Release);
+    }
+}
+
 /// Asks the CPU to bring the line at `addr` into this core's cache, ready
 /// to be written: for a line most likely last written or read by another
 /// core, which the caller will write soon but not at once, so that the
@@ -281,6 +353,25 @@ mod tests {
         }
         drop(g);
         t.join().unwrap();
+    }
+
+    /// Two threads adding under a `SpinLock` lose no update (miri checks
+    /// the ordering of the accesses).
+    #[test]
+    fn spin_lock_excludes() {
+        let n = if cfg!(miri) { 50 } else { 10_000 };
+        let lock = Arc::new(SpinLock::new(0usize));
+        let l2 = lock.clone();
+        let t = std::thread::spawn(move || {
+            for _ in 0..n {
+                *l2.lock() += 1;
+            }
+        });
+        for _ in 0..n {
+            *lock.lock() += 1;
+        }
+        t.join().unwrap();
+        assert_eq!(*lock.lock(), 2 * n);
     }
 
     #[test]

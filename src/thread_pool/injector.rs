@@ -4,7 +4,8 @@
 //! A list of blocks of `BLOCK` items with two locks, one per end (the
 //! two-lock queue): submitters append at the tail under the tail lock,
 //! workers take batches from the head under the head lock, and each end's
-//! lock, position and count live on cache lines of their own. A block the
+//! lock, position and count live on cache lines of their own (the tail's
+//! lock is a spin lock, released by a plain store: see `SpinLock`). A block the
 //! workers emptied is kept as the next one the submitters fill, so a stream
 //! of tasks allocates nothing.
 //!
@@ -33,7 +34,7 @@
 
 use super::Padded;
 use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use crate::sync::Mutex;
+use crate::sync::{Mutex, SpinLock};
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -68,7 +69,9 @@ struct End<T> {
 }
 
 pub(super) struct Injector<T> {
-    tail: Padded<Mutex<End<T>>>,
+    /// A spin lock: taken once per submit, nearly always by the same thread
+    /// (see `crate::sync::SpinLock`).
+    tail: Padded<SpinLock<End<T>>>,
     /// Items ever pushed: written by the tail only, under its lock.
     pushed: Padded<AtomicUsize>,
     head: Padded<Mutex<End<T>>>,
@@ -96,7 +99,7 @@ impl<T> Injector<T> {
             closed: 0,
         };
         Injector {
-            tail: Padded(Mutex::new(end())),
+            tail: Padded(SpinLock::new(end())),
             pushed: Padded(AtomicUsize::new(0)),
             head: Padded(Mutex::new(end())),
             taken: Padded(AtomicUsize::new(0)),
