@@ -1,6 +1,7 @@
-//! The library's mutex and condition variable.
+//! The library's mutex, condition variable and spin lock.
 //!
-//! Both sit on the standard library's futex-based primitives, whose whole
+//! The mutex and condition variable sit on the standard library's
+//! futex-based primitives (the spin lock on one atomic flag), whose whole
 //! state lives inside the object. `parking_lot` keeps a process-wide table of
 //! parked threads instead; a host thread that forks while another thread of
 //! the parent holds a bucket of that table leaves it locked forever in the
