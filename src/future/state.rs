@@ -34,16 +34,9 @@ fn is_live(state: u8) -> bool {
     state == SNAP_PENDING || state == SNAP_RUNNING
 }
 
-/// Spins briefly, then yields, while a lock-free completion (a few stores
-/// by a running thread) finishes. The model checker needs a yield at once.
-fn wait_out(spins: &mut u32) {
-    *spins += 1;
-    if cfg!(feature = "shuttle") || *spins > 64 {
-        crate::sync::thread::yield_now();
-    } else {
-        std::hint::spin_loop();
-    }
-}
+/// Tries of a lock holder waiting out a lock-free completion (a few stores
+/// by a running thread) before it yields.
+const SPINS_BEFORE_YIELD: u32 = 64;
 
 impl Future {
     /// The state (without `HEARD`).
@@ -105,7 +98,7 @@ impl Future {
                     }
                 }
                 SNAP_COMPLETING => {
-                    wait_out(&mut spins);
+                    crate::sync::spin_then_yield(&mut spins, SPINS_BEFORE_YIELD);
                     now = state.load(Ordering::Acquire);
                 }
                 _ => return inner,
