@@ -272,6 +272,21 @@ impl Future {
         self.slot.as_ptr() as usize
     }
 
+    /// Asks the CPU to start fetching the future's cache line (a hint: it
+    /// reads nothing a program can see). A worker taking a batch of queued
+    /// items calls it for each: the submitter wrote those lines last, and
+    /// starting the task would otherwise stall on each in turn.
+    pub(crate) fn prefetch(&self) {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        // SAFETY: `prefetcht0` (SSE, in every x86-64) is a hint: it never
+        // faults and writes nothing, whatever the address; this one is a
+        // live slot's anyway.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(self.slot.as_ptr() as *const i8);
+        }
+    }
+
     pub fn ptr_eq(&self, other: &Future) -> bool {
         self.slot == other.slot
     }

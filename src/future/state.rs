@@ -110,6 +110,12 @@ impl Future {
     /// lock (see the module comment); gives the outcome back otherwise.
     pub(super) fn complete_unheard(&self, outcome: Outcome) -> Result<(), Outcome> {
         let state = &self.core().state;
+        // A future someone heard of (a callback, as_completed) would fail
+        // the claim: a load spares that failed compare-and-swap, a locked
+        // instruction all the same.
+        if state.load(Ordering::Relaxed) != SNAP_RUNNING {
+            return Err(outcome);
+        }
         let claimed = state.compare_exchange(
             SNAP_RUNNING,
             SNAP_COMPLETING,
