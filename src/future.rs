@@ -275,7 +275,11 @@ impl Future {
     /// Asks the CPU to start fetching the future's cache line (a hint: it
     /// reads nothing a program can see). A worker taking a batch of queued
     /// items calls it for each: the submitter wrote those lines last, and
-    /// starting the task would otherwise stall on each in turn.
+    /// starting the task would otherwise stall on each in turn. A fetch
+    /// for reading, not `sync::prefetch_for_write`'s `prefetchw`: as good
+    /// here, and in every x86-64. (Moved into `sync` beside that helper,
+    /// with `asm!` or with this intrinsic, it stopped the compiler from
+    /// inlining the batch loop's closure, and the gain was gone.)
     pub(crate) fn prefetch(&self) {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         // SAFETY: `prefetcht0` (SSE, in every x86-64) is a hint: it never
