@@ -132,6 +132,15 @@ fn refusal(word: usize) -> Option<Status> {
     }
 }
 
+/// The refusal of an item the closed injector gave back with its flags;
+/// the item's reference to its future goes with it.
+fn refused_by_injector(item: WorkItem, flags: usize) -> Refused {
+    Refused {
+        status: refusal(flags).unwrap_or(Status::Shutdown),
+        task: item.task,
+    }
+}
+
 /// Keeps a value on cache lines of its own (two, for the adjacent-line
 /// prefetcher), so that threads writing one counter do not slow down
 /// threads using its neighbours.
@@ -367,10 +376,8 @@ impl Inner {
             Err((item, flags)) => {
                 // Never seen by anyone: dropping both references cancels
                 // the future, which has no listener.
-                let WorkItem { task, .. } = item;
                 drop(future);
-                let status = refusal(flags).unwrap_or(Status::Shutdown);
-                Err(Refused { status, task })
+                Err(refused_by_injector(item, flags))
             }
         }
     }
@@ -409,11 +416,7 @@ impl Inner {
                 // where any worker finds it rather than lost.
                 crate::log::log("thread pool: internal error: a worker has no deque");
                 if let Err((item, flags)) = self.queues.push_injector(item, |_| {}) {
-                    let status = refusal(flags).unwrap_or(Status::Shutdown);
-                    return Err(Refused {
-                        status,
-                        task: item.task,
-                    });
+                    return Err(refused_by_injector(item, flags));
                 }
             }
         }

@@ -118,7 +118,7 @@ impl Queues {
                 } else {
                     // The submitter wrote each future last: fetch their
                     // lines now rather than stall on each as it starts
-                    // (B-W5 at 2 and 16 workers: 8-10 % less CPU per task).
+                    // (B-W5 at 2 and 16 workers: 6-11 % less CPU per task).
                     item.future.prefetch();
                     local.push(item);
                 }
