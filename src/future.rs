@@ -1,19 +1,20 @@
 //! The Future: a state machine holding one outcome, its waiters and callbacks.
 //!
 //! Lock order: a future's lock, then a waiter's lock; never the reverse. Waiters
-//! are notified and blocked readers woken under the future's lock; callbacks run
-//! after it was released, on a reference the completer owns, so that a callback
-//! may call anything, including releasing the last reference the host held.
+//! are notified under the future's lock, and blocked readers woken as it is
+//! released; callbacks run after that, on a reference the completer owns, so
+//! that a callback may call anything, including releasing the last reference
+//! the host held.
 //!
-//! The state is one atomic byte (`state.rs`). Every transition to a done
-//! state happens with the lock held, so that the outcome, the listeners and
-//! the done state change together for anyone holding the lock, but one: an
-//! executor completes a future nobody has heard of (no listener, no blocked
-//! reader) without it, and lock holders wait that out. PENDING→RUNNING (and
-//! CANCELLED→CANCELLED_AND_NOTIFIED, which touches nothing else) are a bare
-//! compare-and-swap, so an executor starting a task takes no lock. Under the
-//! lock, then, the state can still move from PENDING to RUNNING: code there
-//! that leaves PENDING does so by compare-and-swap too.
+//! The state is one atomic byte, which is also the lock (`state.rs`). Every
+//! transition to a done state happens with the lock held, so that the
+//! outcome, the listeners and the done state change together for anyone
+//! holding the lock, but one: an executor completes a future nobody has
+//! heard of (no listener, no blocked reader) without it, and lock takers
+//! wait that out. PENDING→RUNNING (and CANCELLED→CANCELLED_AND_NOTIFIED,
+//! which touches nothing else) are a bare compare-and-swap, so an executor
+//! starting a task takes no lock; they wait for a taken lock to be released,
+//! so a holder changes the state by plain stores.
 //! A finished future's outcome is stored before the state says FINISHED or
 //! FAILED and never written again, so a reader who sees either state reads
 //! it without the lock.
@@ -32,6 +33,7 @@ use crate::status::{ErrorRecord, Status};
 use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use crate::sync::{Condvar, Mutex};
 use crate::waiter::Waiter;
+use std::cell::UnsafeCell;
 use std::ffi::c_void;
 use std::fmt;
 use std::mem::ManuallyDrop;
@@ -85,7 +87,13 @@ enum Outcome {
 }
 
 pub struct FutureCore {
-    body: Mutex<Body>,
+    /// The listeners, then the outcome: the lock's (the state byte's, see
+    /// `state.rs`), and readable without it once the state is FINISHED or
+    /// FAILED.
+    body: UnsafeCell<Body>,
+    /// Where blocked readers sleep: the lock of the condition variable
+    /// `readers`, and nothing else (the body is the state byte's).
+    sleep: Mutex<()>,
     readers: Condvar,
     /// Set by `cancel()` on a running future: the task may stop early (X9).
     cancel_requested: AtomicBool,
@@ -106,6 +114,15 @@ pub struct FutureCore {
     /// and stay RUNNING forever).
     executor_owned: bool,
 }
+
+// SAFETY: the body is reached under the future's lock (the state byte, taken
+// with Acquire and released with Release), by the one thread that claimed a
+// lock-free completion, or read (never written) once the state says done,
+// which was stored with Release after the body; its contents are Send. The
+// other fields are atomics and thread-safe primitives.
+unsafe impl Sync for FutureCore {}
+// SAFETY: owning a FutureCore owns its body, whose contents are Send.
+unsafe impl Send for FutureCore {}
 
 /// How long a reader spins on a running future before it parks, and how long
 /// it first waits for a pending one to start running (see `spin_until`).
@@ -229,7 +246,8 @@ impl Future {
 
     fn core_with_flags(spin_on_wait: bool, executor_owned: bool) -> FutureCore {
         FutureCore {
-            body: Mutex::new(Body::NoListener),
+            body: UnsafeCell::new(Body::NoListener),
+            sleep: Mutex::new(()),
             cancel_requested: AtomicBool::new(false),
             readers: Condvar::new(),
             state: AtomicU8::new(SNAP_PENDING),
@@ -342,22 +360,18 @@ impl Future {
     /// run on this thread) and returns true; true on an already cancelled one;
     /// false on RUNNING (which records a cooperative request, X9) or FINISHED.
     pub fn cancel(&self) -> bool {
-        let inner = self.lock_body();
-        loop {
-            match self.state() {
-                State::Running => {
-                    self.core().cancel_requested.store(true, Ordering::Release);
-                    return false;
-                }
-                State::Finished => return false,
-                State::Cancelled | State::CancelledAndNotified => return true,
-                State::Pending => {
-                    // Lost to a concurrent start: look again (it is RUNNING).
-                    if self.swap_state(SNAP_PENDING, SNAP_CANCELLED).is_ok() {
-                        self.finish_locked(inner, Body::Cancelled);
-                        return true;
-                    }
-                }
+        let mut inner = self.lock_body();
+        match self.state() {
+            State::Running => {
+                self.core().cancel_requested.store(true, Ordering::Release);
+                false
+            }
+            State::Finished => false,
+            State::Cancelled | State::CancelledAndNotified => true,
+            State::Pending => {
+                inner.set_state(SNAP_CANCELLED);
+                self.finish_locked(inner, Body::Cancelled);
+                true
             }
         }
     }
@@ -365,8 +379,9 @@ impl Future {
     /// Cancels a future nobody can complete any more (its last reference is
     /// going away), whether PENDING or RUNNING.
     fn abandon(&self) {
-        let inner = self.lock_body();
-        if self.leave_live_state_locked(&inner, SNAP_CANCELLED) {
+        let mut inner = self.lock_body();
+        if is_live(inner.state()) {
+            inner.set_state(SNAP_CANCELLED);
             self.finish_locked(inner, Body::Cancelled);
         }
     }
@@ -374,15 +389,12 @@ impl Future {
     /// Ends a RUNNING task that honoured a cooperative cancel request: the
     /// future becomes cancelled. False if it was not running.
     pub fn set_cancelled_while_running(&self) -> bool {
-        let inner = self.lock_body();
-        // Only RUNNING may end this way; a RUNNING future changes state only
-        // under the lock, which we hold.
-        if self
-            .swap_state(SNAP_RUNNING, SNAP_CANCELLED_NOTIFIED)
-            .is_err()
-        {
+        let mut inner = self.lock_body();
+        // Only RUNNING may end this way.
+        if inner.state() != SNAP_RUNNING {
             return false;
         }
+        inner.set_state(SNAP_CANCELLED_NOTIFIED);
         self.finish_locked(inner, Body::Cancelled);
         true
     }
@@ -453,8 +465,7 @@ impl Future {
     /// `complete`; `held`: the caller's reference outlives the callbacks.
     fn complete_with(&self, outcome: Outcome, held: bool) -> Result<(), Outcome> {
         let mut inner = self.lock_body();
-        let state = self.snapshot();
-        if state != SNAP_PENDING && state != SNAP_RUNNING {
+        if !is_live(inner.state()) {
             return Err(outcome);
         }
         let (to, body) = match outcome {
@@ -463,18 +474,9 @@ impl Future {
         };
         // The outcome goes in before the state says FINISHED or FAILED, so
         // that readers who see either read it without the lock
-        // (`finished_body`). Under the lock only PENDING→RUNNING can happen
-        // meanwhile, so the move to done cannot fail.
+        // (`finished_body`).
         let listeners = std::mem::replace(&mut *inner, body);
-        if state == SNAP_RUNNING {
-            // Under the lock RUNNING changes only by the lock's holder (a
-            // start is PENDING→RUNNING), so a store does: one locked
-            // instruction fewer per executor task.
-            self.core().state.store(to, Ordering::Release);
-        } else {
-            let moved = self.leave_live_state_locked(&inner, to);
-            debug_assert!(moved, "a live future under its lock stays live");
-        }
+        inner.set_state(to);
         self.wake_and_call(inner, listeners, held);
         Ok(())
     }
@@ -486,29 +488,28 @@ impl Future {
         match self.snapshot() {
             // SAFETY: see above: nothing writes the body any more, and
             // `self` keeps the future alive while the reference is used.
-            SNAP_FINISHED | SNAP_FAILED => Some(unsafe { &*self.core().body.data_ptr() }),
+            SNAP_FINISHED | SNAP_FAILED => Some(unsafe { &*self.core().body.get() }),
             _ => None,
         }
     }
 
     /// Completes a move to a cancelled state, made under `inner`'s lock:
     /// stores the outcome, then `wake_and_call`.
-    fn finish_locked(&self, mut inner: crate::sync::MutexGuard<'_, Body>, outcome: Body) {
+    fn finish_locked(&self, mut inner: BodyGuard<'_>, outcome: Body) {
         let listeners = std::mem::replace(&mut *inner, outcome);
         self.wake_and_call(inner, listeners, false);
     }
 
-    /// Notifies the waiters among `listeners` and the blocked readers under
-    /// the lock, then runs the callbacks outside it on a reference of our
-    /// own, unless the caller's is `held` through them.
-    fn wake_and_call(&self, inner: crate::sync::MutexGuard<'_, Body>, listeners: Body, held: bool) {
+    /// Notifies the waiters among `listeners` under the lock, releases it
+    /// (which wakes the blocked readers), then runs the callbacks on a
+    /// reference of our own, unless the caller's is `held` through them.
+    fn wake_and_call(&self, inner: BodyGuard<'_>, listeners: Body, held: bool) {
         let failed = matches!(*inner, Body::Error(_));
         for l in listeners.listeners() {
             if let Listener::Waiter(w, token) = l {
                 w.notify(*token, failed);
             }
         }
-        self.core().readers.notify_all();
         drop(inner);
         if listeners.has_callbacks() {
             if held || self.shared().reviving() {
@@ -520,6 +521,15 @@ impl Future {
                 listeners.run_callbacks(&self.clone());
             }
         }
+    }
+
+    /// Wakes the readers blocked in `wait_until`: for the unlock that left
+    /// the future done, after a reader marked itself (`add_reader`). Taking
+    /// `sleep` orders this after a reader's look at the state and before
+    /// its sleep, or after both.
+    fn wake_readers(&self) {
+        let _sleep = self.core().sleep.lock();
+        self.core().readers.notify_all();
     }
 
     fn run_callback(&self, cb: Callback) {
@@ -605,12 +615,19 @@ impl Future {
         {
             return true;
         }
-        let mut inner = self.lock_body();
+        {
+            let mut inner = self.lock_body();
+            if self.done() {
+                return true;
+            }
+            inner.add_reader();
+        }
+        let mut sleep = self.core().sleep.lock();
         while !self.done() {
             match deadline {
-                None => self.core().readers.wait(&mut inner),
+                None => self.core().readers.wait(&mut sleep),
                 Some(d) => {
-                    if self.core().readers.wait_until(&mut inner, d).timed_out() {
+                    if self.core().readers.wait_until(&mut sleep, d).timed_out() {
                         return self.done();
                     }
                 }
@@ -658,6 +675,8 @@ impl fmt::Display for Future {
             (State::Finished, Body::Error(e)) => format!("finished raised {}", e.kind),
             (State::Finished, _) => "finished returned value".to_string(),
         };
+        // The formatter's sink may do anything: not under the lock.
+        drop(inner);
         write!(f, "<Future at {:p} state={}>", self.as_ptr(), what)
     }
 }

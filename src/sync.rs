@@ -111,12 +111,6 @@ impl<T: ?Sized> Mutex<T> {
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }
-
-    /// The protected data, for callers that read it without the lock under
-    /// a protocol of their own (see `Future::finished_body`).
-    pub fn data_ptr(&self) -> *mut T {
-        self.data.get()
-    }
 }
 
 impl<T: Default> Default for Mutex<T> {
