@@ -328,7 +328,10 @@ impl<T> Pool<T> {
             }
             // Only after taking the batch, so none of them comes straight back.
             cache.flush_freed(&mut list);
-            cache.fresh.pop().expect("grown free list")
+            drop(list);
+            let slot = cache.fresh.pop().expect("grown free list");
+            cache.fresh.prefetch_next();
+            slot
         });
         cached.unwrap_or_else(|| {
             let mut list = self.free.lock();
