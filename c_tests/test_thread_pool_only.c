@@ -1,4 +1,4 @@
-/* Thread-pool-only behaviour (T1–T11, B8, B12, X9, X16–X18):
+/* Thread-pool-only behaviour (T1–T12, B8, B12, X9, X16–X18):
  * names, lazy growth and reuse, options, initializer, self-join, arg_drop
  * by pointer, tasks that submit tasks, cooperative cancel, exit and fork.
  * Tasks here may use pointers: they run in this process. */
@@ -151,7 +151,7 @@ TEST(test_burst_creates_max_workers) {
 
 /* ---- T1, X17: max_workers default and limits; options ABI ---------------------- */
 
-static size_t expected_default_workers(void) {
+static size_t usable_cpus(void) {
     cpu_set_t set;
     size_t cpus = 1;
     if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = (size_t)CPU_COUNT(&set);
@@ -166,8 +166,45 @@ static size_t expected_default_workers(void) {
         }
         fclose(f);
     }
-    if (cpus < 1) cpus = 1;
+    return cpus < 1 ? 1 : cpus;
+}
+
+static size_t expected_default_workers(void) {
+    size_t cpus = usable_cpus();
     return cpus + 4 < 32 ? cpus + 4 : 32;
+}
+
+/* ---- T12: more workers than CPUs ----------------------------------------------- */
+
+/* T12: a pool of 4x the usable CPUs (8 at least) keeps about as many workers awake as CPUs
+ * while work moves, yet tasks that all block still all start: max_workers tasks, each waiting
+ * until every one of them has started, run together (each worker past the CPUs woken by the
+ * watchdog). Three rounds on the same pool: the watchdog stops watching when the queue empties
+ * and is appointed again by the next round. */
+TEST(test_blocking_tasks_past_the_cpus_all_start) {
+    size_t w = 4 * usable_cpus();
+    if (w < 8) w = 8;
+    if (w > 64) w = 64;
+    int base = baseline_threads();
+    fut_executor *ex = pool_named(w, "t12");
+    fut_future *fs[64];
+    for (int round = 0; round < 3; round++) {
+        struct gate g;
+        gate_init(&g, (long)w);
+        for (size_t i = 0; i < w; i++)
+            CHECK_OK(fut_executor_submit(ex, task_gate, &g, 0, NULL, &fs[i]));
+        LATCH_WAIT(&g.started); /* every task runs at once */
+        CHECK_EQ(count_threads(), base + (int)w);
+        tu_latch_count_down(&g.go);
+        for (size_t i = 0; i < w; i++) {
+            CHECK_OK(fut_future_result(fs[i], TU_LONG_TIMEOUT_NS, NULL, NULL));
+            fut_future_release(fs[i]);
+        }
+        gate_destroy(&g);
+    }
+    CHECK_OK(fut_executor_shutdown(ex, true, false));
+    CHECK_EQ(threads_after_join(base), base);
+    fut_executor_release(ex);
 }
 
 TEST(test_max_workers_default) {

@@ -1,4 +1,4 @@
-//! `fut_thread_pool_*`: creating a thread pool (T1–T11).
+//! `fut_thread_pool_*`: creating a thread pool (T1–T12).
 
 use super::executor::executor_to_c;
 use super::flow::{fut_task_event_fn, observer_from_c};

@@ -40,6 +40,17 @@ pub(super) struct Slot {
     since: AtomicU64,
 }
 
+impl Slot {
+    /// Items this worker has taken off the queues so far, and the number
+    /// of the task it runs now (0: none).
+    pub(super) fn progress(&self) -> (u64, u64) {
+        (
+            self.c.taken.load(Ordering::Acquire),
+            self.task.load(Ordering::Acquire),
+        )
+    }
+}
+
 pub(super) struct PoolFlow {
     pub(super) bound: Bound,
     observer: Option<Observer>,

@@ -1,4 +1,4 @@
-//! ThreadPoolExecutor (T1–T11, E1–E8, B8, B12, X16–X18).
+//! ThreadPoolExecutor (T1–T12, E1–E8, B8, B12, X16–X18).
 //!
 //! Layout:
 //! - `queues`: where work waits. A submit from outside the pool goes to one
@@ -190,6 +190,9 @@ struct Inner {
     fork_generation: usize,
     /// Q1–Q12: the bound, the observer and the counters (`flow.rs`).
     flow: flow::PoolFlow,
+    /// Each worker's (items taken, task running) at the watchdog's last
+    /// look (`worker.rs`, `watch`); one watchdog at a time uses it.
+    watched: Mutex<Vec<(u64, u64)>>,
 }
 
 /// Python's ThreadPoolExecutor over C tasks.
@@ -226,6 +229,7 @@ impl ThreadPool {
                 joined: Condvar::new(),
                 fork_generation: crate::fork::generation(),
                 flow: flow::PoolFlow::new(max_workers, options.flow),
+                watched: Mutex::new(Vec::new()),
             }),
         })
     }

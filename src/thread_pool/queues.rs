@@ -167,6 +167,11 @@ impl Queues {
         !self.injector.is_empty() || self.stealers().any(|s| !s.is_empty())
     }
 
+    /// Whether worker `index`'s deque holds an item (a snapshot).
+    pub(super) fn holds(&self, index: usize) -> bool {
+        self.stealers[index].get().is_some_and(|s| !s.is_empty())
+    }
+
     /// Whether the injector and `local` are both empty.
     pub(super) fn nothing_for(&self, local: &Worker<WorkItem>) -> bool {
         local.is_empty() && self.injector.is_empty()

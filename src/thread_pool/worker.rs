@@ -1,6 +1,7 @@
 //! A worker thread: its initializer (T7), its loop (find work, search a
 //! little, park) and running or failing one item (T4, X2).
 
+use super::sleepers::Watch;
 use super::{Inner, WorkItem, BROKEN, CURRENT_POOL, LOCAL_QUEUE, SHUTDOWN, SUBMITTING};
 use crate::executor::{complete, run_task, TaskContext, TaskOutcome};
 use crate::flow::Finish;
@@ -104,6 +105,17 @@ impl Inner {
         let mut spun = false;
         let mut parked = false;
         loop {
+            // Right after an item only: a worker back from parking was
+            // woken (or woke itself, as the watchdog) to work.
+            if !parked && !me.searching && me.local.is_empty() && !self.shutting_down() {
+                let stood_down =
+                    self.sleepers
+                        .stand_down(me.index, || self.shutting_down(), || self.watch());
+                if let Some(woken) = stood_down {
+                    (parked, spun, me.searching) = (true, false, woken);
+                    continue;
+                }
+            }
             if let Some((item, own)) = self.queues.find(&me.local, me.index) {
                 me.streaming = !parked;
                 self.found_work(me, own);
@@ -148,10 +160,45 @@ impl Inner {
                 self.sleepers.stop_searching();
             }
             parked = true;
-            me.searching = self.sleepers.park(me.index, || {
-                self.queues.has_work() || self.closed.load(Ordering::SeqCst) & SHUTDOWN != 0
-            });
+            me.searching = self.sleepers.park(
+                me.index,
+                || self.queues.has_work() || self.shutting_down(),
+                || self.watch(),
+            );
             spun = false;
+        }
+    }
+
+    fn shutting_down(&self) -> bool {
+        self.closed.load(Ordering::SeqCst) & SHUTDOWN != 0
+    }
+
+    /// The watchdog's look (see `sleepers`): is the queued work stuck?
+    /// It is when, since the last look (by this watchdog or the one before),
+    /// no worker took an item; or a worker is still in the same task (it
+    /// blocks, or runs long: another worker takes its place, as every
+    /// worker of the pool would be awake without the cap); or a worker
+    /// holding items in its deque took none (blocked, it strands them).
+    fn watch(&self) -> Watch {
+        if !self.queues.has_work() {
+            return Watch::Resign;
+        }
+        let started = self.started.load(Ordering::Acquire);
+        let mut watched = self.watched.lock();
+        // A worker first seen now counts as moving.
+        watched.resize(started, (u64::MAX, 0));
+        let (mut moved, mut stuck) = (false, false);
+        for (index, last) in watched.iter_mut().enumerate() {
+            let (taken, task) = self.flow.slot(index).progress();
+            moved |= taken != last.0;
+            stuck |= task != 0 && task == last.1;
+            stuck |= taken == last.0 && self.queues.holds(index);
+            *last = (taken, task);
+        }
+        if moved && !stuck {
+            Watch::Continue
+        } else {
+            Watch::Work
         }
     }
 
