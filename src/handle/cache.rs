@@ -12,46 +12,46 @@ use std::cell::RefCell;
 /// 8 % of the whole run's).
 const PREFETCH_AHEAD: usize = 4;
 
-/// Up to `BATCH` slot addresses.
+/// Up to `BATCH` slot addresses, on the heap: allocated when the thread
+/// first uses the pool, so that a thread's share of the library's static
+/// TLS stays a few hundred bytes however large `BATCH` is.
 pub(super) struct Batch {
-    len: usize,
-    slots: [usize; BATCH],
+    slots: Vec<usize>,
 }
 
 impl Batch {
-    pub(super) const EMPTY: Batch = Batch {
-        len: 0,
-        slots: [0; BATCH],
-    };
+    pub(super) const EMPTY: Batch = Batch { slots: Vec::new() };
 
     pub(super) fn pop(&mut self) -> Option<usize> {
-        self.len = self.len.checked_sub(1)?;
-        if let Some(ahead) = self.len.checked_sub(PREFETCH_AHEAD) {
+        let slot = self.slots.pop()?;
+        if let Some(ahead) = self.slots.len().checked_sub(PREFETCH_AHEAD) {
             crate::sync::prefetch_for_write(self.slots[ahead]);
         }
-        Some(self.slots[self.len])
+        Some(slot)
     }
 
     /// Starts fetching the slots the next `PREFETCH_AHEAD` pops hand out
     /// (after a refill; from then on each pop fetches the one that many
     /// further on).
     pub(super) fn prefetch_next(&self) {
-        for &slot in self.slots[..self.len].iter().rev().take(PREFETCH_AHEAD) {
+        for &slot in self.slots.iter().rev().take(PREFETCH_AHEAD) {
             crate::sync::prefetch_for_write(slot);
         }
     }
 
     /// Adds `slot`; true if the batch is full now.
     pub(super) fn push(&mut self, slot: usize) -> bool {
-        self.slots[self.len] = slot;
-        self.len += 1;
-        self.len == BATCH
+        if self.slots.capacity() == 0 {
+            self.slots.reserve_exact(BATCH);
+        }
+        self.slots.push(slot);
+        self.slots.len() >= BATCH
     }
 
-    /// Empties the batch, returning what it held, first pushed first.
-    pub(super) fn take(&mut self) -> &[usize] {
-        let n = std::mem::replace(&mut self.len, 0);
-        &self.slots[..n]
+    /// Empties the batch, yielding what it held, first pushed first (its
+    /// buffer is kept).
+    pub(super) fn take(&mut self) -> std::vec::Drain<'_, usize> {
+        self.slots.drain(..)
     }
 }
 
@@ -97,7 +97,7 @@ impl Drop for ThreadCaches {
             let mut list = list.lock();
             // `fresh` holds the next slot last, so pushing to the front in
             // order restores the order they were taken in.
-            for &slot in cache.fresh.take() {
+            for slot in cache.fresh.take() {
                 list.slots.push_front(slot);
             }
             cache.flush_freed(&mut list);
