@@ -17,21 +17,23 @@
 //! a searcher, which looks at the queues again before it parks), or the
 //! parker sees the item and does not sleep.
 //!
-//! More workers than CPUs (a pool of 16 on 2 CPUs): at most `cap` workers
-//! (the usable CPUs) are awake at once while they make progress. A wake-up
-//! that would pass the cap is not made, and a worker that runs out of its
-//! own items while more than `cap` are awake parks even if work is queued
-//! (it stands down). Before, every worker of such a pool stayed awake in a
-//! stream of tasks, the CPUs switching among them (52,000 context switches
-//! in 20 runs of B-W5 with 16 workers on 2 CPUs, against 1,000 capped) and
-//! each stealing from the others: 15-20 % more CPU per task than 2 workers.
-//! Awake workers blocked in their tasks must not strand the queue, so one
-//! parked worker is the watchdog whenever the cap held a wake-up back: it
-//! sleeps `WATCH_PERIOD` at a time and, when queued work made no progress
-//! for a whole period (no worker took an item, or a worker holding items in
-//! its deque took none), it wakes to work; it stops watching once nothing
-//! is queued. So a pool where every awake worker blocks still runs all of
-//! its tasks, each worker past the cap a period or two late.
+//! More workers than CPUs (a pool of 16 on 2 CPUs, T12): at most `cap`
+//! workers (the usable CPUs) are awake at once while they make progress. A
+//! wake-up that would pass the cap is not made, and a worker that runs out
+//! of its own items while more than `cap` are awake parks even if work is
+//! queued (it stands down). Before, every worker of such a pool stayed
+//! awake in a stream of tasks, the CPUs switching among them (28,000-68,000
+//! context switches in 20 runs of B-W5 with 16 workers on 2 CPUs, against
+//! under 2,000 capped) and each stealing from the others: 15-20 % more CPU
+//! per task than 2 workers. Awake workers blocked in their tasks must not
+//! strand the queue, so one parked worker is the watchdog whenever the cap
+//! held a wake-up back: it sleeps `WATCH_PERIOD` at a time and, when the
+//! queued work stalled since its last look (see `Inner::watch`: no item
+//! taken, a worker still in the same task, or one holding items that took
+//! none), it wakes to work and hands the watch to another parked worker; it
+//! stops watching once nothing is queued. So a pool where every awake
+//! worker blocks still runs all of its tasks, each worker past the cap a
+//! period or two late.
 
 use super::Padded;
 use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
@@ -244,17 +246,24 @@ impl Sleepers {
         if self.at_cap(s) {
             return self.ensure_watchdog();
         }
-        let index = {
+        let woken = {
             let mut stack = self.stack.lock();
             let s = self.state.load(Ordering::SeqCst);
-            if !idle(s) || self.at_cap(s) {
+            if !idle(s) {
                 return;
             }
-            let Some(index) = stack.pop() else { return };
-            self.take_off(index);
-            index
+            if self.at_cap(s) {
+                None
+            } else {
+                let Some(index) = stack.pop() else { return };
+                self.take_off(index);
+                Some(index)
+            }
         };
-        self.unpark(index);
+        match woken {
+            Some(index) => self.unpark(index),
+            None => self.ensure_watchdog(),
+        }
     }
 
     /// Wakes every parked worker (shutdown). With the pool closed first,

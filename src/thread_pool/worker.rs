@@ -124,7 +124,7 @@ impl Inner {
                 let broken = self.closed.load(Ordering::Acquire) & BROKEN != 0;
                 return Some((item, broken));
             }
-            if self.closed.load(Ordering::SeqCst) & SHUTDOWN != 0 {
+            if self.shutting_down() {
                 // A submit under way may still queue an item: wait for it.
                 let submitting = self.gate.load(Ordering::SeqCst) & SUBMITTING;
                 if submitting == 0 && !self.queues.has_work() {
