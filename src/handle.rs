@@ -61,9 +61,9 @@ const FIRST_COMMIT: usize = 64 << 10;
 /// The list's lock is where a thread that only allocates (a submitter) and
 /// one that only frees (a worker completing the futures) meet, once per
 /// batch each: with 32, that lock's taking and releasing was a fifth of the
-/// submitting thread's time in B-W5; 128 made B-W5 8-15 % faster in two
+/// submitting thread's time in B-W5; 128 made B-W5 8-15 % faster in three
 /// interleaved A/Bs on 2 CPUs (B-W1 within noise, B-W3 with 16 workers
-/// 6 % slower).
+/// between 7 % slower and 14 % faster: noise).
 const BATCH: usize = 128;
 /// Pools that get per-thread caches; any further pool always takes the lock.
 /// The library has 5 and its unit tests add 3: room to spare, so that a new
