@@ -399,21 +399,19 @@ impl Sleepers {
     /// clearing it (and a full fence): of the two, the later sees the
     /// other, so queued work is never left without a watchdog.
     fn resign(&self, index: usize, watch: &mut impl FnMut() -> Watch) {
-        self.with_stack(|_| self.dismiss(index));
+        {
+            let _stack = self.stack.lock();
+            self.dismiss(index);
+        }
         fence(Ordering::SeqCst);
         if matches!(watch(), Watch::Resign) {
             return;
         }
-        self.with_stack(|stack| {
-            let parked = !self.spots[index].woken.load(Ordering::Relaxed);
-            if parked && stack.contains(&index) && self.watcher.load(Ordering::Relaxed) == 0 {
-                self.appoint(index);
-            }
-        });
-    }
-
-    fn with_stack<R>(&self, f: impl FnOnce(&mut Vec<usize>) -> R) -> R {
-        f(&mut self.stack.lock())
+        // Still on the stack (not woken meanwhile), and nobody appointed.
+        let stack = self.stack.lock();
+        if stack.contains(&index) && self.watcher.load(Ordering::Relaxed) == 0 {
+            self.appoint(index);
+        }
     }
 
     /// Takes parked worker `index` off the stack by itself, to work: false
